@@ -1,0 +1,23 @@
+"""Variable importance (sensitivity analysis) for neural networks on tabular data.
+
+Public API: estimator classes (:class:`Garson`, :class:`Olden`, ...), plain functions on a
+fitted model (:func:`garson`, :func:`olden`, ...), the network batch :class:`MLPBatch` and the
+data loaders.
+"""
+
+from .datasets import load_diabetes, load_neuraldat
+from .estimators import Garson, Olden, garson, olden
+from .network import MLPBatch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Garson",
+    "MLPBatch",
+    "Olden",
+    "__version__",
+    "garson",
+    "load_diabetes",
+    "load_neuraldat",
+    "olden",
+]

@@ -1,0 +1,482 @@
+"""From users' models to the objects the methods work on.
+
+This is the only module that knows scikit-learn and torch model classes (``DESIGN.md`` §2).
+
+* :func:`to_mlp_batch`: a fitted ``MLPRegressor`` / ``MLPClassifier``, a ``Pipeline`` of affine
+  scalers ending in one of them, or a torch ``nn.Sequential`` of ``nn.Linear`` and activation
+  modules, to an :class:`~sensitivity.network.MLPBatch` of size 1.
+* :func:`as_model_function`: any fitted model (any scikit-learn regressor or classifier, any
+  Pipeline, a torch ``nn.Module``, an MLPBatch) to a :class:`ModelFunction`, a plain
+  ``predict(X) -> (n, n_outputs)`` used by the perturbation methods.
+* :func:`as_torch_function`: a differentiable torch callable for the derivative methods (an
+  MLPBatch where possible, else the torch module itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.base import is_classifier as _sk_is_classifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .network import MLPBatch
+
+__all__ = [
+    "SUPPORTED_MLP_MODELS",
+    "ModelFunction",
+    "as_model_function",
+    "as_torch_function",
+    "is_mlp_model",
+    "to_mlp_batch",
+]
+
+SUPPORTED_MLP_MODELS = (
+    "a fitted sklearn MLPRegressor or MLPClassifier; a fitted sklearn Pipeline whose earlier "
+    "steps are StandardScaler, MinMaxScaler (clip=False), MaxAbsScaler or 'passthrough' and "
+    "whose last step is an MLPRegressor or MLPClassifier; a torch nn.Sequential of nn.Linear "
+    "layers and activation modules (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.Dropout, a "
+    "final nn.Softmax); or a sensitivity.MLPBatch"
+)
+
+_TORCH_ACTIVATIONS: dict[type, str] = {
+    torch.nn.ReLU: "relu",
+    torch.nn.Tanh: "tanh",
+    torch.nn.Sigmoid: "logistic",
+    torch.nn.Identity: "identity",
+}
+
+
+# ---------------------------------------------------------------------- helpers
+def _names_or_default(names, n: int, prefix: str) -> tuple[str, ...]:
+    if names is None:
+        return tuple(f"{prefix}{i}" for i in range(n))
+    names = tuple(str(v) for v in names)
+    if len(names) != n:
+        raise ValueError(
+            f"Got {len(names)} names for {n} {'inputs' if prefix == 'x' else 'outputs'}."
+        )
+    return names
+
+
+def _single_output_name(n_outputs: int, output_names) -> tuple[str, ...]:
+    if output_names is not None:
+        return _names_or_default(output_names, n_outputs, "y")
+    if n_outputs == 1:
+        return ("y",)
+    return tuple(f"y{i}" for i in range(n_outputs))
+
+
+def _classifier_output_names(classes, n_outputs: int) -> tuple[str, ...]:
+    classes = np.asarray(classes)
+    if n_outputs == 1 and classes.shape[0] == 2:
+        return (str(classes[1]),)  # one logistic unit: the probability of the positive class
+    if classes.ndim == 1 and classes.shape[0] == n_outputs:
+        return tuple(str(c) for c in classes)
+    return tuple(f"label{i}" for i in range(n_outputs))
+
+
+def _affine_of_scaler(step, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, offset)`` with ``transform(x) = x * scale + offset`` for a fitted scaler."""
+    check_is_fitted(step)
+    if isinstance(step, StandardScaler):
+        use_std = step.with_std and step.scale_ is not None
+        use_mean = step.with_mean and step.mean_ is not None
+        scale = 1.0 / np.asarray(step.scale_, dtype=float) if use_std else np.ones(n_features)
+        mean = np.asarray(step.mean_, dtype=float) if use_mean else np.zeros(n_features)
+        return scale, -mean * scale
+    if isinstance(step, MinMaxScaler):
+        if step.clip:
+            raise TypeError(
+                "MinMaxScaler(clip=True) is not an affine map (it clips values outside the "
+                "training range); refit the Pipeline with clip=False."
+            )
+        return np.asarray(step.scale_, dtype=float), np.asarray(step.min_, dtype=float)
+    if isinstance(step, MaxAbsScaler):
+        return 1.0 / np.asarray(step.scale_, dtype=float), np.zeros(n_features)
+    raise TypeError(
+        f"Pipeline step {type(step).__name__} is not a supported affine scaler. "
+        f"Supported models: {SUPPORTED_MLP_MODELS}."
+    )
+
+
+def _split_pipeline(model) -> tuple[object, np.ndarray | None, np.ndarray | None]:
+    """Return ``(final_estimator, scale, offset)`` of a Pipeline of affine scalers."""
+    check_is_fitted(model)
+    final = model.steps[-1][1]
+    if final is None or final == "passthrough":
+        raise TypeError("The Pipeline has no final estimator.")
+    n_features = int(getattr(model, "n_features_in_", final.n_features_in_))
+    scale = np.ones(n_features)
+    offset = np.zeros(n_features)
+    used = False
+    for _, step in model.steps[:-1]:
+        if step is None or step == "passthrough":
+            continue
+        s, o = _affine_of_scaler(step, n_features)
+        scale, offset = scale * s, offset * s + o
+        used = True
+    if not used:
+        return final, None, None
+    return final, scale, offset
+
+
+def is_mlp_model(model) -> bool:
+    """Whether :func:`to_mlp_batch` accepts ``model`` (its type, not its fitted state)."""
+    if isinstance(model, MLPBatch | MLPRegressor | MLPClassifier | torch.nn.Sequential):
+        return True
+    if isinstance(model, Pipeline):
+        final = model.steps[-1][1]
+        if not isinstance(final, MLPRegressor | MLPClassifier):
+            return False
+        for _, step in model.steps[:-1]:
+            ok = step is None or step == "passthrough"
+            ok = ok or isinstance(step, StandardScaler | MaxAbsScaler)
+            ok = ok or (isinstance(step, MinMaxScaler) and not step.clip)
+            if not ok:
+                return False
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------- to_mlp_batch
+def to_mlp_batch(
+    model,
+    *,
+    feature_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> MLPBatch:
+    """Read the architecture, weights and input transform of a fitted MLP.
+
+    Parameters
+    ----------
+    model : object
+        One of: a fitted ``MLPRegressor`` or ``MLPClassifier``; a fitted ``Pipeline`` of affine
+        scalers (``StandardScaler``, ``MinMaxScaler(clip=False)``, ``MaxAbsScaler``,
+        ``'passthrough'``) ending in one; a torch ``nn.Sequential`` of ``nn.Linear`` layers and
+        activation modules; an :class:`MLPBatch` (returned as is, renamed if names are given).
+    feature_names, output_names : sequence of str, optional
+        Override the names read from the model (``feature_names_in_``, ``classes_``).
+    dtype : torch.dtype
+        Floating point type of the returned weights (float64 by default: exact methods).
+
+    Returns
+    -------
+    MLPBatch
+        A batch of size 1.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If a scikit-learn model is not fitted.
+    TypeError
+        If the model is not one of the supported kinds.
+    ValueError
+        If the model uses an activation the methods do not support.
+    """
+    if isinstance(model, MLPBatch):
+        batch = model
+        if feature_names is not None or output_names is not None:
+            from dataclasses import replace
+
+            batch = replace(
+                batch,
+                feature_names=_names_or_default(feature_names, batch.n_features, "x")
+                if feature_names is not None
+                else batch.feature_names,
+                output_names=_names_or_default(output_names, batch.n_outputs, "y")
+                if output_names is not None
+                else batch.output_names,
+            )
+        return batch.to(dtype=dtype)
+    if isinstance(model, Pipeline):
+        if not is_mlp_model(model):
+            raise TypeError(
+                f"Unsupported Pipeline {[type(s).__name__ for _, s in model.steps]}. "
+                f"Supported models: {SUPPORTED_MLP_MODELS}."
+            )
+        final, scale, offset = _split_pipeline(model)
+        names = feature_names
+        if names is None and hasattr(model, "feature_names_in_"):
+            names = model.feature_names_in_
+        return _from_sklearn_mlp(final, names, output_names, scale, offset, dtype)
+    if isinstance(model, MLPRegressor | MLPClassifier):
+        names = feature_names
+        if names is None and hasattr(model, "feature_names_in_"):
+            names = model.feature_names_in_
+        return _from_sklearn_mlp(model, names, output_names, None, None, dtype)
+    if isinstance(model, torch.nn.Sequential):
+        return _from_torch_sequential(model, feature_names, output_names, dtype)
+    if isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"{type(model).__name__} is a general torch Module: weight-based methods need its "
+            "layers, which only an nn.Sequential of nn.Linear and activation modules exposes. "
+            "Use a derivative or perturbation method (they accept any module)."
+        )
+    raise TypeError(
+        f"Unsupported model type {type(model).__name__}. Supported models: {SUPPORTED_MLP_MODELS}."
+    )
+
+
+def _from_sklearn_mlp(model, feature_names, output_names, scale, offset, dtype) -> MLPBatch:
+    check_is_fitted(model, "coefs_")
+    n_in = model.coefs_[0].shape[0]
+    n_out = model.coefs_[-1].shape[1]
+    if isinstance(model, MLPClassifier):
+        outs = (
+            _names_or_default(output_names, n_out, "y")
+            if output_names is not None
+            else _classifier_output_names(model.classes_, n_out)
+        )
+    else:
+        outs = _single_output_name(n_out, output_names)
+    return MLPBatch.from_arrays(
+        model.coefs_,
+        model.intercepts_,
+        activation=model.activation,
+        out_activation=model.out_activation_,
+        feature_names=_names_or_default(feature_names, n_in, "x"),
+        output_names=outs,
+        input_scale=scale,
+        input_offset=offset,
+        is_classifier=isinstance(model, MLPClassifier),
+        dtype=dtype,
+    )
+
+
+def _flatten_sequential(module: torch.nn.Module) -> list[torch.nn.Module]:
+    out: list[torch.nn.Module] = []
+    for child in module.children():
+        if isinstance(child, torch.nn.Sequential):
+            out.extend(_flatten_sequential(child))
+        else:
+            out.append(child)
+    return out
+
+
+def _from_torch_sequential(model, feature_names, output_names, dtype) -> MLPBatch:
+    layers = [m for m in _flatten_sequential(model) if not isinstance(m, torch.nn.Dropout)]
+    coefs: list[torch.Tensor] = []
+    intercepts: list[torch.Tensor] = []
+    acts: list[str] = []
+    pending_act: str | None = None
+    for pos, m in enumerate(layers):
+        if isinstance(m, torch.nn.Linear):
+            if coefs:
+                acts.append(pending_act or "identity")
+            pending_act = None
+            W = m.weight.detach().T
+            b = m.bias.detach() if m.bias is not None else torch.zeros(W.shape[1])
+            coefs.append(W)
+            intercepts.append(b)
+            continue
+        if not coefs:
+            raise TypeError(
+                f"nn.Sequential must start with nn.Linear; found {type(m).__name__} first. "
+                f"Supported models: {SUPPORTED_MLP_MODELS}."
+            )
+        if pending_act is not None:
+            raise TypeError(
+                f"Two activations in a row ({pending_act}, {type(m).__name__}) in the "
+                "nn.Sequential are not supported."
+            )
+        if isinstance(m, torch.nn.Softmax):
+            if pos != len(layers) - 1:
+                raise TypeError("nn.Softmax is supported only as the last module.")
+            if m.dim not in (-1, 1):
+                raise TypeError(f"nn.Softmax(dim={m.dim}) is not over the features axis.")
+            pending_act = "softmax"
+            continue
+        name = _TORCH_ACTIVATIONS.get(type(m))
+        if name is None:
+            raise TypeError(
+                f"Unsupported module {type(m).__name__} in nn.Sequential. Supported models: "
+                f"{SUPPORTED_MLP_MODELS}."
+            )
+        pending_act = name
+    if not coefs:
+        raise TypeError("The nn.Sequential holds no nn.Linear layer.")
+    acts.append(pending_act or "identity")
+    n_in, n_out = coefs[0].shape[0], coefs[-1].shape[1]
+    if "softmax" in acts[:-1]:
+        raise TypeError("nn.Softmax is supported only as the output activation.")
+    return MLPBatch(
+        weights=tuple(W.to(dtype).unsqueeze(0) for W in coefs),
+        biases=tuple(b.to(dtype).unsqueeze(0) for b in intercepts),
+        activations=tuple(acts),
+        feature_names=_names_or_default(feature_names, n_in, "x"),
+        output_names=_single_output_name(n_out, output_names),
+        is_classifier=acts[-1] in ("softmax", "logistic"),
+    )
+
+
+# ---------------------------------------------------------------------- prediction functions
+@dataclass(frozen=True)
+class ModelFunction:
+    """A fitted model seen as a function ``X (n, p) -> (n, n_outputs)``.
+
+    For classifiers the outputs are class probabilities (a binary classifier gives the
+    probability of its positive class, one output, as its logistic unit does).
+
+    Attributes
+    ----------
+    predict : callable
+        ``predict(X: ndarray (n, p)) -> ndarray (n, n_outputs)``.
+    output_names : tuple of str
+    feature_names : tuple of str or None
+        Names the model was fitted with, if it knows them.
+    is_classifier : bool
+    model : object
+        The wrapped model.
+    """
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    output_names: tuple[str, ...]
+    feature_names: tuple[str, ...] | None
+    is_classifier: bool
+    model: object
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return self.predict(X)
+
+
+def _torch_module_predict(module: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    params = list(module.parameters())
+    dtype = params[0].dtype if params else torch.float32
+    device = params[0].device if params else torch.device("cpu")
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = module(torch.as_tensor(np.asarray(X), dtype=dtype, device=device))
+        out = out.detach().cpu().numpy().astype(np.float64)
+        return out.reshape(out.shape[0], -1)
+
+    return predict
+
+
+def as_model_function(
+    model, *, output_names: Sequence[str] | None = None, n_outputs: int | None = None
+) -> ModelFunction:
+    """Wrap any fitted model as a plain prediction function.
+
+    Parameters
+    ----------
+    model : object
+        A fitted scikit-learn regressor or classifier (any, Pipelines included), a torch
+        ``nn.Module`` (evaluated under ``torch.no_grad``), or an :class:`MLPBatch` of size 1.
+    output_names : sequence of str, optional
+        Names of the outputs (default: ``classes_`` for classifiers, ``y``/``y0, y1, ...``).
+    n_outputs : int, optional
+        Number of outputs of a torch module, if the names are not given (else found by a call).
+
+    Returns
+    -------
+    ModelFunction
+    """
+    if isinstance(model, MLPBatch):
+        if model.batch_size != 1:
+            raise ValueError("as_model_function takes a single network (batch size 1).")
+
+        def predict_batch(X: np.ndarray) -> np.ndarray:
+            return model.predict(X)[0]
+
+        return ModelFunction(
+            predict_batch,
+            tuple(output_names) if output_names is not None else model.output_names,
+            model.feature_names,
+            model.is_classifier,
+            model,
+        )
+    if isinstance(model, torch.nn.Module):
+        predict = _torch_module_predict(model)
+        if output_names is None:
+            if n_outputs is None:
+                in_features = _torch_in_features(model)
+                n_outputs = predict(np.zeros((1, in_features))).shape[1]
+            names = _single_output_name(n_outputs, None)
+        else:
+            names = tuple(str(n) for n in output_names)
+        return ModelFunction(predict, names, None, False, model)
+    if not hasattr(model, "predict"):
+        raise TypeError(
+            f"{type(model).__name__} has no predict method: expected a fitted scikit-learn "
+            "estimator, a torch nn.Module or an MLPBatch."
+        )
+    check_is_fitted(model)
+    fnames = getattr(model, "feature_names_in_", None)
+    fnames = None if fnames is None else tuple(str(f) for f in fnames)
+    if _sk_is_classifier(model):
+        if not hasattr(model, "predict_proba"):
+            raise TypeError(
+                f"{type(model).__name__} is a classifier without predict_proba; sensitivity "
+                "methods need class probabilities."
+            )
+        classes = np.asarray(model.classes_)
+        if classes.ndim != 1:
+            raise TypeError("Multi-output classifiers are not supported.")
+        binary = classes.shape[0] == 2
+
+        def predict_proba(X: np.ndarray) -> np.ndarray:
+            P = np.asarray(model.predict_proba(_maybe_frame(X, fnames)), dtype=np.float64)
+            return P[:, 1:] if binary else P
+
+        names = (
+            tuple(str(n) for n in output_names)
+            if output_names is not None
+            else _classifier_output_names(classes, 1 if binary else classes.shape[0])
+        )
+        return ModelFunction(predict_proba, names, fnames, True, model)
+
+    def predict_reg(X: np.ndarray) -> np.ndarray:
+        out = np.asarray(model.predict(_maybe_frame(X, fnames)), dtype=np.float64)
+        return out.reshape(out.shape[0], -1)
+
+    if output_names is not None:
+        names = tuple(str(n) for n in output_names)
+    else:
+        k = n_outputs
+        if k is None:
+            k = int(getattr(model, "n_outputs_", 0)) or None
+        if k is None:
+            k = 1
+        names = _single_output_name(k, None)
+    return ModelFunction(predict_reg, names, fnames, False, model)
+
+
+def _maybe_frame(X, names):
+    """Give a model fitted on a DataFrame a DataFrame back (avoids sklearn's name warning)."""
+    if names is None or not isinstance(X, np.ndarray):
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=list(names))
+
+
+def _torch_in_features(module: torch.nn.Module) -> int:
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear):
+            return int(m.in_features)
+    raise ValueError("Cannot infer the number of inputs of the torch module; pass n_outputs.")
+
+
+def as_torch_function(model, **kwargs) -> MLPBatch | torch.nn.Module:
+    """A differentiable torch view of ``model``.
+
+    An MLP (anything :func:`to_mlp_batch` accepts) becomes an :class:`MLPBatch`, whose
+    derivatives are analytic; any other ``torch.nn.Module`` is returned as is (derivatives by
+    autograd).
+    """
+    if is_mlp_model(model):
+        return to_mlp_batch(model, **kwargs)
+    if isinstance(model, torch.nn.Module):
+        return model
+    raise TypeError(
+        f"Derivative methods need a differentiable model; got {type(model).__name__}. "
+        f"Supported: {SUPPORTED_MLP_MODELS}, or any torch nn.Module."
+    )

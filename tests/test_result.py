@@ -1,0 +1,54 @@
+"""The ranked result table of DESIGN.md section 3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sensitivity.result import BASE_COLUMNS, importance_frame
+
+
+def test_single_output_table_is_ranked_by_magnitude_with_all_columns():
+    frame = importance_frame([[0.5, -2.0, 1.0]], ["a", "b", "c"], ["y"], signed=True)
+    assert list(frame.index) == ["b", "c", "a"] and frame.index.name == "variable"
+    assert set(BASE_COLUMNS) <= set(frame.columns)
+    assert list(frame["rank"]) == [1, 2, 3]
+    assert list(frame["direction"]) == ["-", "+", "+"]
+    np.testing.assert_allclose(frame["relative_importance"].sum(), 1.0)
+    np.testing.assert_allclose(frame.loc["b", "relative_importance"], 2.0 / 3.5)
+    assert frame["p_value"].isna().all() and not frame["significant"].any()
+
+
+def test_multi_output_table_has_two_level_index_ranked_within_output():
+    frame = importance_frame(
+        [[1, 2], [3, -1]],
+        ["a", "b"],
+        ["cat", "dog"],
+        signed=False,
+        p_value=[[0.01, 0.5], [0.02, 0.03]],
+        p_adjusted=[[0.02, 0.5], [0.04, 0.06]],
+        alpha=0.05,
+    )
+    assert frame.index.names == ["output", "variable"]
+    assert list(frame.loc["cat"].index) == ["b", "a"]
+    assert list(frame.loc["dog"].index) == ["a", "b"]
+    assert frame.loc[("cat", "a"), "significant"] and not frame.loc[("dog", "b"), "significant"]
+    assert "direction" not in frame.columns
+
+
+def test_ties_share_the_smallest_rank():
+    frame = importance_frame([[1.0, -1.0, 0.5]], ["a", "b", "c"], ["y"], signed=True)
+    assert list(frame["rank"]) == [1, 1, 3]
+
+
+def test_bad_shapes_and_non_finite_values_are_rejected():
+    with pytest.raises(ValueError, match="shape"):
+        importance_frame([[1.0, 2.0]], ["a", "b", "c"], ["y"], signed=True)
+    with pytest.raises(ValueError, match="finite"):
+        importance_frame([[1.0, np.nan]], ["a", "b"], ["y"], signed=True)
+
+
+def test_all_zero_importance_warns():
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        frame = importance_frame([[0.0, 0.0]], ["a", "b"], ["y"], signed=True)
+    assert frame["relative_importance"].isna().all()
