@@ -59,9 +59,11 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     """Common machinery of the sensitivity estimators (not for direct use).
 
     Subclasses define ``_signed`` (whether the statistic is signed; signed statistics are
-    tested two-sided on ``|value|``, magnitudes upper-tailed) and ``_statistic(model, X)``,
-    which returns a dict of arrays ``(B, n_outputs, n_features)`` with at least the key
-    ``"importance"``; other keys become extra columns of ``importances_``.
+    tested two-sided on ``|value|``, magnitudes upper-tailed) and ``_statistic(model, X, y)``
+    (``X`` the validated float array, ``y`` the target as passed to ``fit`` or None), which
+    returns a dict of arrays ``(B, n_outputs, n_features)`` (``B`` networks when ``model`` is an
+    MLPBatch of ``B``) with at least the key ``"importance"``; ``"direction"`` (a signed
+    companion statistic) and other keys become columns of ``importances_``.
     """
 
     _signed: bool = False
@@ -74,7 +76,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             fitted, feature_names=self._feature_names, output_names=output_names
         )
 
-    def _statistic(self, model, X: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fitting
@@ -118,7 +120,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             )
         model = self._model_view(self.estimator_, _output_names_from_y(y, self.estimator_))
         self.output_names_ = tuple(model.output_names)
-        stats = self._statistic(model, X_arr)
+        stats = self._statistic(model, X_arr, y)
         self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
         self.importances_ = self._frame(self.statistics_)
         return self
@@ -257,7 +259,7 @@ class Garson(BaseSensitivity):
         self.verbose = verbose
         self.variant = variant
 
-    def _statistic(self, model: MLPBatch, X: np.ndarray) -> dict[str, np.ndarray]:
+    def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
         return {"importance": _weights.garson(model, self.variant)}
 
 
@@ -317,7 +319,7 @@ class Olden(BaseSensitivity):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _statistic(self, model: MLPBatch, X: np.ndarray) -> dict[str, np.ndarray]:
+    def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
         return {"importance": _weights.olden(model)}
 
 
