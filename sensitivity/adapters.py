@@ -32,6 +32,7 @@ __all__ = [
     "ModelFunction",
     "as_model_function",
     "as_torch_function",
+    "check_model_fitted",
     "is_mlp_model",
     "to_mlp_batch",
 ]
@@ -124,6 +125,16 @@ def _split_pipeline(model) -> tuple[object, np.ndarray | None, np.ndarray | None
     if not used:
         return final, None, None
     return final, scale, offset
+
+
+def check_model_fitted(model) -> None:
+    """Raise scikit-learn's ``NotFittedError`` for an unfitted scikit-learn model.
+
+    torch modules and MLPBatch objects carry their weights and count as fitted.
+    """
+    if isinstance(model, MLPBatch | torch.nn.Module):
+        return
+    check_is_fitted(model)
 
 
 def is_mlp_model(model) -> bool:

@@ -104,7 +104,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             else tuple(f"x{i}" for i in range(X_arr.shape[1]))
         )
         if self.prefit:
-            check_is_fitted(self.estimator)
+            adapters.check_model_fitted(self.estimator)
             self.estimator_ = self.estimator
         else:
             if y is None:
@@ -143,6 +143,8 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None) -> float:
         """The wrapped network's ``score`` (R² for regressors, accuracy for classifiers)."""
         check_is_fitted(self, "estimator_")
+        if not hasattr(self.estimator_, "score"):
+            raise TypeError(f"{type(self.estimator_).__name__} has no score method.")
         if sample_weight is None:
             return float(self.estimator_.score(X, y))
         return float(self.estimator_.score(X, y, sample_weight=sample_weight))

@@ -105,3 +105,17 @@ def test_bad_inputs_have_clear_errors(regression):
     Xs.iloc[0, 1] = "deep"
     with pytest.raises(ValueError):
         Olden(_net()).fit(Xs, y)
+
+
+def test_prefit_torch_sequential_is_accepted():
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    sa = Olden(net, prefit=True).fit(X)
+    expected = (net[0].weight.T @ net[2].weight.T).detach().numpy()[:, 0]
+    got = sa.importances_["importance"].reindex(["x0", "x1", "x2"]).to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with pytest.raises(TypeError, match="no score"):
+        sa.score(X, np.zeros(20))
