@@ -46,8 +46,8 @@ def _check_params(est: BaseSensitivity) -> None:
 
 def _output_names_from_y(y, fitted) -> tuple[str, ...] | None:
     """Output names from the target (Series name / DataFrame columns) for regressors."""
-    if y is None or _is_classifier(fitted):
-        return None
+    if y is None or (isinstance(fitted, BaseEstimator) and _is_classifier(fitted)):
+        return None  # (torch modules have no sklearn tags; the view decides for them)
     if isinstance(y, pd.DataFrame):
         return tuple(str(c) for c in y.columns)
     if isinstance(y, pd.Series) and y.name is not None:
@@ -387,17 +387,27 @@ from .methods import profile as _profile  # noqa: E402
 
 
 def _prediction_view(model, feature_names, output_names):
-    """An MLPBatch for MLPs (batched, exact), else a ModelFunction; both named."""
+    """An MLPBatch for MLPs (batched, exact), else a ModelFunction; both named.
+
+    ``output_names`` (from the target) rename the outputs of regressors only, and only when
+    their number matches (a classifier's outputs are its classes).
+    """
+    view = None
     if adapters.is_mlp_model(model):
         try:
-            return adapters.to_mlp_batch(
-                model, feature_names=feature_names, output_names=output_names
-            )
+            view = adapters.to_mlp_batch(model, feature_names=feature_names)
         except TypeError:  # e.g. an nn.Sequential with layers the MLPBatch does not model
-            pass
-    view = adapters.as_model_function(model, output_names=output_names)
-    if feature_names is not None:
-        view = _replace(view, feature_names=tuple(feature_names))
+            view = None
+    if view is None:
+        view = adapters.as_model_function(model)
+        if feature_names is not None:
+            view = _replace(view, feature_names=tuple(feature_names))
+    if (
+        output_names is not None
+        and not view.is_classifier
+        and len(output_names) == len(view.output_names)
+    ):
+        view = _replace(view, output_names=tuple(str(o) for o in output_names))
     return view
 
 

@@ -121,13 +121,23 @@ def check_data(
     names: tuple[str, ...] | None = None
     if isinstance(X, pd.DataFrame):
         names = tuple(str(c) for c in X.columns)
-        bad = [str(c) for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
+        columns = []
+        bad = []
+        for c in X.columns:
+            col = X[c]
+            if not pd.api.types.is_numeric_dtype(col.dtype):
+                try:  # object columns holding numbers are fine
+                    col = pd.to_numeric(col)
+                except (TypeError, ValueError):
+                    bad.append(str(c))
+                    continue
+            columns.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
         if bad:
             raise ValueError(
                 f"Non-numeric column(s) {bad} in X: sensitivity methods need numeric inputs "
                 "(encode categories as numbers first, as the model saw them)."
             )
-        arr = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        arr = np.column_stack(columns) if columns else np.empty((len(X), 0))
     else:
         raw = np.asarray(X)
         if raw.dtype.kind in "OUS":
