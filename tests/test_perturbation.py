@@ -251,6 +251,41 @@ def test_permutation_equals_sklearn_for_a_regressor_and_a_classifier(data, iris_
     np.testing.assert_allclose(res.importances[0].sum(axis=0), ref.importances_mean, atol=1e-10)
 
 
+def test_binary_classifier_log_loss_and_multi_output_regressor_names(data):
+    X, y = data
+    labels = np.where(y > y.median(), "high", "low")
+    clf = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(4,), max_iter=300, random_state=0)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, labels)
+    frame = S.permutation(clf, X, labels, n_repeats=2, random_state=0)
+    ref = sk_permutation_importance(
+        clf, X, labels, scoring="neg_log_loss", n_repeats=2, random_state=0
+    )
+    assert frame.index.name == "variable"  # one output: the positive class "low"
+    np.testing.assert_allclose(frame["importance"].reindex(X.columns), ref.importances_mean)
+    with pytest.raises(ValueError, match="besides the positive class"):
+        S.permutation(clf, X, np.where(y > y.median(), "up", "down"))
+    Y = pd.DataFrame({"growth": y, "yield": 2 * y})
+    rf = RandomForestRegressor(n_estimators=5, random_state=0)
+    est = S.InputPerturbation(rf, n_repeats=1, random_state=0).fit(X, Y)
+    assert est.output_names_ == ("growth", "yield")
+    assert list(est.importances_.index.get_level_values("output").unique()) == ["growth", "yield"]
+
+
+def test_permutation_is_the_same_for_any_n_jobs(data):
+    from joblib import parallel_config
+
+    X, y = data
+    net = _random_batch(B=2, sizes=(3, 4, 1))
+    serial = P.permutation(net, X, y, n_repeats=2, random_state=4).importances
+    with parallel_config(backend="threading"):
+        parallel = P.permutation(net, X, y, n_repeats=2, random_state=4, n_jobs=2).importances
+    np.testing.assert_array_equal(serial, parallel)
+
+
 # ---------------------------------------------------------------------- batching
 METHODS = {
     "miv": lambda m, X, y: P.miv(m, X),

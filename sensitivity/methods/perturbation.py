@@ -124,7 +124,6 @@ def miv(
     ----------
     Dombi, G. W., Nandi, P., Saxe, J. M., Ledgerwood, A. M. & Lucas, C. E. (1995). Prediction of
     rib fracture injury outcome by an artificial neural network. Journal of Trauma 39, 915-921.
-    Jiang, J. et al. (2013) and many applied papers use MIV with ``delta = 0.1``.
     """
     if perturbation not in MIV_PERTURBATIONS:
         raise ValueError(
