@@ -6,7 +6,20 @@ data loaders.
 """
 
 from .datasets import load_diabetes, load_neuraldat
-from .estimators import Garson, Olden, garson, olden
+from .estimators import (
+    MIV,
+    Garson,
+    InputPerturbation,
+    LekProfile,
+    Olden,
+    PermutationImportance,
+    garson,
+    input_perturbation,
+    lekprofile,
+    miv,
+    olden,
+    permutation,
+)
 from .network import MLPBatch
 
 __version__ = "0.1.0"
@@ -20,4 +33,15 @@ __all__ = [
     "load_diabetes",
     "load_neuraldat",
     "olden",
+]
+
+__all__ += [
+    "MIV",
+    "InputPerturbation",
+    "LekProfile",
+    "PermutationImportance",
+    "input_perturbation",
+    "lekprofile",
+    "miv",
+    "permutation",
 ]

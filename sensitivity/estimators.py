@@ -46,8 +46,8 @@ def _check_params(est: BaseSensitivity) -> None:
 
 def _output_names_from_y(y, fitted) -> tuple[str, ...] | None:
     """Output names from the target (Series name / DataFrame columns) for regressors."""
-    if y is None or _is_classifier(fitted):
-        return None
+    if y is None or (isinstance(fitted, BaseEstimator) and _is_classifier(fitted)):
+        return None  # (torch modules have no sklearn tags; the view decides for them)
     if isinstance(y, pd.DataFrame):
         return tuple(str(c) for c in y.columns)
     if isinstance(y, pd.Series) and y.name is not None:
@@ -371,3 +371,595 @@ def olden(model, *, feature_names: Sequence[str] | None = None) -> pd.DataFrame:
     """
     batch = adapters.to_mlp_batch(model, feature_names=feature_names)
     return _weight_frame(_weights.olden(batch), batch, signed=True, method="Olden")
+
+
+# ====================================================================== prediction-based methods
+# MIV, input perturbation, Lek's profile and permutation importance need only predictions, so
+# they work for any fitted model: an MLP becomes an MLPBatch (B networks evaluated in one
+# batched forward), anything else a ModelFunction (B = 1).
+from dataclasses import replace as _replace  # noqa: E402
+
+from sklearn.utils import check_random_state  # noqa: E402
+
+from .methods import _data as _pdata  # noqa: E402
+from .methods import perturbation as _perturbation  # noqa: E402
+from .methods import profile as _profile  # noqa: E402
+
+
+def _prediction_view(model, feature_names, output_names):
+    """An MLPBatch for MLPs (batched, exact), else a ModelFunction; both named.
+
+    ``output_names`` (from the target) rename the outputs of regressors only, and only when
+    their number matches (a classifier's outputs are its classes).
+    """
+    view = None
+    if adapters.is_mlp_model(model):
+        try:
+            view = adapters.to_mlp_batch(model, feature_names=feature_names)
+        except TypeError:  # e.g. an nn.Sequential with layers the MLPBatch does not model
+            view = None
+    if view is None:
+        view = adapters.as_model_function(model)
+        if feature_names is not None:
+            view = _replace(view, feature_names=tuple(feature_names))
+    if (
+        output_names is not None
+        and not view.is_classifier
+        and len(output_names) == len(view.output_names)
+    ):
+        view = _replace(view, output_names=tuple(str(o) for o in output_names))
+    return view
+
+
+def _frame_names(X, feature_names):
+    if isinstance(X, pd.DataFrame):
+        return tuple(str(c) for c in X.columns)
+    return None if feature_names is None else tuple(str(f) for f in feature_names)
+
+
+def _single(view):
+    if _pdata.batch_size(view) != 1:
+        raise ValueError(
+            "The plain functions analyse one model; got an MLPBatch of "
+            f"{_pdata.batch_size(view)} networks (use sensitivity.methods for batches)."
+        )
+    return view
+
+
+def _prediction_frame(values, view, names, *, signed, method, direction=None, extra=None):
+    feature_names = names if names is not None else view.feature_names
+    if feature_names is None:
+        feature_names = tuple(f"x{i}" for i in range(values.shape[-1]))
+    return importance_frame(
+        values[0],
+        feature_names,
+        view.output_names,
+        signed=signed,
+        direction=None if direction is None else direction[0],
+        extra=None if extra is None else {k: v[0] for k, v in extra.items()},
+        method=method,
+    )
+
+
+_ANY_MODEL_DOC = """
+    estimator : estimator object
+        Any scikit-learn regressor or classifier (classifiers need ``predict_proba``), a
+        Pipeline, or (with ``prefit=True``) a torch module. MLPs (``MLPRegressor``,
+        ``MLPClassifier``, Pipelines of affine scalers ending in one, ``nn.Sequential``) are
+        evaluated as an exact batched network; other models through their ``predict`` /
+        ``predict_proba``.
+""" + _COMMON_DOC[_COMMON_DOC.index("    prefit : bool") :]
+
+_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted model.
+    importances_ : pandas.DataFrame
+        Ranked table (``DESIGN.md`` §3); classifiers get one block per class probability
+        (binary: the positive class), multi-output regressors one per output.
+    statistics_ : dict of ndarray
+        Raw statistics, ``(n_outputs, n_features)`` each.
+    output_names_ : tuple of str
+    n_features_in_ : int
+"""
+
+
+class _PredictionSensitivity(BaseSensitivity):
+    """Base of the prediction-based estimators: any model, clear data errors, one seed."""
+
+    def _model_view(self, fitted, output_names):
+        return _prediction_view(fitted, self._feature_names, output_names)
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit the model (unless ``prefit``) and compute the importances.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric inputs without missing values or constant columns.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+            Target; required unless ``prefit=True`` (and always for the methods that score
+            predictions: input perturbation and permutation).
+        **fit_params : dict
+            Passed to the wrapped estimator's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        _pdata.check_data(X)  # names non-numeric / missing / constant columns clearly
+        # one seed per fit: the statistic of every network (observed and null) sees the same
+        # noise, permutations and clusters
+        self._seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return super().fit(X, y, **fit_params)
+
+
+class MIV(_PredictionSensitivity):
+    __doc__ = (
+        """Mean impact value (Dombi et al. 1995): signed effect of a ±delta change of each input.
+
+    ``MIV_i = mean over rows of f(x with x_i (1 + delta)) - f(x with x_i (1 - delta))``, or
+    with ``perturbation="additive"`` ``x_i ± delta * sd(x_i)``; see
+    :func:`sensitivity.methods.perturbation.miv`. Signed (two-sided test on ``|MIV|``). The
+    multiplicative form is misleading for variables centred near zero (standardized data):
+    a warning then points to the additive form.
+
+    Parameters
+    ----------"""
+        + _ANY_MODEL_DOC
+        + """    delta : float, default=0.1
+        Size of the perturbation, in (0, 1).
+    perturbation : {"multiplicative", "additive"}, default="multiplicative"
+"""
+        + _ATTRIBUTES_DOC
+        + """
+    References
+    ----------
+    Dombi, Nandi, Saxe, Ledgerwood & Lucas (1995), Journal of Trauma 39, 915-921.
+    """
+    )
+
+    _signed = True
+    _method_name = "MIV"
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit: bool = False,
+        n_permutations: int = 0,
+        n_bootstrap: int = 0,
+        alpha: float = 0.05,
+        p_adjust: str | None = "holm",
+        max_features: int | None = None,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        delta: float = 0.1,
+        perturbation: str = "multiplicative",
+    ) -> None:
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_permutations = n_permutations
+        self.n_bootstrap = n_bootstrap
+        self.alpha = alpha
+        self.p_adjust = p_adjust
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.delta = delta
+        self.perturbation = perturbation
+
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
+        values = _perturbation.miv(model, X, delta=self.delta, perturbation=self.perturbation)
+        return {"importance": values}
+
+
+def _level_names(levels) -> list[str]:
+    return [f"increase_{float(v):g}sd" for v in levels]
+
+
+class InputPerturbation(_PredictionSensitivity):
+    __doc__ = (
+        """Input perturbation (Scardi & Harding 1999; Gevrey et al. 2003 "Perturb").
+
+    Gaussian noise with sd ``level * sd(x_i)`` for each level in ``noise_levels`` is added to
+    one input at a time; the importance is the mean increase of the loss (MSE per output for
+    regressors; per-class log-loss components for classifiers, which add up to the increase
+    of the total log-loss). Columns ``increase_<level>sd`` give the increase at each level.
+    See :func:`sensitivity.methods.perturbation.input_perturbation`. Needs ``y``. A magnitude
+    (upper-tailed test). Deterministic given ``random_state``.
+
+    Parameters
+    ----------"""
+        + _ANY_MODEL_DOC
+        + """    noise_levels : sequence of float, default=(0.1, 0.2, 0.3, 0.4, 0.5)
+        Noise sds as fractions of each variable's sd.
+    n_repeats : int, default=5
+        Noise draws per level.
+    loss : {"auto", "mse", "log_loss"}, default="auto"
+        "auto": log-loss for classifiers, MSE otherwise; "mse" on a classifier gives the
+        per-class Brier score.
+"""
+        + _ATTRIBUTES_DOC
+        + """
+    References
+    ----------
+    Scardi & Harding (1999), Ecol. Model. 120, 213-223; Gevrey, Dimopoulos & Lek (2003),
+    Ecol. Model. 160, 249-264.
+    """
+    )
+
+    _signed = False
+    _method_name = "InputPerturbation"
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit: bool = False,
+        n_permutations: int = 0,
+        n_bootstrap: int = 0,
+        alpha: float = 0.05,
+        p_adjust: str | None = "holm",
+        max_features: int | None = None,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        noise_levels: Sequence[float] = _perturbation.DEFAULT_NOISE_LEVELS,
+        n_repeats: int = 5,
+        loss: str = "auto",
+    ) -> None:
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_permutations = n_permutations
+        self.n_bootstrap = n_bootstrap
+        self.alpha = alpha
+        self.p_adjust = p_adjust
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.noise_levels = noise_levels
+        self.n_repeats = n_repeats
+        self.loss = loss
+
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
+        res = _perturbation.input_perturbation(
+            model,
+            X,
+            y,
+            noise_levels=self.noise_levels,
+            n_repeats=self.n_repeats,
+            loss=self.loss,
+            random_state=getattr(self, "_seed", self.random_state),
+        )
+        stats = {"importance": res.importances}
+        for k, name in enumerate(_level_names(res.noise_levels)):
+            stats[name] = res.importances_by_level[..., k]
+        return stats
+
+
+class LekProfile(_PredictionSensitivity):
+    __doc__ = (
+        """Lek's profile method (Lek et al. 1996), as NeuralNetTools' ``lekprofile``.
+
+    Each input is swept over its observed range in ``steps`` points while the others are held
+    at group constants (quantiles, k-means centres or given values); see
+    :func:`sensitivity.methods.profile.lek_profiles`. Importance: the range (max - min) of the
+    median profile across groups, a magnitude (upper-tailed test); ``direction`` is the sign
+    of the median profile's change from the variable's minimum to its maximum. The profiles
+    themselves are kept in ``profiles_``.
+
+    Parameters
+    ----------"""
+        + _ANY_MODEL_DOC
+        + """    steps : int, default=100
+        Points per sweep.
+    groups : None, sequence of float, int, DataFrame or 2-D array, default=None
+        Quantile probabilities (None: 0, 0.2, ..., 1), an int ``k`` (k-means centres with
+        ``random_state``), or the constants themselves (a DataFrame with a column per
+        variable, or an array ``(n_groups, n_features)``).
+"""
+        + _ATTRIBUTES_DOC
+        + """    profiles_ : pandas.DataFrame
+        Long table with columns ``variable, group, x, output, prediction``.
+    group_constants_ : pandas.DataFrame
+        The constants of each group (rows) for each variable (columns).
+
+    References
+    ----------
+    Lek et al. (1996), Ecol. Model. 90, 39-52; Beck (2018), J. Stat. Softw. 85(11).
+    """
+    )
+
+    _signed = False
+    _method_name = "LekProfile"
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit: bool = False,
+        n_permutations: int = 0,
+        n_bootstrap: int = 0,
+        alpha: float = 0.05,
+        p_adjust: str | None = "holm",
+        max_features: int | None = None,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        steps: int = 100,
+        groups=None,
+    ) -> None:
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_permutations = n_permutations
+        self.n_bootstrap = n_bootstrap
+        self.alpha = alpha
+        self.p_adjust = p_adjust
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.steps = steps
+        self.groups = groups
+
+    def _profiles(self, model, X):
+        return _profile.lek_profiles(
+            model,
+            X,
+            steps=self.steps,
+            groups=self.groups,
+            random_state=getattr(self, "_seed", self.random_state),
+        )
+
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
+        imp, direction = _profile.lek_importance(self._profiles(model, X))
+        return {"importance": imp, "direction": direction}
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit the model (unless ``prefit``), compute the profiles and importances.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like, optional
+            Target; required unless ``prefit=True``.
+        **fit_params : dict
+            Passed to the wrapped estimator's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        super().fit(X, y, **fit_params)
+        X_arr, _ = _pdata.check_data(X, feature_names=self._feature_names)
+        model = self._model_view(self.estimator_, self.output_names_)
+        prof = self._profiles(model, X_arr)
+        self.profiles_ = _profile.profile_frame(prof)
+        self.group_constants_ = pd.DataFrame(
+            prof.constants,
+            index=pd.Index(prof.group_names, name="group"),
+            columns=list(self._feature_names),
+        )
+        return self
+
+
+class PermutationImportance(_PredictionSensitivity):
+    __doc__ = (
+        """Permutation importance: increase of the loss when one input is shuffled.
+
+    Computed with :func:`sklearn.inspection.permutation_importance` (scorer: minus the loss of
+    each output; MSE for regressors, per-class log-loss components for classifiers); see
+    :func:`sensitivity.methods.perturbation.permutation`. Needs ``y``. A magnitude
+    (upper-tailed test); column ``importance_sd`` is the sd over the repeats.
+
+    Parameters
+    ----------"""
+        + _ANY_MODEL_DOC
+        + """    n_repeats : int, default=5
+        Permutations per variable.
+    loss : {"auto", "mse", "log_loss"}, default="auto"
+"""
+        + _ATTRIBUTES_DOC
+        + """
+    References
+    ----------
+    Breiman (2001), Machine Learning 45, 5-32; Fisher, Rudin & Dominici (2019), JMLR 20(177).
+    """
+    )
+
+    _signed = False
+    _method_name = "PermutationImportance"
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit: bool = False,
+        n_permutations: int = 0,
+        n_bootstrap: int = 0,
+        alpha: float = 0.05,
+        p_adjust: str | None = "holm",
+        max_features: int | None = None,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        n_repeats: int = 5,
+        loss: str = "auto",
+    ) -> None:
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_permutations = n_permutations
+        self.n_bootstrap = n_bootstrap
+        self.alpha = alpha
+        self.p_adjust = p_adjust
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.n_repeats = n_repeats
+        self.loss = loss
+
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
+        res = _perturbation.permutation(
+            model,
+            X,
+            y,
+            n_repeats=self.n_repeats,
+            loss=self.loss,
+            random_state=getattr(self, "_seed", self.random_state),
+            n_jobs=self.n_jobs,
+        )
+        return {"importance": res.importances, "importance_sd": res.importances_std}
+
+
+# ---------------------------------------------------------------------- plain functions
+def miv(
+    model,
+    X,
+    *,
+    delta: float = 0.1,
+    perturbation: str = "multiplicative",
+    feature_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Mean impact value of a fitted model as a ranked DataFrame (signed, with direction).
+
+    Parameters
+    ----------
+    model : fitted model
+        Any scikit-learn regressor/classifier or Pipeline, a torch module, or an MLPBatch.
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    delta : float, default=0.1
+    perturbation : {"multiplicative", "additive"}
+        See :func:`sensitivity.methods.perturbation.miv`.
+    feature_names : sequence of str, optional
+        Names of the variables when ``X`` is not a DataFrame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of ``DESIGN.md`` §3 without inference.
+    """
+    names = _frame_names(X, feature_names)
+    view = _single(_prediction_view(model, names, None))
+    values = _perturbation.miv(view, X, delta=delta, perturbation=perturbation)
+    return _prediction_frame(values, view, names, signed=True, method="MIV")
+
+
+def input_perturbation(
+    model,
+    X,
+    y,
+    *,
+    noise_levels: Sequence[float] = _perturbation.DEFAULT_NOISE_LEVELS,
+    n_repeats: int = 5,
+    loss: str = "auto",
+    random_state=None,
+    feature_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Input-perturbation importance of a fitted model as a ranked DataFrame.
+
+    See :func:`sensitivity.methods.perturbation.input_perturbation` (noise of
+    ``noise_levels`` times each variable's sd, one variable at a time; importance = mean
+    increase of the loss). Columns ``increase_<level>sd`` hold the increase per level.
+    """
+    names = _frame_names(X, feature_names)
+    view = _single(_prediction_view(model, names, None))
+    res = _perturbation.input_perturbation(
+        view,
+        X,
+        y,
+        noise_levels=noise_levels,
+        n_repeats=n_repeats,
+        loss=loss,
+        random_state=random_state,
+    )
+    extra = {
+        name: res.importances_by_level[..., k]
+        for k, name in enumerate(_level_names(res.noise_levels))
+    }
+    return _prediction_frame(
+        res.importances, view, names, signed=False, method="InputPerturbation", extra=extra
+    )
+
+
+def lekprofile(
+    model,
+    X,
+    *,
+    steps: int = 100,
+    groups=None,
+    random_state=None,
+    feature_names: Sequence[str] | None = None,
+    return_profiles: bool = False,
+):
+    """Lek's profile importance of a fitted model as a ranked DataFrame.
+
+    Importance = range of the median profile across groups; ``direction`` = sign of its change
+    from the variable's minimum to maximum. See :func:`sensitivity.methods.profile.lek_profiles`
+    for ``steps`` and ``groups``.
+
+    Returns
+    -------
+    pandas.DataFrame, or (DataFrame, DataFrame) with ``return_profiles=True``
+        The ranked table and the long table of profiles (``variable, group, x, output,
+        prediction``).
+    """
+    names = _frame_names(X, feature_names)
+    view = _single(_prediction_view(model, names, None))
+    prof = _profile.lek_profiles(view, X, steps=steps, groups=groups, random_state=random_state)
+    imp, direction = _profile.lek_importance(prof)
+    frame = _prediction_frame(
+        imp, view, prof.feature_names, signed=False, method="LekProfile", direction=direction
+    )
+    if return_profiles:
+        return frame, _profile.profile_frame(prof)
+    return frame
+
+
+def permutation(
+    model,
+    X,
+    y,
+    *,
+    n_repeats: int = 5,
+    loss: str = "auto",
+    random_state=None,
+    n_jobs: int | None = None,
+    feature_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Permutation importance of a fitted model as a ranked DataFrame.
+
+    Built on :func:`sklearn.inspection.permutation_importance`; see
+    :func:`sensitivity.methods.perturbation.permutation`. Column ``importance_sd`` is the sd
+    over the repeats.
+    """
+    names = _frame_names(X, feature_names)
+    view = _single(_prediction_view(model, names, None))
+    res = _perturbation.permutation(
+        view, X, y, n_repeats=n_repeats, loss=loss, random_state=random_state, n_jobs=n_jobs
+    )
+    return _prediction_frame(
+        res.importances,
+        view,
+        names,
+        signed=False,
+        method="PermutationImportance",
+        extra={"importance_sd": res.importances_std},
+    )
+
+
+__all__ += [
+    "MIV",
+    "InputPerturbation",
+    "LekProfile",
+    "PermutationImportance",
+    "input_perturbation",
+    "lekprofile",
+    "miv",
+    "permutation",
+]

@@ -1,0 +1,252 @@
+"""Shared machinery of the prediction-based methods (perturbation, permutation, profile).
+
+Input checks with messages that name the problem, and the batched evaluation of many
+perturbed copies of a data set: each copy is the base data with one column replaced, and all
+copies are predicted in as few calls as fit a memory budget (rows of several copies share one
+call; one call evaluates every network of an :class:`~sensitivity.network.MLPBatch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..network import MLPBatch
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "PredictionModel",
+    "batch_size",
+    "check_data",
+    "chunk_rows",
+    "output_names",
+    "predict",
+    "replaced_column_predictions",
+    "replaced_column_sums",
+]
+
+DEFAULT_MEMORY_BUDGET = 2**27
+"""Bytes of working memory one batched prediction call may use (128 MiB)."""
+
+
+@runtime_checkable
+class PredictionModel(Protocol):
+    """What the methods accept besides an MLPBatch: a ``ModelFunction`` (see adapters)."""
+
+    output_names: tuple[str, ...]
+    is_classifier: bool
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+
+# ---------------------------------------------------------------------- model helpers
+def _check_model(model) -> None:
+    if isinstance(model, MLPBatch):
+        return
+    if not (hasattr(model, "predict") and hasattr(model, "output_names")):
+        raise TypeError(
+            f"Expected an MLPBatch or a ModelFunction (sensitivity.adapters.as_model_function); "
+            f"got {type(model).__name__}."
+        )
+
+
+def batch_size(model) -> int:
+    """Number of networks ``B`` (1 for a ModelFunction)."""
+    return model.batch_size if isinstance(model, MLPBatch) else 1
+
+
+def output_names(model) -> tuple[str, ...]:
+    """Names of the model's outputs."""
+    return tuple(model.output_names)
+
+
+def predict(model, rows: np.ndarray) -> np.ndarray:
+    """Predictions ``(B, n_rows, n_outputs)`` as float64 (one forward for all B networks)."""
+    if isinstance(model, MLPBatch):
+        with torch.no_grad():
+            out = model.forward(rows)
+        return out.detach().cpu().numpy().astype(np.float64, copy=False)
+    out = np.asarray(model.predict(rows), dtype=np.float64)
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.ndim != 2 or out.shape[0] != rows.shape[0]:
+        raise ValueError(
+            f"The model returned predictions of shape {out.shape} for {rows.shape[0]} rows; "
+            "expected (n_rows, n_outputs)."
+        )
+    if not np.all(np.isfinite(out)):
+        raise ValueError("The model returned non-finite predictions (NaN or inf).")
+    return out[None]
+
+
+def chunk_rows(model, n_features: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
+    """Rows per prediction call so that one call stays within ``memory_budget`` bytes.
+
+    For an MLPBatch a row costs its input plus, per network, a few copies of the widest layer
+    (pre-activation, activation, output); for other models a generous multiple of the input.
+    """
+    if not isinstance(memory_budget, int | np.integer) or memory_budget <= 0:
+        raise ValueError(
+            f"memory_budget must be a positive integer (bytes); got {memory_budget!r}."
+        )
+    if isinstance(model, MLPBatch):
+        item = torch.finfo(model.dtype).bits // 8
+        widest = max(model.layer_sizes)
+        per_row = 8 * n_features + model.batch_size * (3 * widest + 2 * model.n_outputs) * item
+    else:
+        per_row = 64 * (n_features + len(model.output_names))
+    return max(1, int(memory_budget) // per_row)
+
+
+# ---------------------------------------------------------------------- data checks
+def check_data(
+    X,
+    *,
+    n_features: int | None = None,
+    feature_names: Sequence[str] | None = None,
+    allow_constant: bool = False,
+    min_rows: int = 2,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Validate the data of a prediction-based method.
+
+    Returns the data as a float64 array and the variable names (DataFrame columns, else
+    ``feature_names``, else ``x0, x1, ...``). Raises ``ValueError`` naming the problem for
+    non-numeric columns, missing or infinite values, a wrong number of columns, too few rows
+    and (unless ``allow_constant``) constant columns.
+    """
+    names: tuple[str, ...] | None = None
+    if isinstance(X, pd.DataFrame):
+        names = tuple(str(c) for c in X.columns)
+        columns = []
+        bad = []
+        for c in X.columns:
+            col = X[c]
+            if not pd.api.types.is_numeric_dtype(col.dtype):
+                try:  # object columns holding numbers are fine
+                    col = pd.to_numeric(col)
+                except (TypeError, ValueError):
+                    bad.append(str(c))
+                    continue
+            columns.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
+        if bad:
+            raise ValueError(
+                f"Non-numeric column(s) {bad} in X: sensitivity methods need numeric inputs "
+                "(encode categories as numbers first, as the model saw them)."
+            )
+        arr = np.column_stack(columns) if columns else np.empty((len(X), 0))
+    else:
+        raw = np.asarray(X)
+        if raw.dtype.kind in "OUS":
+            try:
+                arr = raw.astype(np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    f"X holds non-numeric values ({err}); sensitivity methods need numeric inputs."
+                ) from None
+        elif raw.dtype.kind in "biuf":
+            arr = raw.astype(np.float64, copy=False)
+        else:
+            raise ValueError(f"X has dtype {raw.dtype}; sensitivity methods need numbers.")
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {arr.shape}.")
+    if names is None:
+        if feature_names is not None:
+            names = tuple(str(f) for f in feature_names)
+        else:
+            names = tuple(f"x{i}" for i in range(arr.shape[1]))
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"X has {arr.shape[1]} columns but the model takes {n_features} inputs.")
+    if len(names) != arr.shape[1]:
+        raise ValueError(f"{len(names)} feature names for {arr.shape[1]} columns of X.")
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"X has {arr.shape[0]} row(s); at least {min_rows} are needed.")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        cols = [names[j] for j in np.flatnonzero(~finite.all(axis=0))]
+        what = "missing values (NaN)" if np.isnan(arr).any() else "infinite values"
+        raise ValueError(
+            f"X contains {what} in column(s) {cols}; impute or drop them before the analysis."
+        )
+    if not allow_constant:
+        const = np.ptp(arr, axis=0) == 0
+        if const.any():
+            cols = [names[j] for j in np.flatnonzero(const)]
+            raise ValueError(
+                f"Constant column(s) {cols} in X: a variable that does not vary in the data "
+                "has no measurable effect here; drop it."
+            )
+    return np.ascontiguousarray(arr), names
+
+
+# ---------------------------------------------------------------------- batched evaluation
+ValueFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _iter_replaced(
+    model,
+    base: np.ndarray,
+    cols: np.ndarray,
+    value_fn: ValueFn,
+    memory_budget: int,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Predict the virtual stack of copies of ``base`` with one column replaced.
+
+    Copy ``c`` is ``base`` with column ``cols[c]`` set to ``value_fn(c, i)`` for its rows
+    ``i``. The ``len(cols) * n`` rows are built and predicted chunk by chunk (copy-major
+    order), all B networks at once. Yields ``(start, c, i, predictions (B, r, n_out))``.
+    """
+    _check_model(model)
+    n, p = base.shape
+    total = len(cols) * n
+    step = chunk_rows(model, p, memory_budget)
+    for start in range(0, total, step):
+        idx = np.arange(start, min(start + step, total))
+        c, i = np.divmod(idx, n)
+        rows = base[i]
+        rows[np.arange(idx.size), cols[c]] = value_fn(c, i)
+        yield start, c, i, predict(model, rows)
+
+
+def replaced_column_sums(
+    model,
+    base: np.ndarray,
+    cols: np.ndarray,
+    value_fn: ValueFn,
+    row_stat: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> np.ndarray:
+    """Sums over rows, per copy, of ``row_stat(predictions (B, r, n_out), i) -> (B, r, s)``.
+
+    Returns ``(B, n_copies, s)``.
+    """
+    cols = np.asarray(cols, dtype=np.intp)
+    out = None
+    for _, c, i, pred in _iter_replaced(model, base, cols, value_fn, memory_budget):
+        stat = np.asarray(row_stat(pred, i), dtype=np.float64)
+        if out is None:
+            out = np.zeros((stat.shape[0], len(cols), stat.shape[2]))
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        out[:, c[starts]] += np.add.reduceat(stat, starts, axis=1)
+    assert out is not None
+    return out
+
+
+def replaced_column_predictions(
+    model,
+    base: np.ndarray,
+    cols: np.ndarray,
+    value_fn: ValueFn,
+    *,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> np.ndarray:
+    """All predictions of the copies: ``(B, n_copies, n, n_outputs)``."""
+    cols = np.asarray(cols, dtype=np.intp)
+    n = base.shape[0]
+    parts = [pred for *_, pred in _iter_replaced(model, base, cols, value_fn, memory_budget)]
+    flat = np.concatenate(parts, axis=1)
+    return flat.reshape(flat.shape[0], len(cols), n, flat.shape[2])
