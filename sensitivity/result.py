@@ -313,7 +313,8 @@ class SensitivityResult:
         rows = [("Method", f"{self.method} ({kind})")]
         rows += [(str(k), str(v)) for k, v in self.settings.items()]
         rows.append(("Model", self.model or "-"))
-        rows.append(("No. observations", "-" if self.n_samples is None else str(self.n_samples)))
+        if self.n_samples is not None:
+            rows.append(("No. observations", str(self.n_samples)))
         f = self.importances
         n_var = f.index.get_level_values(-1).nunique()
         rows.append(("No. variables", str(n_var)))
