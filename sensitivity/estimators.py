@@ -12,12 +12,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.base import is_classifier as _is_classifier
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import adapters
 from .methods import weights as _weights
 from .network import MLPBatch
-from .result import importance_frame
+from .result import SensitivityResult, importance_frame
 
 __all__ = ["BaseSensitivity", "Garson", "Olden", "garson", "olden"]
 
@@ -71,10 +72,30 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ hooks
     def _model_view(self, fitted, output_names):
-        """What ``_statistic`` receives for the fitted estimator (an MLPBatch by default)."""
+        """What ``_statistic`` receives for the fitted estimator (an MLPBatch by default).
+
+        A Pipeline starting with a ColumnTransformer (one-hot encoders, scalers) gives the
+        MLPBatch on the encoded columns; ``self._encoding_`` then maps them back to the
+        original variables and ``_statistic`` sums each group with :meth:`_group`.
+        """
+        self._encoding_ = None
+        if adapters.is_encoded_mlp_model(fitted):
+            self._encoding_ = adapters.to_encoded_mlp(
+                fitted, feature_names=self._feature_names, output_names=output_names
+            )
+            return self._encoding_.batch
         return adapters.to_mlp_batch(
             fitted, feature_names=self._feature_names, output_names=output_names
         )
+
+    def _group(self, values):
+        """Per-encoded-column values ``(..., n_encoded)`` summed per original variable.
+
+        Identity unless the network sits behind a ColumnTransformer (see ``_model_view``):
+        the importance of a one-hot encoded variable is the sum over its indicator columns.
+        """
+        encoding = getattr(self, "_encoding_", None)
+        return values if encoding is None else encoding.group(values)
 
     def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
@@ -98,6 +119,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         """
         _check_params(self)
         X_arr = validate_data(self, X, reset=True, dtype=np.float64, ensure_all_finite=True)
+        self.n_samples_ = int(X_arr.shape[0])
         self._feature_names = (
             tuple(str(c) for c in self.feature_names_in_)
             if hasattr(self, "feature_names_in_")
@@ -148,6 +170,67 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if sample_weight is None:
             return float(self.estimator_.score(X, y))
         return float(self.estimator_.score(X, y, sample_weight=sample_weight))
+
+    def predict(self, X):
+        """The wrapped network's ``predict`` on the original variables (all of them)."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(lambda self: hasattr(self.estimator, "predict_proba"))
+    def predict_proba(self, X):
+        """The wrapped classifier's ``predict_proba`` on the original variables."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @property
+    def results_(self) -> SensitivityResult:
+        """The fitted analysis as a report object (summary, LaTeX/Markdown/CSV, plot).
+
+        See :class:`sensitivity.result.SensitivityResult`.
+        """
+        check_is_fitted(self, "importances_")
+        common = set(BaseSensitivity._COMMON_PARAMS)
+        settings = {k: v for k, v in self.get_params(deep=False).items() if k not in common}
+        notes = []
+        encoding = getattr(self, "_encoding_", None)
+        if encoding is not None and any(encoding.one_hot):
+            grouped = [
+                n for n, oh in zip(encoding.original_names, encoding.one_hot, strict=True) if oh
+            ]
+            notes.append(
+                "One-hot encoded variables (importance summed over their indicator columns): "
+                + ", ".join(grouped)
+            )
+        return SensitivityResult(
+            self.importances_,
+            self._method_name or type(self).__name__,
+            model=adapters.describe_model(self.estimator_),
+            n_samples=getattr(self, "n_samples_", None),
+            signed=self._signed,
+            n_permutations=self.n_permutations,
+            n_bootstrap=self.n_bootstrap,
+            alpha=self.alpha,
+            p_adjust=self.p_adjust,
+            settings=settings,
+            notes=notes,
+        )
+
+    def summary(self, digits: int = 4) -> str:
+        """Text report of the fitted analysis (:meth:`SensitivityResult.summary`)."""
+        return self.results_.summary(digits)
+
+    _COMMON_PARAMS = (
+        "estimator",
+        "prefit",
+        "n_permutations",
+        "n_bootstrap",
+        "alpha",
+        "p_adjust",
+        "max_features",
+        "random_state",
+        "n_jobs",
+        "verbose",
+    )
 
     def _get_support_mask(self) -> np.ndarray:
         """Variables kept by ``transform``.
@@ -262,7 +345,7 @@ class Garson(BaseSensitivity):
         self.variant = variant
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
-        return {"importance": _weights.garson(model, self.variant)}
+        return {"importance": self._group(_weights.garson(model, self.variant))}
 
 
 class Olden(BaseSensitivity):
@@ -322,14 +405,26 @@ class Olden(BaseSensitivity):
         self.verbose = verbose
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
-        return {"importance": _weights.olden(model)}
+        return {"importance": self._group(_weights.olden(model))}
 
 
 # ---------------------------------------------------------------------- plain functions
-def _weight_frame(values: np.ndarray, batch: MLPBatch, *, signed: bool, method: str):
-    return importance_frame(
-        values[0], batch.feature_names, batch.output_names, signed=signed, method=method
-    )
+def _weight_view(model, feature_names):
+    """``(batch, names, group)`` for the plain weight functions.
+
+    For a Pipeline starting with a ColumnTransformer, ``batch`` is the network on the encoded
+    columns and ``group`` sums its values per original variable (named by ``names``);
+    otherwise ``group`` is the identity and ``names`` the batch's feature names.
+    """
+    if adapters.is_encoded_mlp_model(model):
+        enc = adapters.to_encoded_mlp(model, feature_names=feature_names)
+        return enc.batch, enc.original_names, enc.group
+    batch = adapters.to_mlp_batch(model, feature_names=feature_names)
+    return batch, batch.feature_names, lambda values: values
+
+
+def _weight_frame(values: np.ndarray, batch: MLPBatch, names, *, signed: bool, method: str):
+    return importance_frame(values[0], names, batch.output_names, signed=signed, method=method)
 
 
 def garson(
@@ -350,9 +445,9 @@ def garson(
     pandas.DataFrame
         The table of ``DESIGN.md`` §3 without inference (p-values and intervals NaN).
     """
-    batch = adapters.to_mlp_batch(model, feature_names=feature_names)
-    values = _weights.garson(batch, variant)
-    return _weight_frame(values, batch, signed=False, method="Garson")
+    batch, names, group = _weight_view(model, feature_names)
+    values = group(_weights.garson(batch, variant))
+    return _weight_frame(values, batch, names, signed=False, method="Garson")
 
 
 def olden(model, *, feature_names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -369,8 +464,9 @@ def olden(model, *, feature_names: Sequence[str] | None = None) -> pd.DataFrame:
     pandas.DataFrame
         The table of ``DESIGN.md`` §3 without inference, with a ``direction`` column.
     """
-    batch = adapters.to_mlp_batch(model, feature_names=feature_names)
-    return _weight_frame(_weights.olden(batch), batch, signed=True, method="Olden")
+    batch, names, group = _weight_view(model, feature_names)
+    values = group(_weights.olden(batch))
+    return _weight_frame(values, batch, names, signed=True, method="Olden")
 
 
 # ====================================================================== prediction-based methods

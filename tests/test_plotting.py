@@ -1,0 +1,203 @@
+"""Figures render to PNG and show what they claim (bars, colours by sign, stars, lines)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
+
+from sensitivity import MLPBatch
+from sensitivity.plotting import (
+    NEGATIVE_COLOR,
+    NEUTRAL_COLOR,
+    POSITIVE_COLOR,
+    plot_derivatives,
+    plot_importance,
+    plot_lek_profiles,
+    plot_network,
+    plot_null_distribution,
+)
+from sensitivity.result import importance_frame
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _png(fig, tmp_path, name="fig.png"):
+    path = tmp_path / name
+    fig.savefig(path, dpi=40)
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
+
+
+def _signed_table():
+    return importance_frame(
+        [[0.5, -2.0, 1.0, -0.1]],
+        ["a", "b", "c", "d"],
+        ["y"],
+        signed=True,
+        p_value=[[0.3, 0.001, 0.02, 0.9]],
+        p_adjusted=[[0.6, 0.004, 0.04, 0.9]],
+        ci_low=[[0.1, -2.5, 0.6, -0.5]],
+        ci_high=[[0.9, -1.5, 1.4, 0.3]],
+        method="Olden",
+    )
+
+
+def test_importance_bars_are_ranked_and_coloured_by_sign(tmp_path):
+    ax = plot_importance(_signed_table())
+    bars = ax.patches
+    assert len(bars) == 4
+    heights = [b.get_height() for b in bars]
+    assert heights == [-2.0, 1.0, 0.5, -0.1]  # rank order b, c, a, d
+    colours = [b.get_facecolor() for b in bars]
+    expected = [NEGATIVE_COLOR, POSITIVE_COLOR, POSITIVE_COLOR, NEGATIVE_COLOR]
+    assert colours == [to_rgba(c) for c in expected]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "c", "a", "d"]
+    assert ax.get_title() == "Olden"
+    _png(ax.figure, tmp_path)
+
+
+def test_importance_bars_mark_significance_and_draw_intervals():
+    ax = plot_importance(_signed_table())
+    stars = [t.get_text() for t in ax.texts if t.get_gid() == "significance"]
+    assert stars == ["**", "*"]  # b: p_adj 0.004, c: 0.04; a and d not significant
+    # one error bar per variable, reaching the interval ends
+    caplines = [line for c in ax.containers if hasattr(c, "lines") for line in c.lines[1]]
+    ys = np.sort(np.concatenate([line.get_ydata() for line in caplines]))
+    np.testing.assert_allclose(ys, np.sort([-2.5, -1.5, 0.6, 1.4, 0.1, 0.9, -0.5, 0.3]))
+
+
+def test_unsigned_bars_have_one_colour_and_no_marks_without_test(tmp_path):
+    frame = importance_frame([[0.2, 0.5, 0.3]], ["a", "b", "c"], ["y"], signed=False)
+    ax = plot_importance(frame, relative=True)
+    assert {b.get_facecolor() for b in ax.patches} == {to_rgba(NEUTRAL_COLOR)}
+    assert not [t for t in ax.texts if t.get_gid() == "significance"]
+    np.testing.assert_allclose([b.get_height() for b in ax.patches], [0.5, 0.3, 0.2])
+
+
+def test_multi_output_importance_gives_one_panel_per_output(tmp_path):
+    frame = importance_frame([[1, 2], [3, -1]], ["a", "b"], ["cat", "dog"], signed=True)
+    axes = plot_importance(frame)
+    assert len(axes) == 2 and all(len(a.patches) == 2 for a in axes)
+    ax = plot_importance(frame, output="dog")
+    assert [b.get_height() for b in ax.patches] == [3, -1]
+    with pytest.raises(ValueError, match="Unknown output 'cow'"):
+        plot_importance(frame, output="cow")
+    _png(axes[0].figure, tmp_path)
+
+
+def test_importance_rejects_something_that_is_not_a_table():
+    with pytest.raises(TypeError, match="ranked DataFrame"):
+        plot_importance(np.ones(3))
+
+
+def test_null_histogram_marks_observed_value(tmp_path):
+    null = np.random.default_rng(0).normal(size=999)
+    ax = plot_null_distribution(null, 2.5, variable="x1", two_sided=True, p_value=0.012)
+    assert sum(p.get_height() for p in ax.patches) == 999  # every null value in a bin
+    xs = sorted(line.get_xdata()[0] for line in ax.lines)
+    assert xs == [-2.5, 2.5]
+    assert "p = 0.012" in ax.get_legend().get_texts()[1].get_text()
+    assert ax.get_title() == "Null distribution: x1"
+    _png(ax.figure, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("null", "observed", "match"),
+    [
+        (np.ones((3, 2)), 1.0, "1-D"),
+        (np.array([]), 1.0, "non-empty"),
+        (np.array([1.0, np.nan]), 1.0, "NaN"),
+        (np.ones(5), np.inf, "finite"),
+    ],
+)
+def test_null_histogram_rejects_bad_input(null, observed, match):
+    with pytest.raises(ValueError, match=match):
+        plot_null_distribution(null, observed)
+
+
+def _profiles(outputs=("y",)):
+    rows = []
+    for out in outputs:
+        for var in ["a", "b", "c"]:
+            for g in ["min", "median", "max"]:
+                for x in np.linspace(0, 1, 5):
+                    rows.append((var, g, x, out, x * (1 + len(g))))
+    return pd.DataFrame(rows, columns=["variable", "group", "x", "output", "prediction"])
+
+
+def test_lek_profiles_one_panel_per_variable_one_line_per_group(tmp_path):
+    fig = plot_lek_profiles(_profiles())
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in panels] == ["a", "b", "c"]
+    assert all(len(ax.lines) == 3 for ax in panels)
+    np.testing.assert_allclose(panels[0].lines[0].get_ydata(), np.linspace(0, 1, 5) * 4)
+    _png(fig, tmp_path)
+
+
+def test_lek_profiles_need_the_columns_and_an_output_choice():
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['prediction'\]"):
+        plot_lek_profiles(_profiles().drop(columns="prediction"))
+    with pytest.raises(ValueError, match="several outputs"):
+        plot_lek_profiles(_profiles(("y1", "y2")))
+    fig = plot_lek_profiles(_profiles(("y1", "y2")), output="y2")
+    assert fig.axes[0].get_ylabel() == "y2"
+
+
+def test_derivative_plot_scatters_each_variable(tmp_path):
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(50, 3)), columns=["t", "u", "v"])
+    D = 2 * X.to_numpy()
+    fig = plot_derivatives(X, D, output_name="growth")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in panels] == ["t", "u", "v"]
+    offsets = panels[1].collections[0].get_offsets()
+    np.testing.assert_allclose(offsets[:, 0], X["u"])
+    np.testing.assert_allclose(offsets[:, 1], D[:, 1])
+    assert panels[0].get_ylabel() == "d growth / d x"
+    _png(fig, tmp_path)
+    with pytest.raises(ValueError, match="both be"):
+        plot_derivatives(X, D[:, :2])
+
+
+def test_network_diagram_draws_every_weight_with_sign_colour_and_width(tmp_path):
+    W1 = np.array([[1.0, -2.0], [0.5, 0.0], [-4.0, 1.0]])
+    W2 = np.array([[3.0], [-1.0]])
+    batch = MLPBatch.from_arrays(
+        [W1, W2],
+        [np.array([0.1, -0.2]), np.array([0.3])],
+        activation="logistic",
+        feature_names=["a", "b", "c"],
+        output_names=["y"],
+    )
+    ax = plot_network(batch)
+    weights = [
+        c for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == "weights"
+    ]
+    biases = [
+        c for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == "biases"
+    ]
+    assert [len(c.get_segments()) for c in weights] == [6, 2]
+    assert [len(c.get_segments()) for c in biases] == [2, 1]
+    widths = weights[0].get_linewidths()
+    np.testing.assert_allclose(widths, [5 * 1 / 4, 5 * 2 / 4, 5 * 0.5 / 4, 0.15, 5.0, 5 * 1 / 4])
+    colours = [tuple(c) for c in weights[0].get_colors()]
+    pos, neg = to_rgba(POSITIVE_COLOR), to_rgba(NEGATIVE_COLOR)
+    assert colours == [pos, neg, pos, pos, neg, pos]
+    labels = {t.get_text() for t in ax.texts}
+    assert {"a", "b", "c", "y", "B1", "B2"} <= labels
+    _png(ax.figure, tmp_path)
+    with pytest.raises(IndexError, match="holds 1 networks"):
+        plot_network(batch, network=3)
