@@ -6,16 +6,18 @@ data loaders.
 """
 
 from .datasets import load_diabetes, load_neuraldat
-from .estimators import Garson, Olden, garson, olden
+from .estimators import Dimopoulos, Garson, Olden, dimopoulos, garson, olden
 from .network import MLPBatch
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Dimopoulos",
     "Garson",
     "MLPBatch",
     "Olden",
     "__version__",
+    "dimopoulos",
     "garson",
     "load_diabetes",
     "load_neuraldat",
