@@ -479,12 +479,31 @@ def is_smooth(model) -> bool:
     return not any(isinstance(m, _PIECEWISE_LINEAR_MODULES) for m in module.modules())
 
 
-def row_chunks(n_rows: int, bytes_per_row: int, max_memory: int | None = None) -> list[slice]:
-    """Split ``range(n_rows)`` into slices whose temporaries fit ``max_memory`` bytes."""
+_CHUNK_TARGET = 2**22
+"""Preferred size (bytes) of the largest temporary of one chunk: small enough for the
+allocator to reuse memory between chunks instead of mapping fresh pages for every array."""
+
+_MIN_CHUNK_ROWS = 1024
+
+
+def row_chunks(
+    n_rows: int,
+    bytes_per_row: int,
+    max_memory: int | None = None,
+    largest_per_row: int | None = None,
+) -> list[slice]:
+    """Split ``range(n_rows)`` into slices whose temporaries fit ``max_memory`` bytes.
+
+    Within the budget, chunks are made smaller still so that their largest temporary
+    (``largest_per_row`` bytes a row) stays near 4 MiB (but at least 1024 rows): large fresh
+    allocations cost page faults that outweigh the per-chunk overhead.
+    """
     budget = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
     if budget <= 0:
         raise ValueError(f"max_memory must be a positive number of bytes; got {max_memory!r}.")
     size = max(1, budget // max(1, int(bytes_per_row)))
+    if largest_per_row:
+        size = min(size, max(_MIN_CHUNK_ROWS, _CHUNK_TARGET // max(1, int(largest_per_row))))
     return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
 
 
@@ -556,6 +575,16 @@ def _hidden_pass(batch: MLPBatch, X: torch.Tensor):
     return pres, z
 
 
+def _bmm(T: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``T @ W`` over the last axis for ``T`` (B, ..., u) and ``W`` (B, u, v), as one batched
+    matrix product (B, rows, u) x (B, u, v) instead of a broadcast over many tiny products."""
+    B, u = W.shape[0], W.shape[1]
+    lead = T.shape[1:-1]
+    if T.shape[0] != B:
+        T = T.expand(B, *T.shape[1:])
+    return torch.bmm(T.reshape(B, -1, u), W).reshape(B, *lead, W.shape[2])
+
+
 def _logit_jacobian(batch: MLPBatch, pres, n: int) -> torch.Tensor:
     """dz_k/dx_i by reverse accumulation: (B, n, K, p), cost O(n K sum(u_l u_{l+1}))."""
     A = _first_layer(batch)
@@ -568,7 +597,7 @@ def _logit_jacobian(batch: MLPBatch, pres, n: int) -> torch.Tensor:
         z, a = pres[layer]
         G = G * ACTIVATIONS[batch.activations[layer]].d1(z, a).unsqueeze(2)  # (B, n, K, u)
         W = A if layer == 0 else batch.weights[layer]
-        G = torch.matmul(G, W.transpose(1, 2).unsqueeze(1))
+        G = _bmm(G, W.transpose(1, 2))
     return G
 
 
@@ -600,8 +629,8 @@ def _logit_derivatives(batch: MLPBatch, pres, n: int):
     T = f1.unsqueeze(2) * A.unsqueeze(1)  # (B, n, p, u1)
     S = f2.unsqueeze(2) * (A * A).unsqueeze(1)
     for layer in range(1, len(pres) + 1):
-        W = batch.weights[layer].unsqueeze(1)  # (B, 1, u, v)
-        Tp, Sp = torch.matmul(T, W), torch.matmul(S, W)
+        W = batch.weights[layer]  # (B, u, v)
+        Tp, Sp = _bmm(T, W), _bmm(S, W)
         if layer == len(pres):
             return Tp.transpose(2, 3), Sp.transpose(2, 3)
         z, a = pres[layer]
@@ -697,22 +726,26 @@ def _check_module_output(net: TorchNetwork, X1: torch.Tensor) -> None:
         raise ValueError(f"The torch module has {k} outputs, but {net.n_outputs} output names.")
 
 
-def _bytes_per_row(net, second_order: bool, hessian: bool = False) -> int:
+def _bytes_per_row(net, second_order: bool, hessian: bool = False) -> tuple[int, int]:
+    """Estimated bytes of temporaries per row: in all, and of the largest single array."""
     item = torch.finfo(net.dtype).bits // 8
     p, K, B = net.n_features, net.n_outputs, net.batch_size
     if isinstance(net, MLPBatch):
         widths = [*net.hidden_sizes, K]
         w = max(widths)
         if hessian:
-            per = 4 * p * p * w + 4 * p * w + sum(widths)
+            per, largest = 4 * p * p * w + 4 * p * w + sum(widths), p * p * w
         elif second_order:
-            per = (6 * p * w if net.n_hidden_layers > 1 else 2 * w) + 8 * K * p + sum(widths)
+            deep = net.n_hidden_layers > 1
+            per = (6 * p * w if deep else 2 * w) + 8 * K * p + sum(widths)
+            largest = p * w if deep else max(w, K * p)
         else:
-            per = 3 * K * w + 4 * K * p + 2 * sum(widths)
-        return item * B * per
+            per, largest = 3 * K * w + 4 * K * p + 2 * sum(widths), max(K * w, K * p, w)
+        return item * B * per, item * B * largest
     # autograd: a generous guess (several copies of the module's activations per direction)
     scale = p * p if hessian else p * (4 if second_order else 2)
-    return item * max(1, scale) * 64 * max(K, 16)
+    per = item * max(1, scale) * 64 * max(K, 16)
+    return per, per // 4
 
 
 def iter_input_derivatives(
@@ -756,7 +789,8 @@ def iter_input_derivatives(
             "logits=True needs an MLP (its output activation is known); a torch module is "
             "differentiated as it returns its outputs."
         )
-    for sl in row_chunks(n, _bytes_per_row(net, second_order), max_memory):
+    per_row, largest = _bytes_per_row(net, second_order)
+    for sl in row_chunks(n, per_row, max_memory, largest):
         Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
         with torch.no_grad():
             if isinstance(net, MLPBatch):
@@ -827,8 +861,7 @@ def _mlp_hessian_chunk(batch: MLPBatch, X: torch.Tensor, output: int, logits: bo
         H = act.d2(z1, a1).unsqueeze(2).unsqueeze(2) * AA.unsqueeze(1)  # (B, n, p, p, u)
         for layer in range(1, len(pres) + 1):
             W = batch.weights[layer]
-            Tp = torch.matmul(T, W.unsqueeze(1))
-            Hp = torch.matmul(H, W.unsqueeze(1).unsqueeze(1))
+            Tp, Hp = _bmm(T, W), _bmm(H, W)
             if layer == len(pres):
                 Tz, Hz = Tp, Hp
                 break
@@ -893,7 +926,8 @@ def input_hessian(
     if isinstance(net, TorchNetwork) and logits:
         raise ValueError("logits=True needs an MLP; a torch module is differentiated as is.")
     parts = []
-    for sl in row_chunks(n, _bytes_per_row(net, True, hessian=True), max_memory):
+    per_row, largest = _bytes_per_row(net, True, hessian=True)
+    for sl in row_chunks(n, per_row, max_memory, largest):
         Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
         with torch.no_grad():
             if isinstance(net, MLPBatch):
