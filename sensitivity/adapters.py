@@ -493,8 +493,9 @@ def as_differentiable(
 
     An MLP (anything :func:`to_mlp_batch` accepts) becomes an :class:`MLPBatch` (analytic
     derivatives); any other ``torch.nn.Module`` is wrapped as a
-    :class:`~sensitivity.network.TorchNetwork` (derivatives by ``torch.func``). A
-    ``TorchNetwork`` is returned as is.
+    :class:`~sensitivity.network.TorchNetwork` (derivatives by ``torch.func``), and so is an
+    ``nn.Sequential`` holding modules :func:`to_mlp_batch` does not know. A ``TorchNetwork`` is
+    returned as is.
 
     Parameters
     ----------
@@ -511,7 +512,12 @@ def as_differentiable(
     if isinstance(model, TorchNetwork):
         return model
     if is_mlp_model(model):
-        return to_mlp_batch(model, feature_names=feature_names, output_names=output_names)
+        try:
+            return to_mlp_batch(model, feature_names=feature_names, output_names=output_names)
+        except TypeError:
+            if not isinstance(model, torch.nn.Sequential):
+                raise
+            # an nn.Sequential of other modules: differentiate it by autograd instead
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
             f"Derivative methods need a differentiable model; got {type(model).__name__}. "

@@ -604,7 +604,12 @@ def dimopoulos(
     from sklearn.utils.validation import check_array
 
     _check_statistic(statistic)
-    if feature_names is None and isinstance(X, pd.DataFrame) and not adapters.is_mlp_model(model):
+    if (
+        feature_names is None
+        and isinstance(X, pd.DataFrame)
+        and getattr(model, "feature_names_in_", None) is None
+        and not hasattr(model, "feature_names")  # MLPBatch, TorchNetwork: named already
+    ):
         feature_names = [str(c) for c in X.columns]
     X_arr = check_array(X, dtype=np.float64, ensure_all_finite=True)
     net = adapters.as_differentiable(

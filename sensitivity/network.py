@@ -798,7 +798,15 @@ def iter_input_derivatives(
             else:
                 if sl.start == 0:
                     _check_module_output(net, Xc[:1])
-                J, D = _module_chunk(net, Xc, second_order)
+                try:
+                    J, D = _module_chunk(net, Xc, second_order)
+                except RuntimeError as err:
+                    if "random" not in str(err):
+                        raise
+                    raise ValueError(
+                        "The torch module draws random numbers (dropout in training mode?); "
+                        "call module.eval() before computing derivatives."
+                    ) from err
         yield sl, J, D
 
 

@@ -154,7 +154,10 @@ def test_relu_hessian_is_zero_as_neuralsens_and_curvature_warns(neuralsens):
     with pytest.warns(UserWarning, match="zero almost everywhere"):
         frame = dimopoulos(model, X, statistic="ssd", second_order=True)
     assert (frame["curvature"] == 0).all()
-    with pytest.warns(UserWarning, match="zero almost everywhere"):
+    with (
+        pytest.warns(UserWarning, match="zero almost everywhere"),
+        pytest.warns(RuntimeWarning, match="All importances are zero"),
+    ):
         dimopoulos(model, X, statistic="curvature")
     # "auto" leaves the curvature out of relu networks, silently
     with warnings.catch_warnings():
@@ -305,6 +308,13 @@ def test_arbitrary_torch_module_by_autograd_equals_differences():
     assert_rel_close(D.numpy(), Df, rel=5 * REL)
     H = input_hessian(net, X, output=1)
     np.testing.assert_allclose(torch.diagonal(H, dim1=2, dim2=3), D[:, :, 1], atol=1e-12)
+    # an nn.Sequential with a module the analytic path does not know goes through autograd
+    gelu = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.GELU(), torch.nn.Linear(4, 2))
+    gelu = gelu.double()
+    _, dg = dimopoulos(gelu, X, return_derivatives=True)
+    Jf, Df = central_differences(lambda Z: gelu(torch.as_tensor(Z)).detach().numpy(), X)
+    assert_rel_close(dg.jacobian, Jf)
+    assert_rel_close(dg.second, Df, rel=5 * REL)
     frame = dimopoulos(module, pd.DataFrame(X, columns=["a", "b", "c"]))
     assert set(frame.index.get_level_values("variable")) == {"a", "b", "c"}
 
@@ -497,5 +507,8 @@ def test_bad_inputs_get_clear_errors(neuralsens):
         input_jacobian(as_differentiable(_Quirky().double()), X[:, :3], logits=True)
     with pytest.raises(TypeError, match="differentiable model"):
         dimopoulos(object(), X)
+    dropout = torch.nn.Sequential(_Quirky(), torch.nn.Dropout(0.5)).double()
+    with pytest.raises(ValueError, match=r"module\.eval\(\)"):
+        dimopoulos(dropout, X[:, :3])
     with pytest.raises(ValueError, match="max_memory"):
         input_jacobian(to_mlp_batch(model), X, max_memory=0)
