@@ -3,12 +3,18 @@
 Network: 50 inputs, 100 tanh hidden units, one linear output (random weights, float64);
 100,000 rows. Every case runs in its own fresh subprocess so that its peak memory (the rise of
 the resident set size, VmHWM, over the level just before the call) is its own; times are the
-best of ``--repeat`` calls after one warm-up. Also: the 10^6-row x 50-input case (memory
-budget check) and the largest finite-difference error seen on the benchmark network.
+best of ``--repeat`` calls after a first call that also measures the memory. Also: the
+10^6-row x 50-input case (memory budget check) and the largest finite-difference error seen on
+the benchmark network.
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/bench_derivatives.py [--threads 2] [--repeat 5]
+    PYTHONPATH=. python benchmarks/bench_derivatives.py [--threads 2] [--repeat 5] [--omp-passive]
+
+On a machine shared with other busy processes (load above the core count), torch's OpenMP
+threads spin at barriers waiting for descheduled peers and the many small parallel regions of
+chunked work slow down many times over; ``--threads 1`` or ``--omp-passive`` show the cost
+without that effect. The load average is printed with the table.
 """
 
 from __future__ import annotations
@@ -91,15 +97,14 @@ def worker(case: str, n_rows: int, threads: int, repeat: int) -> dict:
         def run():
             return derivative_summaries(batch, X, second_order=second)
 
-    out = run()  # warm-up
+    before = _rss_reset()
+    out = run()  # first call: its memory (nothing cached by the allocator yet), and warm-up
+    peak = _status("VmHWM") - before
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = run()
         times.append(time.perf_counter() - t0)
-    before = _rss_reset()
-    run()
-    peak = _status("VmHWM") - before
     return {
         "case": case,
         "rows": n_rows,
@@ -156,6 +161,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=N_ROWS)
     parser.add_argument("--worker", default=None)
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument(
+        "--omp-passive",
+        action="store_true",
+        help="set OMP_WAIT_POLICY=PASSIVE in the workers (helps a lot on an oversubscribed "
+        "machine, where OpenMP threads spinning at barriers wait for descheduled peers)",
+    )
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.rows, args.threads, args.repeat)))
@@ -166,6 +177,8 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
     os.environ.setdefault("MKL_NUM_THREADS", str(args.threads))
+    if args.omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     rows = [_spawn(c, args.rows, args.threads, args.repeat) for c in ("numpy", "sensitivity")]
     rows.append(_spawn("sensitivity+curvature", args.rows, args.threads, args.repeat))
     base = rows[0]
@@ -173,7 +186,9 @@ def main() -> None:
     np.testing.assert_allclose(rows[2]["ssd"], base["ssd"], rtol=1e-10)
     print(
         f"PaD summaries: {args.rows:,} rows x {N_IN} inputs, {N_HIDDEN} tanh hidden, 1 output; "
-        f"float64, {args.threads} threads, best of {args.repeat}"
+        f"float64, {args.threads} threads, best of {args.repeat}, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     header = f"{'case':<34}{'best s':>9}{'median s':>10}{'ratio':>8}{'peak MiB':>10}"
     print(header)
@@ -189,7 +204,7 @@ def main() -> None:
             f"{name:<34}{r['best_s']:>9.3f}{r['median_s']:>10.3f}{ratio:>8.2f}"
             f"{r['peak_bytes'] / 2**20:>10.1f}"
         )
-    print("ratio = best time / numpy best time; peak = rise of resident memory during one call")
+    print("ratio = best / numpy best; peak = rise of resident memory during the first call")
     if not args.skip_million:
         big = _spawn("sensitivity+curvature", 1_000_000, args.threads, 1)
         print(
