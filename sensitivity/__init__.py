@@ -8,11 +8,13 @@ data loaders.
 from .datasets import load_diabetes, load_neuraldat
 from .estimators import (
     MIV,
+    Dimopoulos,
     Garson,
     InputPerturbation,
     LekProfile,
     Olden,
     PermutationImportance,
+    dimopoulos,
     garson,
     input_perturbation,
     lekprofile,
@@ -25,10 +27,12 @@ from .network import MLPBatch
 __version__ = "0.1.0"
 
 __all__ = [
+    "Dimopoulos",
     "Garson",
     "MLPBatch",
     "Olden",
     "__version__",
+    "dimopoulos",
     "garson",
     "load_diabetes",
     "load_neuraldat",

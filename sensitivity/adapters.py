@@ -32,6 +32,7 @@ __all__ = [
     "SUPPORTED_MLP_MODELS",
     "EncodedMLP",
     "ModelFunction",
+    "as_differentiable",
     "as_model_function",
     "as_torch_function",
     "check_model_fitted",
@@ -811,3 +812,64 @@ def describe_model(model) -> str:
     if isinstance(model, torch.nn.Module):
         return f"torch {type(model).__name__}"
     return type(model).__name__
+
+
+def as_differentiable(
+    model,
+    *,
+    feature_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    n_features: int | None = None,
+):
+    """What the derivative methods differentiate: an MLPBatch or a ``TorchNetwork``.
+
+    An MLP (anything :func:`to_mlp_batch` accepts) becomes an :class:`MLPBatch` (analytic
+    derivatives); any other ``torch.nn.Module`` is wrapped as a
+    :class:`~sensitivity.network.TorchNetwork` (derivatives by ``torch.func``), and so is an
+    ``nn.Sequential`` holding modules :func:`to_mlp_batch` does not know. A ``TorchNetwork`` is
+    returned as is.
+
+    Parameters
+    ----------
+    model : object
+    feature_names, output_names : sequence of str, optional
+        Names of the inputs and outputs. For a general torch module the number of inputs comes
+        from ``feature_names``, ``n_features`` or its first ``nn.Linear``, and the number of
+        outputs from ``output_names`` or from one call on a row of zeros.
+    n_features : int, optional
+        Number of inputs of a general torch module.
+    """
+    from .network import TorchNetwork
+
+    if isinstance(model, TorchNetwork):
+        return model
+    if is_mlp_model(model):
+        try:
+            return to_mlp_batch(model, feature_names=feature_names, output_names=output_names)
+        except TypeError:
+            if not isinstance(model, torch.nn.Sequential):
+                raise
+            # an nn.Sequential of other modules: differentiate it by autograd instead
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"Derivative methods need a differentiable model; got {type(model).__name__}. "
+            f"Supported: {SUPPORTED_MLP_MODELS}, or any torch nn.Module."
+        )
+    if feature_names is not None:
+        p = len(feature_names)
+        if n_features is not None and n_features != p:
+            raise ValueError(f"{p} feature names for n_features={n_features}.")
+    else:
+        p = n_features if n_features is not None else _torch_in_features(model)
+    fnames = _names_or_default(feature_names, p, "x")
+    if output_names is None:
+        params = list(model.parameters())
+        dtype = params[0].dtype if params else torch.get_default_dtype()
+        device = params[0].device if params else torch.device("cpu")
+        with torch.no_grad():
+            out = model(torch.zeros(1, p, dtype=dtype, device=device))
+        k = 1 if out.ndim == 1 else int(out.reshape(out.shape[0], -1).shape[1])
+        onames = _single_output_name(k, None)
+    else:
+        onames = tuple(str(n) for n in output_names)
+    return TorchNetwork(model, fnames, onames)

@@ -20,7 +20,7 @@ from .methods import weights as _weights
 from .network import MLPBatch
 from .result import SensitivityResult, importance_frame
 
-__all__ = ["BaseSensitivity", "Garson", "Olden", "garson", "olden"]
+__all__ = ["BaseSensitivity", "Dimopoulos", "Garson", "Olden", "dimopoulos", "garson", "olden"]
 
 
 def _check_params(est: BaseSensitivity) -> None:
@@ -1059,3 +1059,284 @@ __all__ += [
     "miv",
     "permutation",
 ]
+
+
+# ====================================================================== Dimopoulos (PaD)
+# Appended for issue 3 (derivative methods).
+from .methods import derivatives as _derivatives  # noqa: E402
+
+_DIMOPOULOS_DOC = """
+    statistic : str, default="ssd"
+        The summary used as ``importance`` and for ranking: ``"ssd"`` (sum of squared
+        derivatives, PaD), ``"relative_contribution"``, ``"mean"`` (signed: two-sided test),
+        ``"std"``, ``"rms"``, ``"curvature"`` or ``"derivative_curvature"``. All computed
+        summaries are also columns of ``importances_``.
+    scale : {"sd"}, array-like of shape (n_features,) or None, default=None
+        ``"sd"``: multiply each derivative by the input's sample standard deviation in ``X``
+        (``ddof=1``; second derivatives by its square) so that inputs in different units are
+        comparable; an array: these factors; None: derivatives in the user's units.
+    logits : bool, default=False
+        For classifiers, differentiate the logits (output pre-activations) instead of the
+        predicted class probabilities.
+    second_order : bool or "auto", default="auto"
+        Compute ``curvature`` and ``derivative_curvature``. "auto": when every activation is
+        twice differentiable (not for relu networks, whose second derivative is zero almost
+        everywhere; True there warns). Forced on by a curvature ``statistic``.
+    ddof : float, default=1
+        Delta degrees of freedom of the ``std`` summary (1 as R NeuralSens, 0 as its Python
+        port).
+    max_memory : int or None, default=None
+        Budget in bytes for the temporaries of one chunk of rows (default 256 MiB).
+"""
+
+
+def _check_statistic(statistic) -> None:
+    if statistic not in _derivatives.SUMMARIES:
+        raise ValueError(
+            f"statistic must be one of {list(_derivatives.SUMMARIES)}; got {statistic!r}."
+        )
+
+
+def _derivative_stats(model, X, *, statistic, scale, logits, second_order, ddof, max_memory):
+    _check_statistic(statistic)
+    if statistic in _derivatives.SECOND_ORDER_SUMMARIES:
+        second_order = True
+    res = _derivatives.derivative_summaries(
+        model,
+        X,
+        second_order=second_order,
+        logits=logits,
+        scale=scale,
+        ddof=ddof,
+        max_memory=max_memory,
+    )
+    out = {"importance": res[statistic], "direction": res["mean"]}
+    out.update({k: res[k] for k in _derivatives.SUMMARIES if k in res})
+    return out
+
+
+class Dimopoulos(BaseSensitivity):
+    __doc__ = (
+        """Dimopoulos' partial derivatives (PaD): importance from the input derivatives.
+
+    For every row of ``X`` the derivatives of each output with respect to each input (analytic
+    chain rule for MLPs, any depth, softmax included; autograd for other torch modules) are
+    summarized per input: ``ssd`` = sum of squared derivatives, ``relative_contribution``,
+    ``mean`` (direction), ``std``, ``rms``, ``curvature``, ``derivative_curvature``; see
+    :mod:`sensitivity.methods.derivatives` for the formulas and sources. Derivatives are with
+    respect to the variables passed in (through a Pipeline's scalers) and, for classifiers, of
+    the class probabilities. ``direction`` is the sign of the mean derivative. Magnitude
+    statistics are tested upper-tailed, ``mean`` two-sided.
+
+    Parameters
+    ----------"""
+        + _COMMON_DOC
+        + _DIMOPOULOS_DOC
+        + """
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted network.
+    importances_ : pandas.DataFrame
+        Ranked table (``DESIGN.md`` §3) with ``direction`` and one column per summary.
+    statistics_ : dict of ndarray
+        Raw statistics, ``(n_outputs, n_features)`` each.
+    output_names_ : tuple of str
+    n_features_in_ : int
+
+    References
+    ----------
+    Dimopoulos, Bourret & Lek (1995), Neural Process. Lett. 2; Dimopoulos et al. (1999),
+    Ecol. Model. 120; Gevrey, Dimopoulos & Lek (2003), Ecol. Model. 160; Pizarroso, Portela &
+    Muñoz (2022), J. Stat. Softw. 102(7).
+    """
+    )
+
+    _method_name = "Dimopoulos"
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit: bool = False,
+        n_permutations: int = 0,
+        n_bootstrap: int = 0,
+        alpha: float = 0.05,
+        p_adjust: str | None = "holm",
+        max_features: int | None = None,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        statistic: str = "ssd",
+        scale=None,
+        logits: bool = False,
+        second_order="auto",
+        ddof: float = 1,
+        max_memory: int | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_permutations = n_permutations
+        self.n_bootstrap = n_bootstrap
+        self.alpha = alpha
+        self.p_adjust = p_adjust
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.statistic = statistic
+        self.scale = scale
+        self.logits = logits
+        self.second_order = second_order
+        self.ddof = ddof
+        self.max_memory = max_memory
+
+    @property
+    def _signed(self) -> bool:  # type: ignore[override]
+        """Only the mean derivative is signed (two-sided test); the rest are magnitudes."""
+        return self.statistic == "mean"
+
+    def _model_view(self, fitted, output_names):
+        """An MLPBatch for MLPs; any other torch module is differentiated by autograd."""
+        return adapters.as_differentiable(
+            fitted, feature_names=self._feature_names, output_names=output_names
+        )
+
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
+        return _derivative_stats(
+            model,
+            X,
+            statistic=self.statistic,
+            scale=self.scale,
+            logits=self.logits,
+            second_order=self.second_order,
+            ddof=self.ddof,
+            max_memory=self.max_memory,
+        )
+
+    def partial_derivatives(self, X, *, second_order=None):
+        """Per-row derivatives of the fitted network on ``X`` (for plots).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        second_order : bool, "auto" or None
+            Also the second derivatives (None: as the ``second_order`` parameter).
+
+        Returns
+        -------
+        sklearn.utils.Bunch
+            ``jacobian`` (and ``second``, or None): arrays ``(n_samples, n_outputs,
+            n_features)``, scaled as the summaries (``scale``, computed on this ``X``);
+            ``feature_names``, ``output_names``.
+        """
+        from sklearn.utils import Bunch
+
+        check_is_fitted(self, "estimator_")
+        X_arr = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=True)
+        model = self._model_view(self.estimator_, self.output_names_)
+        J, D = _derivatives.partial_derivatives(
+            model,
+            X_arr,
+            second_order=self.second_order if second_order is None else second_order,
+            logits=self.logits,
+            scale=self.scale,
+            max_memory=self.max_memory,
+        )
+        return Bunch(
+            jacobian=J[0],
+            second=None if D is None else D[0],
+            feature_names=self._feature_names,
+            output_names=self.output_names_,
+        )
+
+
+def dimopoulos(
+    model,
+    X,
+    *,
+    statistic: str = "ssd",
+    scale=None,
+    logits: bool = False,
+    second_order="auto",
+    ddof: float = 1,
+    feature_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    max_memory: int | None = None,
+    return_derivatives: bool = False,
+):
+    """Dimopoulos' partial-derivative importance of a fitted model on ``X``, ranked.
+
+    Parameters
+    ----------
+    model : fitted MLP or torch nn.Module
+        Anything :func:`sensitivity.adapters.as_differentiable` accepts (an MLP, a Pipeline of
+        scalers ending in one, an ``nn.Sequential``, any torch module, an MLPBatch).
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        Rows at which to differentiate, in the user's units (finite, numeric).
+    statistic, scale, logits, second_order, ddof, max_memory
+        As in :class:`Dimopoulos`.
+    feature_names, output_names : sequence of str, optional
+        Default: from the model, else from ``X``'s columns, else ``x0, x1, ...``.
+    return_derivatives : bool
+        Also return the per-row derivatives.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The table of ``DESIGN.md`` §3 without inference, with ``direction`` (sign of the mean
+        derivative) and one column per summary.
+    derivatives : sklearn.utils.Bunch
+        Only with ``return_derivatives``: ``jacobian`` and ``second`` (or None), arrays
+        ``(n_samples, n_outputs, n_features)``.
+    """
+    from sklearn.utils import Bunch
+    from sklearn.utils.validation import check_array
+
+    _check_statistic(statistic)
+    if (
+        feature_names is None
+        and isinstance(X, pd.DataFrame)
+        and getattr(model, "feature_names_in_", None) is None
+        and not hasattr(model, "feature_names")  # MLPBatch, TorchNetwork: named already
+    ):
+        feature_names = [str(c) for c in X.columns]
+    X_arr = check_array(X, dtype=np.float64, ensure_all_finite=True)
+    net = adapters.as_differentiable(
+        model, feature_names=feature_names, output_names=output_names, n_features=None
+    )
+    if X_arr.shape[1] != net.n_features:
+        raise ValueError(
+            f"X has {X_arr.shape[1]} columns but the model has {net.n_features} inputs."
+        )
+    if statistic in _derivatives.SECOND_ORDER_SUMMARIES:
+        second_order = True
+    res = _derivatives.derivative_summaries(
+        net,
+        X_arr,
+        second_order=second_order,
+        logits=logits,
+        scale=scale,
+        ddof=ddof,
+        max_memory=max_memory,
+        return_derivatives=return_derivatives,
+    )
+    extra = {k: res[k][0] for k in _derivatives.SUMMARIES if k in res}
+    frame = importance_frame(
+        res[statistic][0],
+        net.feature_names,
+        net.output_names,
+        signed=statistic == "mean",
+        direction=res["mean"][0],
+        extra=extra,
+        method="Dimopoulos",
+    )
+    if not return_derivatives:
+        return frame
+    second = res["second"]
+    return frame, Bunch(
+        jacobian=res["jacobian"][0],
+        second=None if second is None else second[0],
+        feature_names=net.feature_names,
+        output_names=net.output_names,
+    )
