@@ -14,7 +14,7 @@ The summaries, per output :math:`k` and input :math:`i`:
 ``ssd``                    :math:`\sum_n d_{nki}^2` (PaD sum of squared derivatives)    [1]_
 ``relative_contribution``  :math:`\mathrm{ssd}_{ki} / \sum_j \mathrm{ssd}_{kj}`         [2]_
 ``mean``                   :math:`\bar d_{ki} = N^{-1} \sum_n d_{nki}` (direction)      [3]_
-``std``                    :math:`\sqrt{\sum_n (d_{nki} - \bar d_{ki})^2 / (N - ddof)}`  [3]_
+``std``                    :math:`\sqrt{\sum_n (d_{nki} - \bar d_{ki})^2 / (N-ddof)}`   [3]_
 ``rms``                    :math:`\sqrt{N^{-1} \sum_n d_{nki}^2}` (``meanSensSQ``)      [3]_
 ``curvature``              :math:`\sum_n (d^{(2)}_{nki})^2`                             [1]_
 ``derivative_curvature``   :math:`\sum_n (d_{nki}\, d^{(2)}_{nki})^2`                   [1]_
