@@ -15,6 +15,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import adapters
+from . import inference as _inference
 from .methods import weights as _weights
 from .network import MLPBatch
 from .result import importance_frame
@@ -113,16 +114,42 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                     "prefit=True with an already fitted network."
                 )
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        if self.n_permutations or self.n_bootstrap:
-            raise NotImplementedError(
-                "Randomization tests and bootstrap intervals are not available yet; use "
-                "n_permutations=0 and n_bootstrap=0."
-            )
-        model = self._model_view(self.estimator_, _output_names_from_y(y, self.estimator_))
+        output_names = _output_names_from_y(y, self.estimator_)
+        model = self._model_view(self.estimator_, output_names)
         self.output_names_ = tuple(model.output_names)
-        stats = self._statistic(model, X_arr, y)
-        self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
-        self.importances_ = self._frame(self.statistics_)
+        if not (self.n_permutations or self.n_bootstrap):
+            stats = self._statistic(model, X_arr, y)
+            self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
+            self.importances_ = self._frame(self.statistics_)
+            return self
+        # Inference: the importances, estimator_ and the null distribution all come from
+        # networks trained by one procedure (see sensitivity.inference.run_inference).
+        res = _inference.run_inference(
+            self,
+            X_arr,
+            y,
+            fitted=self.estimator_,
+            feature_names=self._feature_names,
+            output_names=self.output_names_,
+            model_view=self._model_view,
+            trainer=getattr(self, "trainer", "auto"),
+            fit_params=fit_params,
+        )
+        if res.estimator is not None:
+            self.estimator_ = res.estimator
+        self.statistics_ = res.statistics
+        self.null_distribution_ = res.null_distribution
+        self.bootstrap_distribution_ = res.bootstrap_distribution
+        if res.path_p_value is not None:
+            self.path_p_values_ = res.path_p_value
+        self.inference_ = res.info
+        self.importances_ = self._frame(
+            self.statistics_,
+            p_value=res.p_value,
+            p_adjusted=res.p_adjusted,
+            ci_low=res.ci_low,
+            ci_high=res.ci_high,
+        )
         return self
 
     def _frame(self, stats: dict[str, np.ndarray], **inference) -> pd.DataFrame:
@@ -190,8 +217,40 @@ _COMMON_DOC = """
     max_features : int or None, default=None
         ``transform`` keeps at most this many variables (see ``get_support``).
     random_state : int, RandomState or None
+        Seeds the initial weights, permutations and resamples of the test.
     n_jobs : int or None
+        joblib workers for the chunks of networks (``joblib.parallel_config(backend="dask")``
+        sends them to a Dask cluster). Results do not depend on it.
     verbose : int, default=0
+        A tqdm progress bar while networks train.
+    null : {"response", "variable"}, default="response"
+        ``"response"``: Olden & Jackson's (2002) test, permuting ``y`` (tests the global null
+        that ``y`` is independent of the inputs). ``"variable"``: permutes each ``x_j`` alone
+        (a per-variable test); ``n_permutations`` networks per variable.
+    n_init : int, default=5
+        Networks trained from random initial weights on the real data; the best (lowest
+        loss) is kept with its initial weights, from which every null and bootstrap network
+        is retrained (Olden & Jackson 2002).
+    train_alpha : float or "estimator", default=1.0
+        L2 penalty (scikit-learn's ``alpha`` units) of the test's trainer, which standardizes
+        inputs and a regression target; ``"estimator"`` uses the wrapped estimator's ``alpha``.
+        Weak penalties (scikit-learn's default 1e-4) let the networks fitted to permuted ``y``
+        overfit noise and remove the test's power; 1.0 was chosen by measurement
+        (``benchmarks/``).
+    trainer : {"auto", "batched", "estimator"}, default="auto"
+        ``"batched"``: the batched trainer (:mod:`sensitivity.training`) reproducing the
+        network's architecture and loss; ``"estimator"``: refit clones of ``estimator``
+        through joblib (any scikit-learn estimator; slower); ``"auto"``: batched when the
+        model is an MLP it can reproduce.
+    train_params : dict or None
+        Trainer settings: ``max_iter`` (200), ``tol`` (1e-4, max-abs gradient), ``ftol``
+        (1e-9), ``dtype`` (torch.float32), ``device`` (None: CPU; e.g. "cuda"),
+        ``chunk_size`` (None: from ``memory_budget_mb``, 256).
+
+    With a test (``n_permutations`` or ``n_bootstrap`` > 0) the reported importances are those
+    of the network the test's trainer fitted on the real data, and ``estimator_`` holds that
+    network (a copy of the fitted estimator with its weights), so importances, ``estimator_``
+    and the null distribution come from one training procedure.
 """
 
 
@@ -245,6 +304,11 @@ class Garson(BaseSensitivity):
         random_state=None,
         n_jobs: int | None = None,
         verbose: int = 0,
+        null: str = "response",
+        n_init: int = 5,
+        train_alpha: float | str = 1.0,
+        trainer: str = "auto",
+        train_params: dict | None = None,
         variant: str = "goh",
     ) -> None:
         self.estimator = estimator
@@ -257,6 +321,11 @@ class Garson(BaseSensitivity):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.null = null
+        self.n_init = n_init
+        self.train_alpha = train_alpha
+        self.trainer = trainer
+        self.train_params = train_params
         self.variant = variant
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
@@ -282,6 +351,14 @@ class Olden(BaseSensitivity):
         Ranked table (``DESIGN.md`` §3) with a ``direction`` column.
     statistics_ : dict of ndarray
         Raw statistics, ``(n_outputs, n_features)`` each.
+    null_distribution_ : ndarray (n_permutations, n_outputs, n_features)
+        The importances of the networks trained under the null (with a test).
+    bootstrap_distribution_ : ndarray (n_bootstrap, n_outputs, n_features) or None
+    path_p_values_ : ndarray (n_outputs, n_features, n_hidden)
+        Two-sided p-values of each input -> hidden unit -> output path ``w_ij v_jk`` (Olden &
+        Jackson 2002), with a test on a single-hidden-layer network.
+    inference_ : dict
+        Diagnostics of the test's training (losses, iterations, convergence).
     output_names_ : tuple of str
     n_features_in_ : int
 
@@ -307,6 +384,11 @@ class Olden(BaseSensitivity):
         random_state=None,
         n_jobs: int | None = None,
         verbose: int = 0,
+        null: str = "response",
+        n_init: int = 5,
+        train_alpha: float | str = 1.0,
+        trainer: str = "auto",
+        train_params: dict | None = None,
     ) -> None:
         self.estimator = estimator
         self.prefit = prefit
@@ -318,9 +400,20 @@ class Olden(BaseSensitivity):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.null = null
+        self.n_init = n_init
+        self.train_alpha = train_alpha
+        self.trainer = trainer
+        self.train_params = train_params
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
         return {"importance": _weights.olden(model)}
+
+    def _path_statistic(self, model: MLPBatch) -> np.ndarray | None:
+        """Per-path contributions ``(B, n_out, n_feat, n_hidden)`` (one hidden layer only)."""
+        if model.n_hidden_layers != 1:
+            return None
+        return _weights.olden_paths(model)
 
 
 # ---------------------------------------------------------------------- plain functions

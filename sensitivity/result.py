@@ -71,7 +71,8 @@ def importance_frame(
     p_value, p_adjusted, ci_low, ci_high : array-like of shape (n_outputs, n_features), optional
         Inference results; NaN where none ran.
     alpha : float
-        Level for ``significant = p_adjusted < alpha``.
+        Level for ``significant = p_adjusted <= alpha`` (reject at p <= alpha, the convention
+        of ``multipletests``; it keeps a permutation test's level exactly).
     direction : array-like of shape (n_outputs, n_features), optional
         A signed companion statistic whose sign gives the direction of an unsigned method
         (e.g. the mean derivative beside the sum of squared derivatives).
@@ -132,7 +133,7 @@ def importance_frame(
             {
                 "p_value": pv[k],
                 "p_adjusted": pa[k],
-                "significant": np.where(np.isnan(pa[k]), False, pa[k] < alpha),
+                "significant": np.where(np.isnan(pa[k]), False, pa[k] <= alpha * (1 + 1e-9)),
                 "ci_low": lo[k],
                 "ci_high": hi[k],
             }
