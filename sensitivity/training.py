@@ -38,6 +38,7 @@ Nocedal, J. & Wright, S. J. (2006). Numerical Optimization, 2nd ed., Springer: A
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def init_weights(
     sizes = layer_sizes(spec, n_features, n_outputs)
     factor = 2.0 if spec.activation == "logistic" else 6.0
     coefs, intercepts = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         bound = math.sqrt(factor / (fan_in + fan_out))
         coefs.append(rng.uniform(-bound, bound, (n_networks, fan_in, fan_out)))
         intercepts.append(rng.uniform(-bound, bound, (n_networks, fan_out)))
@@ -164,7 +165,7 @@ class _Problem:
         self.n_eff = None
         self.shapes = []
         off = 0
-        for fi, fo in zip(sizes[:-1], sizes[1:], strict=True):
+        for fi, fo in itertools.pairwise(sizes):
             self.shapes.append(("W", off, fi, fo))
             off += fi * fo
         for fo in sizes[1:]:
@@ -172,7 +173,7 @@ class _Problem:
             off += fo
         self.n_params = off
         self.n_layers = len(sizes) - 1
-        self.n_coef = sum(fi * fo for fi, fo in zip(sizes[:-1], sizes[1:], strict=True))
+        self.n_coef = sum(fi * fo for fi, fo in itertools.pairwise(sizes))
         self.act = ACTIVATIONS[spec.activation].f
 
     def unpack(self, theta):
@@ -293,7 +294,7 @@ class _VarProProblem(_Problem):
         hidden = sizes[:-1]
         self.shapes = []
         off = 0
-        for fi, fo in zip(hidden[:-1], hidden[1:], strict=True):
+        for fi, fo in itertools.pairwise(hidden):
             self.shapes.append(("W", off, fi, fo))
             off += fi * fo
         for fo in hidden[1:]:
@@ -301,7 +302,7 @@ class _VarProProblem(_Problem):
             off += fo
         self.n_params = off
         self.n_hidden_layers = len(hidden) - 1
-        self.n_coef = sum(fi * fo for fi, fo in zip(hidden[:-1], hidden[1:], strict=True))
+        self.n_coef = sum(fi * fo for fi, fo in itertools.pairwise(hidden))
 
     def _hidden(self, theta):
         Ws, bs = self.unpack(theta)
@@ -570,7 +571,7 @@ def chunk_size_for(
 ) -> int:
     """Networks per chunk so that one chunk's working tensors stay near ``budget_mb``."""
     width = sum(sizes[1:]) * 4 + (sizes[0] if per_network_X else 0) + 2
-    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    params = sum(a * b + b for a, b in itertools.pairwise(sizes))
     per_net = (n_samples * width + params * (2 * memory + 8)) * 8
     return max(1, int(budget_mb * 2**20 // per_net))
 
