@@ -104,6 +104,8 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             if hasattr(self, "feature_names_in_")
             else tuple(f"x{i}" for i in range(X_arr.shape[1]))
         )
+        if self.n_permutations or self.n_bootstrap:  # a test retrains: y must be usable
+            _inference.check_target(y, is_classifier=_is_classifier(self.estimator))
         if self.prefit:
             check_is_fitted(self.estimator)
             self.estimator_ = self.estimator

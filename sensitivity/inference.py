@@ -88,6 +88,7 @@ DEFAULT_TRAIN_PARAMS = {
     "device": None,
     "chunk_size": None,
     "memory_budget_mb": 256.0,
+    "block_size": 64,
 }
 
 
@@ -494,7 +495,7 @@ def _run_batched(
     Y, y_mu, y_sd = _targets(spec, y)
     n_out = Y.shape[1]
     opts = {k: tp[k] for k in ("max_iter", "tol", "ftol", "dtype", "device")}
-    run = {k: tp[k] for k in ("chunk_size", "memory_budget_mb")}
+    run = {k: tp[k] for k in ("chunk_size", "memory_budget_mb", "block_size")}
     n_perm = 0 if perms is None else perms.shape[0]
     n_boot = 0 if counts is None else counts.shape[0]
     bar, update = _progress(est.verbose, n_init + n_perm + n_boot, type(est).__name__)

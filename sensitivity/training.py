@@ -576,18 +576,23 @@ def chunk_size_for(
     return max(1, int(budget_mb * 2**20 // per_net))
 
 
-def _fit_task(spec, X, Y, init, sample_weight, col_perm, y_perm, opts):
-    """One joblib task: build the per-network data of a chunk from indices, then fit."""
+def _fit_task(spec, X, Y, init, sample_weight, col_perm, y_perm, opts, block):
+    """One joblib task: fit its networks block by block (fixed blocks: deterministic)."""
     B = init[0][0].shape[0]
-    if y_perm is not None:
-        Y = Y[y_perm]  # (B, n, k)
-    if col_perm is not None:
-        cols, perms = col_perm
-        Xb = np.broadcast_to(X, (B, *X.shape)).copy()
-        rows = np.arange(B)
-        Xb[rows[:, None], np.arange(X.shape[0])[None, :], cols[:, None]] = X[perms, cols[:, None]]
-        X = Xb
-    return fit_networks(spec, X, Y, init, sample_weight=sample_weight, **opts)
+    parts = []
+    for s in range(0, B, block):
+        e = min(B, s + block)
+        sub_init = ([c[s:e] for c in init[0]], [b[s:e] for b in init[1]])
+        Yb = Y if y_perm is None else Y[y_perm[s:e]]  # (b, n, k)
+        Xb = X
+        if col_perm is not None:
+            cols, perms = col_perm[0][s:e], col_perm[1][s:e]
+            Xb = np.broadcast_to(X, (e - s, *X.shape)).copy()
+            rows = np.arange(e - s)[:, None]
+            Xb[rows, np.arange(X.shape[0])[None, :], cols[:, None]] = X[perms, cols[:, None]]
+        sw = None if sample_weight is None else sample_weight[s:e]
+        parts.append(fit_networks(spec, Xb, Yb, sub_init, sample_weight=sw, **opts))
+    return TrainResult.concat(parts)
 
 
 def train_networks(
@@ -601,6 +606,7 @@ def train_networks(
     sample_weight: np.ndarray | None = None,
     chunk_size: int | None = None,
     memory_budget_mb: float = 256.0,
+    block_size: int = 64,
     n_jobs: int | None = None,
     progress=None,
     **opts,
@@ -623,7 +629,12 @@ def train_networks(
     sample_weight : ndarray (B, n), optional
         Per-network row weights (bootstrap counts).
     chunk_size : int, optional
-        Networks per task; by default as many as fit ``memory_budget_mb``.
+        Networks per joblib task (rounded up to whole blocks); by default as many as fit
+        ``memory_budget_mb``.
+    block_size : int
+        Networks trained together in one batched computation (fewer if one block would exceed
+        ``memory_budget_mb``). Blocks depend only on the data and this setting, never on
+        ``chunk_size`` or ``n_jobs``, so neither changes any result, even in float32.
     n_jobs : int, optional
         joblib workers (``joblib.parallel_config(backend="dask")`` sends the chunks to Dask).
     progress : callable, optional
@@ -638,15 +649,17 @@ def train_networks(
     """
     B = init[0][0].shape[0]
     sizes = (X.shape[1], *(c.shape[2] for c in init[0]))
+    fits = chunk_size_for(
+        X.shape[0],
+        sizes,
+        per_network_X=col_perm is not None,
+        memory=opts.get("memory", 10),
+        budget_mb=memory_budget_mb,
+    )
+    block = max(1, min(int(block_size), fits))
     if chunk_size is None:
-        chunk_size = chunk_size_for(
-            X.shape[0],
-            sizes,
-            per_network_X=col_perm is not None,
-            memory=opts.get("memory", 10),
-            budget_mb=memory_budget_mb,
-        )
-    chunk_size = max(1, int(chunk_size))
+        chunk_size = max(block, fits)
+    chunk_size = block * max(1, -(-int(chunk_size) // block))
     bounds = [(s, min(B, s + chunk_size)) for s in range(0, B, chunk_size)]
 
     def part(a, s, e):
@@ -662,6 +675,7 @@ def train_networks(
             None if col_perm is None else (col_perm[0][s:e], col_perm[1][s:e]),
             part(y_perm, s, e),
             opts,
+            block,
         )
         for s, e in bounds
     )
