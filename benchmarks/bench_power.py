@@ -49,10 +49,12 @@ def main(n_seeds: int = 10, methods=("Olden",), n_permutations: int = 199, **par
         signal = flags[:, [0, 1, 3, 4]].all(axis=1)
         noise_ok = flags[:, 5:].sum(axis=1) <= 1
         print(f"\n{name}: {n_seeds} seeds, {n_permutations} permutations, {params or 'defaults'}")
-        print(pd.DataFrame(
-            {"flagged (of seeds)": flags.sum(axis=0), "median p": np.median(pvals, axis=0)},
-            index=NAMES,
-        ).T.to_string())
+        print(
+            pd.DataFrame(
+                {"flagged (of seeds)": flags.sum(axis=0), "median p": np.median(pvals, axis=0)},
+                index=NAMES,
+            ).T.to_string()
+        )
         print(
             f"seeds flagging x1,x2,x4,x5 and <=1 of x6-x10: {(signal & noise_ok).sum()}/"
             f"{n_seeds} (x3, a symmetric effect, flagged in {flags[:, 2].sum()}); "

@@ -201,7 +201,7 @@ INFERENCE_DEFAULTS = {
     "null": "response",
     "trainer": "auto",
     "n_init": 5,
-    "train_alpha": 1.0,
+    "train_alpha": 30.0,
     "train_params": None,
 }
 
@@ -336,8 +336,9 @@ def run_inference(
     * inputs standardized (mean 0, sd 1) and, for regressors, targets too, inside the
       trainer, so the penalty means the same whatever the variables' units;
     * L2 penalty ``train_alpha`` in scikit-learn's units (``alpha / (2n) * ||W||^2`` added to
-      ``0.5 * mean squared error``), default 1.0, or the estimator's own ``alpha`` with
-      ``train_alpha="estimator"``;
+      ``0.5 * mean squared error``), default 30.0 (chosen by measurement, see the
+      estimators' docs and ``benchmarks/bench_power.py``), or the estimator's own ``alpha``
+      with ``train_alpha="estimator"``;
     * full-batch L-BFGS (variable projection for squared error), per network, to a gradient
       tolerance or ``max_iter`` iterations (``train_params``).
 
