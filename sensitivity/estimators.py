@@ -233,17 +233,19 @@ _COMMON_DOC = """
         Networks trained from random initial weights on the real data; the best (lowest
         loss) is kept with its initial weights, from which every null and bootstrap network
         is retrained (Olden & Jackson 2002).
-    train_alpha : float or "estimator", default=30.0
+    train_alpha : float, "auto" or "estimator", default="auto"
         L2 penalty (scikit-learn's ``alpha`` units: ``alpha / (2n) * ||W||^2``) of the test's
         trainer, which standardizes inputs and a regression target; ``"estimator"`` uses the
-        wrapped estimator's ``alpha``. Weak penalties (scikit-learn's default 1e-4) let the
+        wrapped estimator's ``alpha``; ``"auto"``: 30.0 for relu (and identity) hidden units,
+        1.0 for logistic and tanh ones. Weak penalties (scikit-learn's default 1e-4) let the
         networks fitted to permuted ``y`` overfit noise, grow larger weights than the real
         network and remove the test's power. Measured on make_friedman1 (n=500, 199
-        permutations, Holm, ``MLPRegressor(hidden_layer_sizes=(10,))``, i.e. relu): 1.0 flags
-        nothing, 10.0 flags x1, x2, x4, x5 in 6/10 seeds, 30.0 in 10/10 with no noise variable
-        flagged (``benchmarks/bench_power.py``). The test then asks whether a strongly
-        regularized network of this architecture uses a variable more than such networks fitted
-        to noise do.
+        permutations, Holm): relu nets (``MLPRegressor(hidden_layer_sizes=(10,))``) flag
+        x1, x2, x4, x5 in 0/10 seeds with 1.0, 6/10 with 10.0 and 10/10 with 30.0 (no noise
+        variable flagged); logistic nets work with 1.0, while with 30.0 their null networks
+        collapse to constants (``benchmarks/bench_power.py``). The test then asks whether a
+        regularized network of this architecture uses a variable more than such networks
+        fitted to noise do.
     trainer : {"auto", "batched", "estimator"}, default="auto"
         ``"batched"``: the batched trainer (:mod:`sensitivity.training`) reproducing the
         network's architecture and loss; ``"estimator"``: refit clones of ``estimator``
@@ -313,7 +315,7 @@ class Garson(BaseSensitivity):
         verbose: int = 0,
         null: str = "response",
         n_init: int = 5,
-        train_alpha: float | str = 30.0,
+        train_alpha: float | str = "auto",
         trainer: str = "auto",
         train_params: dict | None = None,
         variant: str = "goh",
@@ -393,7 +395,7 @@ class Olden(BaseSensitivity):
         verbose: int = 0,
         null: str = "response",
         n_init: int = 5,
-        train_alpha: float | str = 30.0,
+        train_alpha: float | str = "auto",
         trainer: str = "auto",
         train_params: dict | None = None,
     ) -> None:

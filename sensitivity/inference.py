@@ -79,6 +79,8 @@ __all__ = [
 ]
 
 NULLS = ("response", "variable")
+# train_alpha="auto": measured in benchmarks/bench_power.py (see the estimators' docs)
+AUTO_TRAIN_ALPHA = {"relu": 30.0, "identity": 30.0, "logistic": 1.0, "tanh": 1.0}
 TRAINERS = ("auto", "batched", "estimator")
 DEFAULT_TRAIN_PARAMS = {
     "max_iter": 200,
@@ -201,7 +203,7 @@ INFERENCE_DEFAULTS = {
     "null": "response",
     "trainer": "auto",
     "n_init": 5,
-    "train_alpha": 30.0,
+    "train_alpha": "auto",
     "train_params": None,
 }
 
@@ -336,9 +338,10 @@ def run_inference(
     * inputs standardized (mean 0, sd 1) and, for regressors, targets too, inside the
       trainer, so the penalty means the same whatever the variables' units;
     * L2 penalty ``train_alpha`` in scikit-learn's units (``alpha / (2n) * ||W||^2`` added to
-      ``0.5 * mean squared error``), default 30.0 (chosen by measurement, see the
-      estimators' docs and ``benchmarks/bench_power.py``), or the estimator's own ``alpha``
-      with ``train_alpha="estimator"``;
+      ``0.5 * mean squared error``); ``"auto"`` (default): 30.0 for relu/identity hidden
+      units, 1.0 for logistic/tanh (chosen by measurement, see the estimators' docs and
+      ``benchmarks/bench_power.py``), or the estimator's own ``alpha`` with
+      ``train_alpha="estimator"``;
     * full-batch L-BFGS (variable projection for squared error), per network, to a gradient
       tolerance or ``max_iter`` iterations (``train_params``).
 
@@ -482,11 +485,13 @@ def _run_batched(
     seed_init, perms, cols, counts, n_init,
 ):  # fmt: skip
     train_alpha = _param(est, "train_alpha")
+    if train_alpha == "auto":
+        train_alpha = AUTO_TRAIN_ALPHA[spec.activation]
     if train_alpha != "estimator":
         a = train_alpha
         if not isinstance(a, numbers.Real) or isinstance(a, bool) or not a >= 0:
             raise ValueError(
-                f"train_alpha must be a non-negative number or 'estimator'; got {a!r}."
+                f"train_alpha must be a non-negative number, 'auto' or 'estimator'; got {a!r}."
             )
         spec = TrainingSpec(**{**spec.__dict__, "alpha": float(a)})
     x_mean = X.mean(axis=0)
