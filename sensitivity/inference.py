@@ -9,10 +9,12 @@ procedure**, on permuted or resampled data:
     with the lowest training loss is kept, with its initial weights. ``y`` is permuted
     ``n_permutations`` times and a network is retrained from those same initial weights on
     each permutation. This tests the *global* null that ``y`` is independent of all inputs;
-    under it every variable's p-value is exact (valid at any level). In data with real
-    signal, a noise variable's p-value is *not* calibrated by this test (the permuted
-    networks have no signal at all), so use it to ask "does the network's use of each
-    variable exceed what fitting pure noise produces".
+    with ``n_init=1`` (default) the data sets are exchangeable under it and every variable's
+    p-value is exact. ``n_init > 1`` (Olden & Jackson's choice) selects the initial weights on
+    the real data only, which makes the test somewhat liberal (measured: 7.1% of p <= 0.05
+    with 5 inits). In data with real signal, a noise variable's p-value is *not* calibrated
+    by this test (the permuted networks have no signal at all), so use it to ask "does the
+    network's use of each variable exceed what fitting pure noise produces".
 ``null="variable"``
     For each variable ``j``, the column ``x_j`` alone is permuted ``n_permutations`` times and
     the network retrained (same initial weights). The null distribution of variable ``j``'s
@@ -202,7 +204,7 @@ class InferenceResult:
 INFERENCE_DEFAULTS = {
     "null": "response",
     "trainer": "auto",
-    "n_init": 5,
+    "n_init": 1,
     "train_alpha": "auto",
     "train_params": None,
 }
