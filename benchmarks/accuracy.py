@@ -91,8 +91,15 @@ def friedman_design(seed: int) -> DataSet:
 def classification_design(seed: int) -> DataSet:
     """make_classification: 8 features, the first 3 informative, the rest noise; 2 classes."""
     X, y = make_classification(
-        n_samples=500, n_features=8, n_informative=3, n_redundant=0, n_repeated=0,
-        n_classes=2, shuffle=False, class_sep=1.0, random_state=seed,
+        n_samples=500,
+        n_features=8,
+        n_informative=3,
+        n_redundant=0,
+        n_repeated=0,
+        n_classes=2,
+        shuffle=False,
+        class_sep=1.0,
+        random_state=seed,
     )
     return DataSet(X, y, np.r_[np.ones(3), np.zeros(5)], True)
 
@@ -107,11 +114,13 @@ DESIGNS: dict[str, Callable[[int], DataSet]] = {
 # ---------------------------------------------------------------------- networks and methods
 def network(data: DataSet, seed: int):
     if data.classification:
-        net = MLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", alpha=1.0,
-                            max_iter=2000, random_state=seed)
+        net = MLPClassifier(
+            hidden_layer_sizes=(10,), solver="lbfgs", alpha=1.0, max_iter=2000, random_state=seed
+        )
     else:
-        net = MLPRegressor(hidden_layer_sizes=(10,), solver="lbfgs", alpha=1.0,
-                           max_iter=2000, random_state=seed)
+        net = MLPRegressor(
+            hidden_layer_sizes=(10,), solver="lbfgs", alpha=1.0, max_iter=2000, random_state=seed
+        )
     return make_pipeline(StandardScaler(), net)
 
 
@@ -158,14 +167,27 @@ def run(seeds: int, permutations: int, ensemble: int) -> pd.DataFrame:
                 rho_ens = spearmanr(np.mean(imps, axis=0), data.truth).statistic
                 power = fp = np.nan
                 if permutations and name in TESTED:
-                    est = factory(network(data, seed), n_permutations=permutations,
-                                  random_state=seed).fit(data.X, yt)
-                    flagged = est.importances_["significant"].reindex(
-                        [f"x{i}" for i in range(p)]).to_numpy(dtype=bool)
+                    est = factory(
+                        network(data, seed), n_permutations=permutations, random_state=seed
+                    ).fit(data.X, yt)
+                    flagged = (
+                        est.importances_["significant"]
+                        .reindex([f"x{i}" for i in range(p)])
+                        .to_numpy(dtype=bool)
+                    )
                     power = flagged[data.truth > 0].mean()
                     fp = flagged[data.truth == 0].mean() if np.any(data.truth == 0) else np.nan
-                rows.append(dict(design=design, seed=seed, method=name, spearman=rho_single,
-                                 spearman_ensemble=rho_ens, power=power, false_positive=fp))
+                rows.append(
+                    dict(
+                        design=design,
+                        seed=seed,
+                        method=name,
+                        spearman=rho_single,
+                        spearman_ensemble=rho_ens,
+                        power=power,
+                        false_positive=fp,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -246,8 +268,13 @@ def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) 
     ]
     for d in designs:
         lines += [d, "-" * len(d), "", ".. list-table::", "   :header-rows: 1", ""]
-        lines += ["   * - method", "     - spearman", "     - ensemble", "     - power",
-                  "     - false pos."]
+        lines += [
+            "   * - method",
+            "     - spearman",
+            "     - ensemble",
+            "     - power",
+            "     - false pos.",
+        ]
         for m in METHODS:
             vals = [tab.loc[m, (c, d)] for c in ("spearman", "ensemble", "power", "false_pos")]
             lines += [f"   * - {m}"] + [f"     - {fmt(v)}" for v in vals]

@@ -31,7 +31,7 @@ METHODS: dict[str, str] = {
 DEMO_METHODS: tuple[str, ...] = ("olden", "garson", "dimopoulos", "miv")
 """What ``sensitivity demo`` runs (those available), in this order."""
 
-DEMO_PERMUTATIONS = 0
+DEMO_PERMUTATIONS = 999
 """Permutations of the demo's randomization tests (``--permutations`` overrides)."""
 
 ANALYZE_METHODS: tuple[str, ...] = ("olden", "dimopoulos", "miv", "garson")
@@ -76,9 +76,18 @@ def resolve_methods(spec: str | Sequence[str]) -> list[tuple[str, type]]:
     return out
 
 
+METHOD_SETTINGS: dict[str, dict[str, object]] = {
+    # additive MIV: the multiplicative form is meaningless for variables centred near zero
+    # (standardized or centred data, like the diabetes demo), and additive works in any units
+    "MIV": {"perturbation": "additive"},
+}
+"""Method-specific settings the command line uses (by class name)."""
+
+
 def _make(cls: type, estimator, **params):
     """An estimator of class ``cls`` with the given parameters (those it accepts)."""
     accepted = cls().get_params(deep=False)
+    params = {**METHOD_SETTINGS.get(cls.__name__, {}), **params}
     return cls(estimator, **{k: v for k, v in params.items() if k in accepted})
 
 

@@ -550,7 +550,8 @@ def _chunk_tensor(arr, sl: slice, dtype, device) -> torch.Tensor:
     part = arr[..., sl, :]
     if isinstance(part, torch.Tensor):
         return part.to(dtype=dtype, device=device)
-    return torch.as_tensor(np.ascontiguousarray(part, dtype=np.float64), device=device).to(dtype)
+    part = np.require(part, dtype=np.float64, requirements=["C", "W"])  # torch needs writable
+    return torch.as_tensor(part, device=device).to(dtype)
 
 
 def _first_layer(batch: MLPBatch) -> torch.Tensor:

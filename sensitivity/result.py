@@ -77,7 +77,8 @@ def importance_frame(
     p_value, p_adjusted, ci_low, ci_high : array-like of shape (n_outputs, n_features), optional
         Inference results; NaN where none ran.
     alpha : float
-        Level for ``significant = p_adjusted < alpha``.
+        Level for ``significant = p_adjusted <= alpha`` (reject at p <= alpha, the convention
+        of ``multipletests``; it keeps a permutation test's level exactly).
     direction : array-like of shape (n_outputs, n_features), optional
         A signed companion statistic whose sign gives the direction of an unsigned method
         (e.g. the mean derivative beside the sum of squared derivatives).
@@ -138,7 +139,7 @@ def importance_frame(
             {
                 "p_value": pv[k],
                 "p_adjusted": pa[k],
-                "significant": np.where(np.isnan(pa[k]), False, pa[k] < alpha),
+                "significant": np.where(np.isnan(pa[k]), False, pa[k] <= alpha * (1 + 1e-9)),
                 "ci_low": lo[k],
                 "ci_high": hi[k],
             }
@@ -163,16 +164,17 @@ def importance_frame(
 
 # ---------------------------------------------------------------------- results object
 SIGNIFICANCE_CODES = ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, "."))
-"""Significance stars (as in R and statsmodels): a p-value below the threshold gets the code."""
+"""Significance stars (as in R): a p-value at or below the threshold gets the code."""
 
 
 def significance_stars(p) -> np.ndarray:
-    """Significance codes for p-values: ``***`` < 0.001 ≤ ``**`` < 0.01 ≤ ``*`` < 0.05 ≤
-    ``.`` < 0.1 ≤ ``""``; NaN (no test) gives ``""``."""
+    """Significance codes for p-values, R's intervals: ``***`` for p ≤ 0.001, ``**`` for
+    0.001 < p ≤ 0.01, ``*`` for 0.01 < p ≤ 0.05, ``.`` for 0.05 < p ≤ 0.1, else ``""``;
+    NaN (no test) gives ``""``. ``*`` and better agree with ``significant`` at alpha = 0.05."""
     p = np.asarray(p, dtype=np.float64)
     out = np.full(p.shape, "", dtype=object)
     for threshold, code in reversed(SIGNIFICANCE_CODES):
-        out[np.where(np.isnan(p), False, p < threshold)] = code
+        out[np.where(np.isnan(p), False, p <= threshold * (1 + 1e-9))] = code
     return out
 
 

@@ -38,8 +38,10 @@ def _tested(**kw):
 
 
 def test_significance_stars_follow_the_usual_thresholds():
-    stars = significance_stars([0.0001, 0.001, 0.005, 0.03, 0.07, 0.2, np.nan])
-    assert list(stars) == ["***", "**", "**", "*", ".", "", ""]
+    # R's right-closed intervals: 0.001 is '***', 0.01 (the smallest Holm-adjusted p of 10
+    # variables with 999 permutations) is '**', 0.05 is '*' like significant = p <= alpha
+    stars = significance_stars([0.0001, 0.001, 0.005, 0.01, 0.03, 0.05, 0.07, 0.2, np.nan])
+    assert list(stars) == ["***", "***", "**", "**", "*", "*", ".", "", ""]
 
 
 def test_summary_has_header_ranked_rows_and_stars():

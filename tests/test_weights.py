@@ -212,3 +212,11 @@ def test_olden_float32_torch_net():
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
     expected = (net[0].weight.T @ net[2].weight.T).detach().double().numpy()[:, 0]
     np.testing.assert_allclose(W.olden(to_mlp_batch(net))[0, 0], expected, rtol=1e-6)
+
+
+def test_garson_marks_dead_networks_in_a_batch_as_nan_when_asked():
+    alive = MLPBatch.from_arrays([np.ones((2, 3)), np.ones((3, 1))], [np.zeros(3), np.zeros(1)])
+    dead = MLPBatch.from_arrays([np.zeros((2, 3)), np.ones((3, 1))], [np.zeros(3), np.zeros(1)])
+    values = W.garson(MLPBatch.stack([alive, dead, alive]), undefined="nan")
+    np.testing.assert_allclose(values[[0, 2]], 0.5)
+    assert np.isnan(values[1]).all()

@@ -176,7 +176,8 @@ def _warn_multiplicative(X: np.ndarray, names, mean: np.ndarray, sd: np.ndarray)
         warnings.warn(
             f"Variable(s) {cols} are centred near zero (|mean| < {CENTRED_RATIO} sd): the "
             "multiplicative MIV scales with the mean, not with the effect, and can rank such "
-            'variables arbitrarily (see the MIV page of the documentation). Use perturbation="additive".',
+            "variables arbitrarily (see the MIV page of the documentation). Use "
+            'perturbation="additive".',
             UserWarning,
             stacklevel=3,
         )

@@ -86,7 +86,12 @@ def olden_paths(batch: MLPBatch) -> np.ndarray:
         return torch.einsum("bij,bjk->bkij", w, v).cpu().numpy()
 
 
-def garson(batch: MLPBatch, variant: Literal["goh", "gevrey"] = "goh") -> np.ndarray:
+def garson(
+    batch: MLPBatch,
+    variant: Literal["goh", "gevrey"] = "goh",
+    *,
+    undefined: Literal["raise", "nan"] = "raise",
+) -> np.ndarray:
     r"""Garson's relative importance for a single-hidden-layer network.
 
     Two published forms, both normalised to sum to 1 over inputs for each output:
@@ -115,17 +120,22 @@ def garson(batch: MLPBatch, variant: Literal["goh", "gevrey"] = "goh") -> np.nda
     ----------
     batch : MLPBatch
     variant : {"goh", "gevrey"}
+    undefined : {"raise", "nan"}
+        What to do for a network whose relevant connection weights are all zero (a "dead"
+        network, e.g. one whose weights all decayed under a strong penalty), where the
+        importance is undefined: raise, or give NaN for that network (used for the networks of
+        a randomization test, where such a network counts as the least extreme).
 
     Returns
     -------
     ndarray of shape (B, n_outputs, n_features)
-        Each ``[b, k, :]`` sums to 1.
+        Each ``[b, k, :]`` sums to 1 (or is NaN, see ``undefined``).
 
     Raises
     ------
     ValueError
-        For more than one hidden layer (use :func:`olden`), an unknown variant, or a network
-        whose relevant weights are all zero.
+        For more than one hidden layer (use :func:`olden`), an unknown variant, or (with
+        ``undefined="raise"``) a network whose relevant weights are all zero.
 
     References
     ----------
@@ -151,12 +161,18 @@ def garson(batch: MLPBatch, variant: Literal["goh", "gevrey"] = "goh") -> np.nda
         else:
             q = torch.einsum("bij,bjk->bki", share, v.abs())  # (B, k, p)
         total = q.sum(dim=2, keepdim=True)
-        if bool((total <= 0).any()):
-            raise ValueError(
-                "Garson's importance is undefined: all connection weights relevant to an "
-                "output are zero."
-            )
-        return (q / total).cpu().numpy()
+        dead = total <= 0
+        if bool(dead.any()):
+            if undefined == "raise":
+                raise ValueError(
+                    "Garson's importance is undefined: all connection weights relevant to an "
+                    "output are zero (a network that learned nothing, e.g. under too strong "
+                    "a weight penalty)."
+                )
+            if undefined != "nan":
+                raise ValueError(f"undefined must be 'raise' or 'nan'; got {undefined!r}.")
+        out = q / torch.where(dead, 1.0, total)
+        return torch.where(dead, torch.nan, out).cpu().numpy()
 
 
 def _require_one_hidden_layer(batch: MLPBatch, what: str) -> None:

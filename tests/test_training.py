@@ -1,0 +1,184 @@
+"""The batched trainer: scikit-learn's objective, per-network data, determinism."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from sensitivity import adapters
+from sensitivity.training import (
+    TrainingSpec,
+    _Problem,
+    _VarProProblem,
+    fit_networks,
+    init_weights,
+    train_networks,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.tanh(X[:, 0]) - 0.5 * X[:, 1] + 0.3 * rng.normal(size=60)
+    return X, y
+
+
+def _sk_from_init(model, X, y, init):
+    """Fit ``model`` with scikit-learn's lbfgs starting from the given weights (warm start)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.set_params(max_iter=1).fit(X, y)
+        model.coefs_ = [c[0].copy() for c in init[0]]
+        model.intercepts_ = [b[0].copy() for b in init[1]]
+        model.set_params(warm_start=True, max_iter=5000, tol=1e-12).fit(X, y)
+    return model
+
+
+def _theta(coefs, ints):
+    return torch.cat(
+        [torch.as_tensor(np.asarray(c)).reshape(1, -1) for c in coefs]
+        + [torch.as_tensor(np.asarray(b)).reshape(1, -1) for b in ints],
+        dim=1,
+    )
+
+
+@pytest.mark.parametrize("kind", ["regressor", "binary", "multiclass"])
+def test_objective_equals_sklearn_loss_at_its_solution(data, kind):
+    X, y = data
+    if kind == "regressor":
+        model = MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=0.3)
+        Y = y[:, None]
+        target = y
+    else:
+        target = (y > 0).astype(int) if kind == "binary" else np.digitize(y, [-0.5, 0.5])
+        model = MLPClassifier(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.set_params(max_iter=300, random_state=0).fit(X, target)
+    spec = adapters.training_spec(model)
+    if kind != "regressor":
+        Y = np.eye(len(model.classes_))[np.searchsorted(model.classes_, target)]
+        Y = Y[:, 1:] if kind == "binary" else Y
+    prob = _Problem(spec, (3, 4, Y.shape[1]), torch.as_tensor(X), torch.as_tensor(Y), None,
+                    torch.float64, None)  # fmt: skip
+    prob.penalty = torch.tensor([0.5 * 0.3 / 60], dtype=torch.float64)
+    f, g = prob.loss_grad(_theta(model.coefs_, model.intercepts_))
+    assert f.item() == pytest.approx(model.loss_, rel=1e-10)
+    # the gradient agrees with autograd of the same objective
+    th = _theta(model.coefs_, model.intercepts_).requires_grad_(True)
+    (g2,) = torch.autograd.grad(prob.loss(th).sum(), th)
+    np.testing.assert_allclose(g.numpy(), g2.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["varpro", "lbfgs"])
+def test_trainer_reaches_sklearn_lbfgs_loss_from_the_same_init(data, solver):
+    X, y = data
+    spec = TrainingSpec((4,), "tanh", "identity", "squared_error", 0.3)
+    init = init_weights(spec, 3, 1, 1, seed=3)
+    sk = _sk_from_init(
+        MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=0.3),
+        X, y, init,
+    )  # fmt: skip
+    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=3000, solver=solver)
+    assert res.converged[0]
+    assert res.loss[0] == pytest.approx(sk.loss_, rel=1e-6)
+
+
+def test_classifier_trainer_reaches_sklearn_loss(data):
+    X, y = data
+    target = np.digitize(y, [-0.5, 0.5])
+    spec = TrainingSpec((4,), "logistic", "softmax", "log_loss", 0.5, is_classifier=True)
+    init = init_weights(spec, 3, 3, 1, seed=1)
+    sk = _sk_from_init(
+        MLPClassifier(hidden_layer_sizes=(4,), activation="logistic", solver="lbfgs", alpha=0.5),
+        X, target, init,
+    )  # fmt: skip
+    res = fit_networks(spec, X, np.eye(3)[target], init, tol=1e-9, ftol=0, max_iter=3000)
+    assert res.loss[0] == pytest.approx(sk.loss_, rel=1e-6)
+
+
+def test_per_network_targets_weights_and_inits_are_respected(data):
+    X, y = data
+    rng = np.random.default_rng(1)
+    spec = TrainingSpec((3,), "logistic", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 3, seed=5)
+    Y = np.stack([y, y[rng.permutation(60)], -y])[..., None]
+    w = rng.integers(0, 3, size=(3, 60)).astype(float)
+    kw = {"tol": 1e-8, "max_iter": 500}
+    together = fit_networks(spec, X, Y, init, sample_weight=w, **kw)
+    for b in range(3):
+        one = ([c[b : b + 1] for c in init[0]], [c[b : b + 1] for c in init[1]])
+        alone = fit_networks(spec, X, Y[b : b + 1], one, sample_weight=w[b : b + 1], **kw)
+        assert alone.loss[0] == pytest.approx(together.loss[b], rel=1e-9)
+        for c1, c2 in zip(alone.coefs, together.coefs, strict=True):
+            np.testing.assert_allclose(c1[0], c2[b], atol=1e-7)
+    # row-weight counts are the same as repeating rows
+    idx = np.repeat(np.arange(60), w[0].astype(int))
+    one = ([c[:1] for c in init[0]], [c[:1] for c in init[1]])
+    rep = fit_networks(spec, X[idx], Y[0, idx][None], one, **kw)
+    assert rep.loss[0] == pytest.approx(together.loss[0], rel=1e-7)
+
+
+def test_varpro_and_plain_lbfgs_minimise_the_same_objective(data):
+    X, y = data
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 1, seed=2)
+    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, max_iter=2000, solver="varpro")
+    prob = _VarProProblem(spec, (3, 3, 1), torch.as_tensor(X), torch.as_tensor(y[:, None]),
+                          None, torch.float64, None)  # fmt: skip
+    prob.penalty = torch.tensor([0.5 / 60], dtype=torch.float64)
+    full = _Problem(spec, (3, 3, 1), torch.as_tensor(X), torch.as_tensor(y[:, None]), None,
+                    torch.float64, None)  # fmt: skip
+    full.penalty = prob.penalty
+    f_full, g_full = full.loss_grad(_theta(res.coefs, res.intercepts))
+    assert f_full.item() == pytest.approx(res.loss[0], rel=1e-12)
+    assert g_full.abs().max().item() < 1e-7  # stationary for the full problem too
+
+
+def test_chunking_and_n_jobs_do_not_change_results(data):
+    X, y = data
+    rng = np.random.default_rng(2)
+    spec = TrainingSpec((3,), "relu", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 1, seed=0)
+    B = 7
+    initB = ([np.repeat(c, B, 0) for c in init[0]], [np.repeat(b, B, 0) for b in init[1]])
+    perms = np.stack([rng.permutation(60) for _ in range(B)])
+    kw = {"tol": 1e-6, "max_iter": 300}
+    a = train_networks(spec, X, y[:, None], initB, y_perm=perms, **kw)
+    b = train_networks(spec, X, y[:, None], initB, y_perm=perms, chunk_size=3, n_jobs=2, **kw)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-10)
+    for c1, c2 in zip(a.coefs, b.coefs, strict=True):
+        np.testing.assert_allclose(c1, c2, atol=1e-8)
+
+
+def test_column_permutation_matches_a_manually_permuted_input(data):
+    X, y = data
+    rng = np.random.default_rng(3)
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 2, seed=0)
+    cols = np.array([0, 2])
+    perms = np.stack([rng.permutation(60) for _ in range(2)])
+    kw = {"tol": 1e-8, "max_iter": 400}
+    res = train_networks(spec, X, y[:, None], init, col_perm=(cols, perms), **kw)
+    for b in range(2):
+        Xp = X.copy()
+        Xp[:, cols[b]] = X[perms[b], cols[b]]
+        one = ([c[b : b + 1] for c in init[0]], [c[b : b + 1] for c in init[1]])
+        alone = fit_networks(spec, Xp, y[:, None], one, **kw)
+        assert alone.loss[0] == pytest.approx(res.loss[b], rel=1e-9)
+
+
+def test_training_spec_reads_sklearn_models():
+    spec = adapters.training_spec(MLPRegressor(hidden_layer_sizes=(5, 2), alpha=0.2))
+    assert spec.hidden_sizes == (5, 2) and spec.activation == "relu" and spec.alpha == 0.2
+    assert spec.loss == "squared_error" and spec.out_activation == "identity"
+    with pytest.raises(TypeError, match="squared-error"):
+        adapters.training_spec(MLPRegressor(loss="poisson"))
+    with pytest.raises(TypeError, match="trainer='estimator'"):
+        adapters.training_spec(object())
