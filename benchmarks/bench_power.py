@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,14 @@ from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
-from sensitivity import Garson, Olden
+from sensitivity import MIV, Dimopoulos, Garson, Olden
 
-METHODS = {"Olden": Olden, "Garson": Garson}  # add Dimopoulos, MIV here (one line each)
+METHODS = {
+    "Olden": Olden,
+    "Garson": Garson,
+    "Dimopoulos": Dimopoulos,  # statistic="ssd"
+    "MIV": partial(MIV, perturbation="additive"),
+}
 NAMES = [f"x{i}" for i in range(1, 11)]
 
 

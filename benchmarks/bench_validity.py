@@ -14,15 +14,21 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
-from sensitivity import Garson, Olden
+from sensitivity import MIV, Dimopoulos, Garson, Olden
 
-METHODS = {"Olden": Olden, "Garson": Garson}  # add Dimopoulos, MIV here (one line each)
+METHODS = {
+    "Olden": Olden,
+    "Garson": Garson,
+    "Dimopoulos": Dimopoulos,  # statistic="ssd"
+    "MIV": partial(MIV, perturbation="additive"),
+}
 
 
 def _pvalues(cls, X, y, seed, **kw):

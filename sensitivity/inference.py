@@ -85,14 +85,14 @@ NULLS = ("response", "variable")
 AUTO_TRAIN_ALPHA = {"relu": 30.0, "identity": 30.0, "logistic": 1.0, "tanh": 1.0}
 TRAINERS = ("auto", "batched", "estimator")
 DEFAULT_TRAIN_PARAMS = {
-    "max_iter": 200,
+    "max_iter": 100,
     "tol": 1e-4,
     "ftol": 1e-9,
     "dtype": torch.float32,
     "device": None,
     "chunk_size": None,
     "memory_budget_mb": 256.0,
-    "block_size": 64,
+    "block_size": 256,
 }
 
 
