@@ -32,6 +32,22 @@ METHODS = {
 
 
 def _pvalues(cls, X, y, seed, **kw):
+    """p-values of one data set; all 1 when the statistic of the observed network is undefined
+    (Garson of a network whose weights all decayed to zero: the estimator raises a clear error,
+    and such a network has found no effect)."""
+    try:
+        return _pvalues_or_raise(cls, X, y, seed, **kw)
+    except ValueError as exc:
+        if "undefined" not in str(exc):
+            raise
+        UNDEFINED.append(seed)
+        return np.ones(X.shape[1])
+
+
+UNDEFINED: list[int] = []
+
+
+def _pvalues_or_raise(cls, X, y, seed, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -62,6 +78,9 @@ def response_null(n_datasets: int, methods) -> None:
         print("variable        " + " ".join(f"{f'x{i + 1}':>6s}" for i in range(5)) + "    all")
         print("P(p <= 0.05)    " + " ".join(f"{v:6.3f}" for v in frac) + f" {frac.mean():6.3f}")
         print(f"(binomial s.e. per variable {se:.3f}); mean p {ps.mean():.3f}")
+        if UNDEFINED:
+            print(f"{len(UNDEFINED)} data sets with an undefined observed statistic (p = 1)")
+            UNDEFINED.clear()
 
 
 def variable_null(n_datasets: int, methods) -> None:

@@ -324,9 +324,9 @@ _COMMON_DOC = """
         Networks trained from random initial weights on the real data; the best (lowest
         loss) is kept with its initial weights, from which every null and bootstrap network
         is retrained. Olden & Jackson (2002) use several; but choosing the initial weights
-        on the real data and not on the permuted ones breaks exchangeability: with 5 the
-        test was liberal (7.1% of p <= 0.05 under the null, ``benchmarks/bench_validity.py``),
-        with 1 it is exact.
+        on the real data and not on the permuted ones breaks the exchangeability of the
+        observed and null networks, so the default is 1, for which the test is exact by
+        construction (see ``benchmarks/bench_validity.py`` for the measured level).
     train_alpha : float, "auto" or "estimator", default="auto"
         L2 penalty (scikit-learn's ``alpha`` units: ``alpha / (2n) * ||W||^2``) of the test's
         trainer, which standardizes inputs and a regression target; ``"estimator"`` uses the
@@ -346,9 +346,13 @@ _COMMON_DOC = """
         through joblib (any scikit-learn estimator; slower); ``"auto"``: batched when the
         model is an MLP it can reproduce.
     train_params : dict or None
-        Trainer settings: ``max_iter`` (200), ``tol`` (1e-4, max-abs gradient), ``ftol``
+        Trainer settings: ``max_iter`` (100 L-BFGS iterations; at the benchmark's settings
+        this already reaches a lower mean training loss than scikit-learn's lbfgs at its
+        defaults, ``benchmarks/bench_speed.py``), ``tol`` (1e-4, max-abs gradient), ``ftol``
         (1e-9), ``dtype`` (torch.float32), ``device`` (None: CPU; e.g. "cuda"),
-        ``chunk_size`` (None: from ``memory_budget_mb``, 256).
+        ``chunk_size`` (None: from ``memory_budget_mb``, 256), ``block_size`` (256 networks
+        optimized together; part of the result's definition, unlike ``chunk_size`` and
+        ``n_jobs``, which never change the numbers).
 
     With a test (``n_permutations`` or ``n_bootstrap`` > 0) the reported importances are those
     of the network the test's trainer fitted on the real data, and ``estimator_`` holds that

@@ -500,6 +500,14 @@ def _needed(n_tests: int, alpha: float, method) -> int:
     return lo
 
 
+def _take(r: TrainResult, sl: slice) -> TrainResult:
+    """Networks ``sl`` of a training result."""
+    return TrainResult(
+        [c[sl] for c in r.coefs], [b[sl] for b in r.intercepts], r.loss[sl], r.n_iter[sl],
+        r.converged[sl],
+    )  # fmt: skip
+
+
 def _run_batched(
     est, X, y, spec, tp, fitted, feature_names, output_names,
     seed_init, perms, cols, counts, n_init,
@@ -524,11 +532,17 @@ def _run_batched(
     run = {k: tp[k] for k in ("chunk_size", "memory_budget_mb", "block_size")}
     n_perm = 0 if perms is None else perms.shape[0]
     n_boot = 0 if counts is None else counts.shape[0]
-    bar, update = _progress(est.verbose, n_init + n_perm + n_boot, type(est).__name__)
+    n_first = n_init if n_init > 1 else 0
+    bar, update = _progress(est.verbose, n_first + n_perm + n_boot + 1, type(est).__name__)
+    n = X.shape[0]
+    identity = np.arange(n)[None, :]
     try:
         init = init_weights(spec, X.shape[1], n_out, n_init, seed_init)
-        first = train_networks(spec, Xs, Y, init, n_jobs=1, progress=update, **run, **opts)
-        best = int(np.argmin(first.loss))
+        if n_init > 1:  # Olden & Jackson: the best of several initial weights on the real data
+            first = train_networks(spec, Xs, Y, init, n_jobs=1, progress=update, **run, **opts)
+            best = int(np.argmin(first.loss))
+        else:
+            first, best = None, 0
         init_best = ([c[best : best + 1] for c in init[0]], [b[best : best + 1] for b in init[1]])
 
         def repeat(B):
@@ -538,29 +552,39 @@ def _run_batched(
             )
 
         common = {"n_jobs": est.n_jobs, "progress": update, **run, **opts}
+        # Like with like: the observed network is network 0 of the same call as the null (or
+        # bootstrap) networks, with the identity permutation (or unit weights), so it is
+        # trained by exactly the same code path, block and arithmetic as they are.
         null_res = boot_res = None
         if n_perm:
             if cols is None:
-                null_res = train_networks(spec, Xs, Y, repeat(n_perm), y_perm=perms, **common)
-            else:
-                null_res = train_networks(
-                    spec, Xs, Y, repeat(len(cols)), col_perm=(cols, perms), **common
+                both = train_networks(
+                    spec, Xs, Y, repeat(n_perm + 1), y_perm=np.vstack([identity, perms]), **common
                 )
+            else:
+                both = train_networks(
+                    spec, Xs, Y, repeat(len(cols) + 1),
+                    col_perm=(np.r_[0, cols], np.vstack([identity, perms])), **common,
+                )  # fmt: skip
+            obs_res, null_res = _take(both, slice(0, 1)), _take(both, slice(1, None))
         if n_boot:
-            boot_res = train_networks(spec, Xs, Y, repeat(n_boot), sample_weight=counts, **common)
+            weights = counts if n_perm else np.vstack([np.ones((1, n)), counts])
+            boot_all = train_networks(
+                spec, Xs, Y, repeat(weights.shape[0]), sample_weight=weights, **common
+            )
+            if n_perm:
+                boot_res = boot_all
+            else:
+                obs_res, boot_res = _take(boot_all, slice(0, 1)), _take(boot_all, slice(1, None))
     finally:
         if bar is not None:
             bar.close()
 
-    def batch_of(r: TrainResult, sl=slice(None)) -> MLPBatch:
-        sub = TrainResult(
-            [c[sl] for c in r.coefs], [b[sl] for b in r.intercepts], r.loss[sl],
-            r.n_iter[sl], r.converged[sl],
-        )  # fmt: skip
-        coefs, ints = _to_model_space(sub, spec, x_mean, x_sd, y_mu, y_sd)
+    def batch_of(r: TrainResult) -> MLPBatch:
+        coefs, ints = _to_model_space(r, spec, x_mean, x_sd, y_mu, y_sd)
         return _batch(coefs, ints, spec, feature_names, output_names)
 
-    obs_batch = batch_of(first, slice(best, best + 1))
+    obs_batch = batch_of(obs_res)
     obs = _stat_of(est, obs_batch, X, y)
     null_stats = _stat_of(est, batch_of(null_res), X, y) if null_res is not None else None
     boot_stats = _stat_of(est, batch_of(boot_res), X, y) if boot_res is not None else None
@@ -578,11 +602,12 @@ def _run_batched(
     if estimator is not None:
         final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
         if hasattr(final, "loss_"):
-            final.loss_ = float(first.loss[best])
+            final.loss_ = float(obs_res.loss[0])
     info = {
         "trainer": "batched",
         "train_alpha": spec.alpha,
-        "init_loss": first.loss,
+        "init_loss": None if first is None else first.loss,
+        "observed_loss": float(obs_res.loss[0]),
         "null_loss": None if null_res is None else null_res.loss,
         "null_n_iter": None if null_res is None else null_res.n_iter,
         "null_converged": None if null_res is None else null_res.converged,

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from .network import ACTIVATIONS, MLPBatch
+from .network import ACTIVATIONS
 
 __all__ = [
     "TrainResult",
@@ -692,17 +692,3 @@ def train_networks(
             if progress is not None:
                 progress(e - s)
     return TrainResult.concat(results)
-
-
-def as_batch(result: TrainResult, like: MLPBatch) -> MLPBatch:  # pragma: no cover - helper
-    """An MLPBatch with ``like``'s activations and names holding ``result``'s weights."""
-    return MLPBatch.from_arrays(
-        result.coefs,
-        result.intercepts,
-        activation=like.activations[:-1],
-        out_activation=like.activations[-1],
-        feature_names=like.feature_names,
-        output_names=like.output_names,
-        is_classifier=like.is_classifier,
-        dtype=like.dtype,
-    )
