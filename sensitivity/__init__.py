@@ -27,25 +27,22 @@ from .network import MLPBatch
 __version__ = "0.1.0"
 
 __all__ = [
+    "MIV",
     "Dimopoulos",
     "Garson",
+    "InputPerturbation",
+    "LekProfile",
     "MLPBatch",
     "Olden",
+    "PermutationImportance",
     "__version__",
     "dimopoulos",
     "garson",
-    "load_diabetes",
-    "load_neuraldat",
-    "olden",
-]
-
-__all__ += [
-    "MIV",
-    "InputPerturbation",
-    "LekProfile",
-    "PermutationImportance",
     "input_perturbation",
     "lekprofile",
+    "load_diabetes",
+    "load_neuraldat",
     "miv",
+    "olden",
     "permutation",
 ]

@@ -7,22 +7,44 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace as _replace
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.base import is_classifier as _is_classifier
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import adapters
 from . import inference as _inference
+from .methods import _data as _pdata
+from .methods import derivatives as _derivatives
+from .methods import perturbation as _perturbation
+from .methods import profile as _profile
 from .methods import weights as _weights
 from .network import MLPBatch
 from .result import SensitivityResult, importance_frame
 
-__all__ = ["BaseSensitivity", "Dimopoulos", "Garson", "Olden", "dimopoulos", "garson", "olden"]
+__all__ = [
+    "MIV",
+    "BaseSensitivity",
+    "Dimopoulos",
+    "Garson",
+    "InputPerturbation",
+    "LekProfile",
+    "Olden",
+    "PermutationImportance",
+    "dimopoulos",
+    "garson",
+    "input_perturbation",
+    "lekprofile",
+    "miv",
+    "olden",
+    "permutation",
+]
 
 
 def _check_params(est: BaseSensitivity) -> None:
@@ -592,13 +614,6 @@ def olden(model, *, feature_names: Sequence[str] | None = None) -> pd.DataFrame:
 # MIV, input perturbation, Lek's profile and permutation importance need only predictions, so
 # they work for any fitted model: an MLP becomes an MLPBatch (B networks evaluated in one
 # batched forward), anything else a ModelFunction (B = 1).
-from dataclasses import replace as _replace  # noqa: E402
-
-from sklearn.utils import check_random_state  # noqa: E402
-
-from .methods import _data as _pdata  # noqa: E402
-from .methods import perturbation as _perturbation  # noqa: E402
-from .methods import profile as _profile  # noqa: E402
 
 
 def _prediction_view(model, feature_names, output_names):
@@ -1208,21 +1223,8 @@ def permutation(
     )
 
 
-__all__ += [
-    "MIV",
-    "InputPerturbation",
-    "LekProfile",
-    "PermutationImportance",
-    "input_perturbation",
-    "lekprofile",
-    "miv",
-    "permutation",
-]
-
-
 # ====================================================================== Dimopoulos (PaD)
 # Appended for issue 3 (derivative methods).
-from .methods import derivatives as _derivatives  # noqa: E402
 
 _DIMOPOULOS_DOC = """
     statistic : str, default="ssd"

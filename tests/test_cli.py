@@ -143,3 +143,14 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"sensitivity: error: file not found: {tmp_path}/x.csv"
     ]
+
+
+def test_analyze_with_a_test_writes_null_distribution_figures(csv, tmp_path):
+    out = tmp_path / "tested"
+    args = ["analyze", str(csv), "--target", "y", "--method", "dimopoulos,miv"]
+    args += ["--hidden", "4", "--permutations", "19", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    for name in ("dimopoulos", "miv"):
+        table = pd.read_csv(out / f"{name}.csv", index_col="variable")
+        assert table["p_value"].between(1 / 20, 1).all()
+        assert (out / f"{name}_null.png").read_bytes()[:4] == b"\x89PNG"

@@ -144,3 +144,23 @@ def test_predict_is_delegated_and_predict_proba_only_for_classifiers(data, iris_
     sc = Olden(clf, prefit=True).fit(Xi)
     np.testing.assert_array_equal(sc.predict_proba(Xi), clf.predict_proba(Xi))
     assert hasattr(Olden(MLPClassifier()), "predict_proba")
+
+
+def test_screening_pipeline_with_a_real_randomization_test_and_grid_search(data):
+    """The issue's pipeline: scale, screen with Olden's test (99 permutations), regress."""
+    X, y = data
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("screen", Olden(_net(), n_permutations=99, random_state=0)),
+            ("model", LinearRegression()),
+        ]
+    )
+    pipe.fit(X, y)
+    screen = pipe.named_steps["screen"]
+    kept = list(screen.get_feature_names_out())
+    expected = list(screen.importances_.index[screen.importances_["significant"]])
+    assert kept and sorted(kept) == sorted(expected)
+    assert pipe.predict(X).shape == (len(X),)
+    search = GridSearchCV(pipe, {"screen__max_features": [1, 5]}, cv=2).fit(X, y)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
