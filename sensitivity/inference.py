@@ -104,7 +104,7 @@ def permutation_pvalues(observed, null, *, signed: bool) -> np.ndarray:
     ----------
     observed : array-like of shape S
         Observed statistic.
-    null : array-like of shape (B, *S)
+    null : array-like of shape (B,) + S
         Statistic on ``B`` networks trained under the null.
     signed : bool
         Two-sided on absolute values (True) or upper-tailed (False).
