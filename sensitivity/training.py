@@ -227,7 +227,6 @@ class _Problem:
     def loss_grad(self, theta):
         """Per-network objective (B,) and its gradient (B, P), by explicit back-propagation."""
         Ws, bs = self.unpack(theta)
-        B = theta.shape[0]
         acts = [self.X]
         zs = []
         h = self.X
@@ -259,10 +258,16 @@ class _Problem:
             delta = delta * self.weights.unsqueeze(2)
         coef = theta[:, : self.n_coef]
         f = data + self.penalty * (coef * coef).sum(dim=1)
-        gW: list = [None] * self.n_layers
-        gb: list = [None] * self.n_layers
+        return f, self._backprop(Ws, acts, zs, delta, self.n_layers)
+
+    def _backprop(self, Ws, acts, zs, delta, n_layers):
+        """Gradient (B, P) of layers ``0..n_layers-1`` given ``delta`` = dL/dz of the last one
+        (penalty ``self.penalty * ||W||^2`` included)."""
+        B = Ws[0].shape[0]
+        gW: list = [None] * n_layers
+        gb: list = [None] * n_layers
         d1 = ACTIVATIONS[self.spec.activation].d1
-        for i in range(self.n_layers - 1, -1, -1):
+        for i in range(n_layers - 1, -1, -1):
             a_prev = acts[i]
             if a_prev.ndim == 2:
                 gW[i] = torch.matmul(a_prev.T, delta)
@@ -272,8 +277,7 @@ class _Problem:
             gb[i] = delta.sum(dim=1)
             if i > 0:
                 delta = torch.matmul(delta, Ws[i].transpose(1, 2)) * d1(zs[i - 1], acts[i])
-        g = torch.cat([w.reshape(B, -1) for w in gW] + gb, dim=1)
-        return f, g
+        return torch.cat([w.reshape(B, -1) for w in gW] + gb, dim=1)
 
 
 class _VarProProblem(_Problem):
@@ -343,7 +347,6 @@ class _VarProProblem(_Problem):
 
     def loss_grad(self, theta):
         Ws, acts, zs = self._hidden(theta)
-        B = theta.shape[0]
         H1, V = self._solve_output(acts[-1])
         k = V.shape[2]
         r = torch.matmul(H1, V) - self.Y
@@ -361,20 +364,7 @@ class _VarProProblem(_Problem):
         f = data + self.penalty * sq
         d1 = ACTIVATIONS[self.spec.activation].d1
         delta = torch.matmul(delta, Vw.transpose(1, 2)) * d1(zs[-1], acts[-1])
-        gW: list = [None] * self.n_hidden_layers
-        gb: list = [None] * self.n_hidden_layers
-        for i in range(self.n_hidden_layers - 1, -1, -1):
-            a_prev = acts[i]
-            if a_prev.ndim == 2:
-                gW[i] = torch.matmul(a_prev.T, delta)
-            else:
-                gW[i] = torch.matmul(a_prev.transpose(1, 2), delta)
-            gW[i] = gW[i] + (2.0 * self.penalty).reshape(B, 1, 1) * Ws[i]
-            gb[i] = delta.sum(dim=1)
-            if i > 0:
-                delta = torch.matmul(delta, Ws[i].transpose(1, 2)) * d1(zs[i - 1], acts[i])
-        g = torch.cat([w.reshape(B, -1) for w in gW] + gb, dim=1)
-        return f, g
+        return f, self._backprop(Ws, acts, zs, delta, self.n_hidden_layers)
 
 
 def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
