@@ -80,6 +80,22 @@ def _output_names_from_y(y, fitted) -> tuple[str, ...] | None:
     return None
 
 
+def _group_encoded(encoding, values, *, signed: bool = False):
+    """Values per encoded column ``(..., n_encoded)`` summed per original variable.
+
+    The importance of a one-hot encoded variable is the sum over its indicator columns; for a
+    signed statistic, the sum of their absolute values: the indicators of one variable sum to a
+    constant, so their signed contributions cancel and a signed sum would hide the variable
+    (numeric columns keep their sign). ``encoding`` None: ``values`` unchanged.
+    """
+    if encoding is None:
+        return values
+    if signed:
+        one_hot = np.array([encoding.one_hot[g] for g in encoding.groups])
+        values = np.where(one_hot, np.abs(values), values)
+    return encoding.group(values)
+
+
 class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     """Common machinery of the sensitivity estimators (not for direct use).
 
@@ -112,14 +128,10 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             fitted, feature_names=self._feature_names, output_names=output_names
         )
 
-    def _group(self, values):
-        """Per-encoded-column values ``(..., n_encoded)`` summed per original variable.
-
-        Identity unless the network sits behind a ColumnTransformer (see ``_model_view``):
-        the importance of a one-hot encoded variable is the sum over its indicator columns.
-        """
-        encoding = getattr(self, "_encoding_", None)
-        return values if encoding is None else encoding.group(values)
+    def _group(self, values, *, signed: bool = False):
+        """Per-encoded-column values summed per original variable (see :func:`_group_encoded`);
+        identity unless the network sits behind a ColumnTransformer (see ``_model_view``)."""
+        return _group_encoded(getattr(self, "_encoding_", None), values, signed=signed)
 
     def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
@@ -142,7 +154,12 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self
         """
         _check_params(self)
-        X_arr = validate_data(self, X, reset=True, dtype=np.float64, ensure_all_finite=True)
+        # a network behind a ColumnTransformer takes the user's columns as they are (string
+        # categories included); everything else must be numeric
+        encoded = adapters.is_encoded_mlp_model(self.estimator)
+        X_arr = validate_data(
+            self, X, reset=True, dtype=None if encoded else np.float64, ensure_all_finite=True
+        )
         self.n_samples_ = int(X_arr.shape[0])
         self._feature_names = (
             tuple(str(c) for c in self.feature_names_in_)
@@ -250,8 +267,8 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 n for n, oh in zip(encoding.original_names, encoding.one_hot, strict=True) if oh
             ]
             notes.append(
-                "One-hot encoded variables (importance summed over their indicator columns): "
-                + ", ".join(grouped)
+                "One-hot encoded variables (importance summed over their indicator columns; "
+                "absolute values for a signed statistic): " + ", ".join(grouped)
             )
         return SensitivityResult(
             self.importances_,
@@ -540,7 +557,7 @@ class Olden(BaseSensitivity):
         self.train_params = train_params
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
-        return {"importance": self._group(_weights.olden(model))}
+        return {"importance": self._group(_weights.olden(model), signed=True)}
 
     def _path_statistic(self, model: MLPBatch) -> np.ndarray | None:
         """Per-path contributions ``(B, n_out, n_feat, n_hidden)`` (one hidden layer only)."""
@@ -551,17 +568,17 @@ class Olden(BaseSensitivity):
 
 # ---------------------------------------------------------------------- plain functions
 def _weight_view(model, feature_names):
-    """``(batch, names, group)`` for the plain weight functions.
+    """``(batch, names, encoding)`` for the plain weight functions.
 
     For a Pipeline starting with a ColumnTransformer, ``batch`` is the network on the encoded
-    columns and ``group`` sums its values per original variable (named by ``names``);
-    otherwise ``group`` is the identity and ``names`` the batch's feature names.
+    columns and ``encoding`` maps them to the original variables (named by ``names``; see
+    :func:`_group_encoded`); otherwise ``encoding`` is None and ``names`` the batch's names.
     """
     if adapters.is_encoded_mlp_model(model):
         enc = adapters.to_encoded_mlp(model, feature_names=feature_names)
-        return enc.batch, enc.original_names, enc.group
+        return enc.batch, enc.original_names, enc
     batch = adapters.to_mlp_batch(model, feature_names=feature_names)
-    return batch, batch.feature_names, lambda values: values
+    return batch, batch.feature_names, None
 
 
 def _weight_frame(values: np.ndarray, batch: MLPBatch, names, *, signed: bool, method: str):
@@ -586,8 +603,8 @@ def garson(
     pandas.DataFrame
         The table of ``DESIGN.md`` §3 without inference (p-values and intervals NaN).
     """
-    batch, names, group = _weight_view(model, feature_names)
-    values = group(_weights.garson(batch, variant))
+    batch, names, encoding = _weight_view(model, feature_names)
+    values = _group_encoded(encoding, _weights.garson(batch, variant))
     return _weight_frame(values, batch, names, signed=False, method="Garson")
 
 
@@ -605,8 +622,8 @@ def olden(model, *, feature_names: Sequence[str] | None = None) -> pd.DataFrame:
     pandas.DataFrame
         The table of ``DESIGN.md`` §3 without inference, with a ``direction`` column.
     """
-    batch, names, group = _weight_view(model, feature_names)
-    values = group(_weights.olden(batch))
+    batch, names, encoding = _weight_view(model, feature_names)
+    values = _group_encoded(encoding, _weights.olden(batch), signed=True)
     return _weight_frame(values, batch, names, signed=True, method="Olden")
 
 
@@ -1373,13 +1390,22 @@ class Dimopoulos(BaseSensitivity):
         return self.statistic == "mean"
 
     def _model_view(self, fitted, output_names):
-        """An MLPBatch for MLPs; any other torch module is differentiated by autograd."""
+        """An MLPBatch for MLPs (on the encoded columns behind a ColumnTransformer); any other
+        torch module is differentiated by autograd."""
+        if adapters.is_encoded_mlp_model(fitted):
+            return super()._model_view(fitted, output_names)
+        self._encoding_ = None
         return adapters.as_differentiable(
             fitted, feature_names=self._feature_names, output_names=output_names
         )
 
     def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
-        return _derivative_stats(
+        encoding = getattr(self, "_encoding_", None)
+        if encoding is not None:
+            # derivatives with respect to the encoded columns (numeric ones in the user's
+            # units, one-hot indicators), then summed per original variable
+            X = encoding.encode(pd.DataFrame(X, columns=list(self._feature_names)))
+        stats = _derivative_stats(
             model,
             X,
             statistic=self.statistic,
@@ -1389,6 +1415,8 @@ class Dimopoulos(BaseSensitivity):
             ddof=self.ddof,
             max_memory=self.max_memory,
         )
+        signed = ("mean", "direction")
+        return {k: self._group(v, signed=k in signed) for k, v in stats.items()}
 
     def partial_derivatives(self, X, *, second_order=None):
         """Per-row derivatives of the fitted network on ``X`` (for plots).

@@ -12,7 +12,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from sensitivity import Garson, Olden, garson, olden
+from sensitivity import Dimopoulos, Garson, Olden, garson, olden
 from sensitivity.adapters import is_encoded_mlp_model, to_encoded_mlp, to_mlp_batch
 from sensitivity.methods import weights as W
 
@@ -88,7 +88,12 @@ def test_group_sums_encoded_columns_for_numpy_and_torch(mixed):
 def test_weight_functions_sum_each_variables_indicator_columns(mixed):
     X, _, pipe = mixed
     enc = to_encoded_mlp(pipe)
-    for func, raw in [(garson, W.garson(enc.batch, "goh")), (olden, W.olden(enc.batch))]:
+    one_hot = np.array([enc.one_hot[g] for g in enc.groups])
+    olden_raw = W.olden(enc.batch)
+    # signed Olden: a categorical variable gets the sum of |indicator contributions| (the
+    # indicators sum to a constant, so signed contributions cancel); numeric keep their sign
+    olden_abs = np.where(one_hot, np.abs(olden_raw), olden_raw)
+    for func, raw in [(garson, W.garson(enc.batch, "goh")), (olden, olden_abs)]:
         frame = func(pipe)
         assert sorted(frame.index) == sorted(X.columns)
         expected = dict(zip(enc.original_names, enc.group(raw)[0, 0], strict=True))
@@ -139,11 +144,40 @@ def test_estimators_report_original_variables_with_integer_coded_categories():
     np.testing.assert_allclose(got, expected, atol=1e-12)
     assert "zone" in sa.summary() and "summed over their indicator columns" in sa.summary()
     so = Olden(sa.estimator_, prefit=True).fit(X)
+    raw = W.olden(enc.batch)
+    one_hot = np.array([enc.one_hot[g] for g in enc.groups])
     np.testing.assert_allclose(
         so.importances_["importance"].reindex(["x", "zone", "w"]),
-        enc.group(W.olden(enc.batch))[0, 0],
+        enc.group(np.where(one_hot, np.abs(raw), raw))[0, 0],
         atol=1e-12,
     )
+    assert so.importances_.loc["zone", "importance"] > 0
+
+
+def test_estimators_accept_string_categories_behind_a_column_transformer():
+    rng = np.random.default_rng(5)
+    n = 150
+    X = pd.DataFrame({"a": rng.normal(size=n), "site": rng.choice(["north", "south", "east"], n)})
+    y = 2 * X["a"] + 1.5 * (X["site"] == "north") + rng.normal(0, 0.3, n)
+    pipe = Pipeline(
+        [
+            (
+                "ct",
+                ColumnTransformer(
+                    [("num", StandardScaler(), ["a"]), ("cat", OneHotEncoder(), ["site"])]
+                ),
+            ),
+            ("mlp", _net()),
+        ]
+    )
+    for cls in (Olden, Dimopoulos):
+        frame = cls(pipe).fit(X, y).importances_
+        assert sorted(frame.index) == ["a", "site"]
+        assert frame.loc["site", "importance"] > 0 and np.isfinite(frame["importance"]).all()
+    Xn = X.copy()
+    Xn.loc[0, "site"] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Olden(pipe).fit(Xn, y)
 
 
 def test_unsupported_column_block_is_named():
