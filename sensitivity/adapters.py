@@ -51,6 +51,8 @@ SUPPORTED_MLP_MODELS = (
     "final nn.Softmax); or a sensitivity.MLPBatch"
 )
 
+_AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
+
 _TORCH_ACTIVATIONS: dict[type, str] = {
     torch.nn.ReLU: "relu",
     torch.nn.Tanh: "tanh",
@@ -112,6 +114,23 @@ def _affine_of_scaler(step, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _compose_scalers(steps, n_cols: int, unsupported) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(scale, offset, any)`` of a chain of affine scalers ``x * scale + offset``.
+
+    ``steps`` are Pipeline ``(name, step)`` pairs; None/'passthrough' are skipped; a step that
+    is not an affine scaler gets ``TypeError(unsupported(step))``.
+    """
+    scale, offset, used = np.ones(n_cols), np.zeros(n_cols), False
+    for _, step in steps:
+        if step is None or step == "passthrough":
+            continue
+        if not isinstance(step, _AFFINE_SCALERS):
+            raise TypeError(unsupported(step))
+        s, o = _affine_of_scaler(step, n_cols)
+        scale, offset, used = scale * s, offset * s + o, True
+    return scale, offset, used
+
+
 def _split_pipeline(model) -> tuple[object, np.ndarray | None, np.ndarray | None]:
     """Return ``(final_estimator, scale, offset)`` of a Pipeline of affine scalers."""
     check_is_fitted(model)
@@ -119,15 +138,14 @@ def _split_pipeline(model) -> tuple[object, np.ndarray | None, np.ndarray | None
     if final is None or final == "passthrough":
         raise TypeError("The Pipeline has no final estimator.")
     n_features = int(getattr(model, "n_features_in_", final.n_features_in_))
-    scale = np.ones(n_features)
-    offset = np.zeros(n_features)
-    used = False
-    for _, step in model.steps[:-1]:
-        if step is None or step == "passthrough":
-            continue
-        s, o = _affine_of_scaler(step, n_features)
-        scale, offset = scale * s, offset * s + o
-        used = True
+    scale, offset, used = _compose_scalers(
+        model.steps[:-1],
+        n_features,
+        lambda step: (
+            f"Pipeline step {type(step).__name__} is not a supported affine scaler. "
+            f"Supported models: {SUPPORTED_MLP_MODELS}."
+        ),
+    )
     if not used:
         return final, None, None
     return final, scale, offset
@@ -609,7 +627,6 @@ def is_encoded_mlp_model(model) -> bool:
     return isinstance(model.steps[-1][1], MLPRegressor | MLPClassifier)
 
 
-_AFFINE_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler)
 SUPPORTED_COLUMN_TRANSFORMERS = (
     "ColumnTransformer blocks of StandardScaler, MinMaxScaler (clip=False), MaxAbsScaler, a "
     "Pipeline of those, OneHotEncoder, 'passthrough' or 'drop' (remainder 'drop' or "
@@ -664,17 +681,14 @@ def _one_hot_widths(encoder) -> list[int]:
 def _block_affine(trans, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     """``(scale, offset)`` of a block of scalers (a scaler or a Pipeline of scalers)."""
     steps = trans.steps if isinstance(trans, Pipeline) else [("", trans)]
-    scale, offset = np.ones(n_cols), np.zeros(n_cols)
-    for _, step in steps:
-        if step is None or step == "passthrough":
-            continue
-        if not isinstance(step, _AFFINE_SCALERS):
-            raise TypeError(
-                f"ColumnTransformer block {type(step).__name__} is not supported. Supported: "
-                f"{SUPPORTED_COLUMN_TRANSFORMERS}."
-            )
-        s, o = _affine_of_scaler(step, n_cols)
-        scale, offset = scale * s, offset * s + o
+    scale, offset, _ = _compose_scalers(
+        steps,
+        n_cols,
+        lambda step: (
+            f"ColumnTransformer block {type(step).__name__} is not supported. "
+            f"Supported: {SUPPORTED_COLUMN_TRANSFORMERS}."
+        ),
+    )
     return scale, offset
 
 
@@ -760,16 +774,15 @@ def to_encoded_mlp(
     if np.any(groups < 0):
         raise ValueError("Some encoded columns could not be mapped to an input variable.")
     # affine scalers after the ColumnTransformer act on every encoded column
-    for _, step in model.steps[1:-1]:
-        if step is None or step == "passthrough":
-            continue
-        if not isinstance(step, _AFFINE_SCALERS):
-            raise TypeError(
-                f"Pipeline step {type(step).__name__} after the ColumnTransformer is not an "
-                f"affine scaler. Supported models: {SUPPORTED_MLP_MODELS}."
-            )
-        s, o = _affine_of_scaler(step, n_enc)
-        scale, offset = scale * s, offset * s + o
+    s, o, _ = _compose_scalers(
+        model.steps[1:-1],
+        n_enc,
+        lambda step: (
+            f"Pipeline step {type(step).__name__} after the ColumnTransformer is not "
+            f"an affine scaler. Supported models: {SUPPORTED_MLP_MODELS}."
+        ),
+    )
+    scale, offset = scale * s, offset * s + o
     if encoded_names is None:
         encoded_names = tuple(f"{originals[g]}_{k}" for k, g in enumerate(groups))
     final = model.steps[-1][1]

@@ -306,6 +306,12 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "train_params",
     )
 
+    def _set_common_params(self, params: dict) -> None:
+        """Store the common parameters from a subclass ``__init__``'s ``locals()`` (scikit-learn
+        needs every parameter in each ``__init__`` signature, stored unchanged)."""
+        for name in self._COMMON_PARAMS:
+            setattr(self, name, params[name])
+
     def _get_support_mask(self) -> np.ndarray:
         """Variables kept by ``transform``.
 
@@ -457,21 +463,7 @@ class Garson(BaseSensitivity):
         train_params: dict | None = None,
         variant: str = "goh",
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
         self.variant = variant
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
@@ -540,21 +532,7 @@ class Olden(BaseSensitivity):
         trainer: str = "auto",
         train_params: dict | None = None,
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
 
     def _statistic(self, model: MLPBatch, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
         return {"importance": self._group(_weights.olden(model), signed=True)}
@@ -791,21 +769,7 @@ class MIV(_PredictionSensitivity):
         delta: float = 0.1,
         perturbation: str = "multiplicative",
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
         self.delta = delta
         self.perturbation = perturbation
 
@@ -874,21 +838,7 @@ class InputPerturbation(_PredictionSensitivity):
         n_repeats: int = 5,
         loss: str = "auto",
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
         self.noise_levels = noise_levels
         self.n_repeats = n_repeats
         self.loss = loss
@@ -966,21 +916,7 @@ class LekProfile(_PredictionSensitivity):
         steps: int = 100,
         groups=None,
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
         self.steps = steps
         self.groups = groups
 
@@ -1073,21 +1009,7 @@ class PermutationImportance(_PredictionSensitivity):
         n_repeats: int = 5,
         loss: str = "auto",
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
         self.n_repeats = n_repeats
         self.loss = loss
 
@@ -1275,7 +1197,12 @@ def _check_statistic(statistic) -> None:
         )
 
 
-def _derivative_stats(model, X, *, statistic, scale, logits, second_order, ddof, max_memory):
+def _derivative_stats(
+    model, X, *, statistic, scale, logits, second_order, ddof, max_memory, derivatives=False
+):
+    """The summaries of :func:`~sensitivity.methods.derivatives.derivative_summaries` keyed for
+    the result table (``importance`` = the chosen ``statistic``, ``direction`` = mean); with
+    ``derivatives`` the per-row ``jacobian`` and ``second`` derivatives too."""
     _check_statistic(statistic)
     if statistic in _derivatives.SECOND_ORDER_SUMMARIES:
         second_order = True
@@ -1292,9 +1219,12 @@ def _derivative_stats(model, X, *, statistic, scale, logits, second_order, ddof,
             scale=scale,
             ddof=ddof,
             max_memory=max_memory,
+            return_derivatives=derivatives,
         )
     out = {"importance": res[statistic], "direction": res["mean"]}
     out.update({k: res[k] for k in _derivatives.SUMMARIES if k in res})
+    if derivatives:
+        out.update(jacobian=res["jacobian"], second=res["second"])
     return out
 
 
@@ -1362,21 +1292,7 @@ class Dimopoulos(BaseSensitivity):
         ddof: float = 1,
         max_memory: int | None = None,
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_permutations = n_permutations
-        self.n_bootstrap = n_bootstrap
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.null = null
-        self.n_init = n_init
-        self.train_alpha = train_alpha
-        self.trainer = trainer
-        self.train_params = train_params
+        self._set_common_params(locals())
         self.statistic = statistic
         self.scale = scale
         self.logits = logits
@@ -1513,21 +1429,20 @@ def dimopoulos(
         raise ValueError(
             f"X has {X_arr.shape[1]} columns but the model has {net.n_features} inputs."
         )
-    if statistic in _derivatives.SECOND_ORDER_SUMMARIES:
-        second_order = True
-    res = _derivatives.derivative_summaries(
+    res = _derivative_stats(
         net,
         X_arr,
-        second_order=second_order,
-        logits=logits,
+        statistic=statistic,
         scale=scale,
+        logits=logits,
+        second_order=second_order,
         ddof=ddof,
         max_memory=max_memory,
-        return_derivatives=return_derivatives,
+        derivatives=return_derivatives,
     )
     extra = {k: res[k][0] for k in _derivatives.SUMMARIES if k in res}
     frame = importance_frame(
-        res[statistic][0],
+        res["importance"][0],
         net.feature_names,
         net.output_names,
         signed=statistic == "mean",

@@ -163,18 +163,23 @@ class _Problem:
         self.Y = Y  # (n, k) shared or (B, n, k)
         self.weights = weights  # (B, n) normalised to sum 1 per network, or None
         self.n_eff = None
+        self._set_layout(sizes)
+        self.n_layers = len(sizes) - 1
+        self.act = ACTIVATIONS[spec.activation].f
+
+    def _set_layout(self, sizes):
+        """Where each layer's weights and biases sit in a parameter row: all weight matrices
+        first (``n_coef`` entries, the penalized ones), then the biases."""
         self.shapes = []
         off = 0
         for fi, fo in itertools.pairwise(sizes):
             self.shapes.append(("W", off, fi, fo))
             off += fi * fo
+        self.n_coef = off
         for fo in sizes[1:]:
             self.shapes.append(("b", off, fo))
             off += fo
         self.n_params = off
-        self.n_layers = len(sizes) - 1
-        self.n_coef = sum(fi * fo for fi, fo in itertools.pairwise(sizes))
-        self.act = ACTIVATIONS[spec.activation].f
 
     def unpack(self, theta):
         B = theta.shape[0]
@@ -295,18 +300,9 @@ class _VarProProblem(_Problem):
     def __init__(self, spec, sizes, X, Y, weights, dtype, device):
         super().__init__(spec, sizes, X, Y, weights, dtype, device)
         self.full_sizes = sizes
-        hidden = sizes[:-1]
-        self.shapes = []
-        off = 0
-        for fi, fo in itertools.pairwise(hidden):
-            self.shapes.append(("W", off, fi, fo))
-            off += fi * fo
-        for fo in hidden[1:]:
-            self.shapes.append(("b", off, fo))
-            off += fo
-        self.n_params = off
+        hidden = sizes[:-1]  # the output layer is solved exactly, not a parameter
+        self._set_layout(hidden)
         self.n_hidden_layers = len(hidden) - 1
-        self.n_coef = sum(fi * fo for fi, fo in itertools.pairwise(hidden))
 
     def _hidden(self, theta):
         Ws, bs = self.unpack(theta)
