@@ -395,7 +395,7 @@ _COMMON_DOC = """
         this already reaches a lower mean training loss than scikit-learn's lbfgs at its
         defaults, ``benchmarks/bench_speed.py``), ``tol`` (1e-4, max-abs gradient), ``ftol``
         (1e-9), ``dtype`` (torch.float32), ``device`` (None: CPU; e.g. "cuda"),
-        ``chunk_size`` (None: from ``memory_budget_mb``, 256), ``block_size`` (256 networks
+        ``chunk_size`` (None: from ``memory_budget_mb``, 256), ``block_size`` (512 networks
         optimized together; part of the result's definition, unlike ``chunk_size`` and
         ``n_jobs``, which never change the numbers).
 

@@ -54,6 +54,7 @@ Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman 
 
 from __future__ import annotations
 
+import gc
 import numbers
 import warnings
 from collections.abc import Callable
@@ -92,7 +93,7 @@ DEFAULT_TRAIN_PARAMS = {
     "device": None,
     "chunk_size": None,
     "memory_budget_mb": 256.0,
-    "block_size": 256,
+    "block_size": 512,
 }
 
 
@@ -137,8 +138,22 @@ def adjust_pvalues(p, method: str | None) -> np.ndarray:
     ok = ~np.isnan(flat)
     out = np.full_like(flat, np.nan)
     if ok.any():
-        out[ok] = multipletests(flat[ok], method=method)[1]
+        out[ok] = _multipletests(flat[ok], method)
     return out.reshape(p.shape)
+
+
+def _multipletests(p: np.ndarray, method: str) -> np.ndarray:
+    """``multipletests(p, method)[1]``, without the cost of the full garbage collection that
+    statsmodels' Holm step runs (``gc.collect()``: 0.09 s per call with torch loaded, twice
+    per test). The objects that exist before the call are frozen (``gc.freeze``) so that
+    collection scans only new ones, then unfrozen; nothing else changes."""
+    if gc.get_freeze_count():  # the caller froze objects itself: leave its state alone
+        return multipletests(p, method=method)[1]
+    gc.freeze()
+    try:
+        return multipletests(p, method=method)[1]
+    finally:
+        gc.unfreeze()
 
 
 def smallest_attainable_p(n_permutations: int, n_tests: int, method: str | None) -> float:

@@ -38,8 +38,12 @@ Nocedal, J. & Wright, S. J. (2006). Numerical Optimization, 2nd ed., Springer: A
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import itertools
 import math
+import platform
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -152,17 +156,66 @@ def init_weights(
     return coefs, intercepts
 
 
+# ---------------------------------------------------------------------- memory
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc's <malloc.h>)
+_MMAP_THRESHOLD_MAX = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)  # 32 MiB on 64-bit
+
+
+@functools.cache
+def _keep_freed_blocks_in_heap() -> bool:
+    """Stop glibc from handing the trainer's arrays back to the kernel after every pass.
+
+    Each pass allocates and frees the same few ``(B, n, width)`` arrays (megabytes each).
+    glibc serves blocks above its mmap threshold (128 KiB at start) with fresh ``mmap``
+    pages and trims free memory at the heap's top, so every pass page-faults its arrays back
+    in: measured 4,400 minor faults and 4 of 7 ms per evaluation of 256 networks (n = 500,
+    10 hidden units). glibc raises both thresholds by itself as large blocks are freed, up to
+    a 32 MiB mmap threshold and a trim threshold twice that; this sets that end state at once
+    (once per process, Linux/glibc only; elsewhere nothing happens). Returns whether it was set.
+    """
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        ok &= libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
+    except (OSError, AttributeError):
+        return False
+    return bool(ok)
+
+
 # ---------------------------------------------------------------------- objective
+def _mul_act_derivative(delta: torch.Tensor, a: torch.Tensor, activation: str) -> torch.Tensor:
+    """``delta * f'(z)`` in place, with ``f'`` written through the activation ``a = f(z)``
+    (logistic ``a (1 - a)``, tanh ``1 - a^2``, relu ``[a > 0]``, identity 1): no ``z`` kept."""
+    if activation == "logistic":
+        return delta.mul_(torch.addcmul(a, a, a, value=-1.0))
+    if activation == "tanh":
+        return delta.mul_(torch.addcmul(torch.ones_like(a), a, a, value=-1.0))
+    if activation == "relu":
+        return delta.masked_fill_(a <= 0, 0.0)
+    return delta
+
+
 class _Problem:
-    """Loss and gradient of ``B`` networks whose parameters are rows of a (B, P) tensor."""
+    """Loss and gradient of ``B`` networks whose parameters are rows of a (B, P) tensor.
+
+    Layout for speed (the trainer's inner loop): the inputs carry a column of ones, so the
+    first layer is one batched product ``[X, 1] @ [W; b]`` and its gradient one product
+    ``[X, 1]^T @ delta`` (a single broadcast GEMM when all networks share X); all ``(B, n, h)``
+    tensors stay contiguous (strided batches make torch fall back to a loop of small GEMMs).
+    """
 
     def __init__(self, spec, sizes, X, Y, weights, dtype, device):
         self.spec = spec
         self.sizes = sizes
         self.X = X  # (n, p) shared or (B, n, p)
+        ones = torch.ones(*X.shape[:-1], 1, dtype=X.dtype, device=X.device)
+        self.X1 = torch.cat([X, ones], dim=-1)  # (n, p+1) or (B, n, p+1)
+        # transposed once, contiguous (a transposed view makes a broadcast matmul loop)
+        self.X1T = self.X1.T.contiguous() if X.ndim == 2 else self.X1.transpose(1, 2)
         self.Y = Y  # (n, k) shared or (B, n, k)
         self.weights = weights  # (B, n) normalised to sum 1 per network, or None
-        self.n_eff = None
         self._set_layout(sizes)
         self.n_layers = len(sizes) - 1
         self.act = ACTIVATIONS[spec.activation].f
@@ -199,6 +252,8 @@ class _Problem:
         new.__dict__.update(self.__dict__)
         if self.X.ndim == 3:
             new.X = self.X[idx]
+            new.X1 = self.X1[idx]
+            new.X1T = new.X1.transpose(1, 2)
         if self.Y.ndim == 3:
             new.Y = self.Y[idx]
         if self.weights is not None:
@@ -206,8 +261,29 @@ class _Problem:
         new.penalty = self.penalty[idx]
         return new
 
+    def _forward(self, Ws, bs, n_layers):
+        """Activations of layers ``0..n_layers-1`` (the last one's pre-activation if it is
+        the output layer): ``[a_1, ..., a_L]``, each (B, n, width)."""
+        W0 = torch.cat([Ws[0], bs[0].unsqueeze(1)], dim=1)  # (B, p+1, h)
+        outs = []
+        z = torch.matmul(self.X1, W0)
+        for i in range(n_layers):
+            if i > 0:
+                z = torch.baddbmm(bs[i].unsqueeze(1), outs[-1], Ws[i])
+            outs.append(self.act(z) if i < self.n_hidden else z)
+        return outs
+
+    @property
+    def n_hidden(self):
+        return self.n_layers - 1
+
+    def _data_term(self, per_row):
+        if self.weights is None:
+            return per_row.mean(dim=1)
+        return (per_row * self.weights).sum(dim=1)
+
     def loss(self, theta):
-        """Per-network objective, shape (B,)."""
+        """Per-network objective, shape (B,) (plain operations: autograd checks the gradient)."""
         Ws, bs = self.unpack(theta)
         h = self.X
         for i in range(self.n_layers):
@@ -222,66 +298,54 @@ class _Problem:
         else:
             # binary log-loss from logits: softplus(z) - y z
             per_row = (torch.nn.functional.softplus(h) - Y * h).sum(dim=2)
-        if self.weights is None:
-            data = per_row.mean(dim=1)
-        else:
-            data = (per_row * self.weights).sum(dim=1)
         sq = theta[:, : self.n_coef].pow(2).sum(dim=1)
-        return data + self.penalty * sq
+        return self._data_term(per_row) + self.penalty * sq
+
+    def _output_delta(self, delta):
+        """``delta`` (dloss/dz per row, unweighted) scaled by the row weights (1/n or c_i)."""
+        if self.weights is None:
+            return delta.mul_(1.0 / delta.shape[1])
+        return delta.mul_(self.weights.unsqueeze(2))
 
     def loss_grad(self, theta):
         """Per-network objective (B,) and its gradient (B, P), by explicit back-propagation."""
         Ws, bs = self.unpack(theta)
-        acts = [self.X]
-        zs = []
-        h = self.X
-        for i in range(self.n_layers):
-            z = torch.matmul(h, Ws[i]) + bs[i].unsqueeze(1)
-            zs.append(z)
-            h = self.act(z) if i < self.n_layers - 1 else z
-            if i < self.n_layers - 1:
-                acts.append(h)
-        z, Y = zs[-1], self.Y
+        outs = self._forward(Ws, bs, self.n_layers)
+        z, Y = outs[-1], self.Y
         k = z.shape[2]
         if self.spec.loss == "squared_error":
             r = z - Y
             per_row = (0.5 / k) * (r * r).sum(dim=2)
-            delta = r / k
+            delta = r.mul_(1.0 / k)
         elif self.spec.out_activation == "softmax":
             logp = torch.log_softmax(z, dim=2)
             per_row = -(Y * logp).sum(dim=2)
-            delta = torch.exp(logp) - Y
+            delta = logp.exp_().sub_(Y)
         else:
             per_row = (torch.nn.functional.softplus(z) - Y * z).sum(dim=2)
-            delta = torch.sigmoid(z) - Y
-        if self.weights is None:
-            n = z.shape[1]
-            data = per_row.mean(dim=1)
-            delta = delta / n
-        else:
-            data = (per_row * self.weights).sum(dim=1)
-            delta = delta * self.weights.unsqueeze(2)
+            delta = torch.sigmoid(z).sub_(Y)
         coef = theta[:, : self.n_coef]
-        f = data + self.penalty * (coef * coef).sum(dim=1)
-        return f, self._backprop(Ws, acts, zs, delta, self.n_layers)
+        f = self._data_term(per_row) + self.penalty * (coef * coef).sum(dim=1)
+        return f, self._backprop(Ws, outs[:-1], self._output_delta(delta), self.n_layers)
 
-    def _backprop(self, Ws, acts, zs, delta, n_layers):
+    def _backprop(self, Ws, acts, delta, n_layers):
         """Gradient (B, P) of layers ``0..n_layers-1`` given ``delta`` = dL/dz of the last one
-        (penalty ``self.penalty * ||W||^2`` included)."""
+        and the hidden activations ``acts`` (penalty ``self.penalty * ||W||^2`` included)."""
         B = Ws[0].shape[0]
         gW: list = [None] * n_layers
         gb: list = [None] * n_layers
-        d1 = ACTIVATIONS[self.spec.activation].d1
+        pen2 = (2.0 * self.penalty).reshape(B, 1, 1)
         for i in range(n_layers - 1, -1, -1):
-            a_prev = acts[i]
-            if a_prev.ndim == 2:
-                gW[i] = torch.matmul(a_prev.T, delta)
+            if i == 0:
+                g0 = torch.matmul(self.X1T, delta)  # (B, p+1, h): weights and bias rows
+                gW[0], gb[0] = g0[:, :-1], g0[:, -1]
             else:
-                gW[i] = torch.matmul(a_prev.transpose(1, 2), delta)
-            gW[i] = gW[i] + (2.0 * self.penalty).reshape(B, 1, 1) * Ws[i]
-            gb[i] = delta.sum(dim=1)
+                gW[i] = torch.bmm(acts[i - 1].transpose(1, 2), delta)
+                gb[i] = delta.sum(dim=1)
+            gW[i] = torch.addcmul(gW[i], pen2, Ws[i])
             if i > 0:
-                delta = torch.matmul(delta, Ws[i].transpose(1, 2)) * d1(zs[i - 1], acts[i])
+                delta = torch.bmm(delta, Ws[i].transpose(1, 2))
+                delta = _mul_act_derivative(delta, acts[i - 1], self.spec.activation)
         return torch.cat([w.reshape(B, -1) for w in gW] + gb, dim=1)
 
 
@@ -304,67 +368,76 @@ class _VarProProblem(_Problem):
         self._set_layout(hidden)
         self.n_hidden_layers = len(hidden) - 1
 
-    def _hidden(self, theta):
-        Ws, bs = self.unpack(theta)
-        acts = [self.X]
-        zs = []
-        h = self.X
-        for i in range(self.n_hidden_layers):
-            z = torch.matmul(h, Ws[i]) + bs[i].unsqueeze(1)
-            h = self.act(z)
-            zs.append(z)
-            acts.append(h)
-        return Ws, acts, zs
+    @property
+    def n_hidden(self):
+        return self.n_hidden_layers
 
     def _solve_output(self, H):
+        """Ridge output weights ``V`` (B, m, k) and intercepts ``c`` (B, k) for hidden
+        activations ``H`` (B, n, m): the normal equations built blockwise (no ``[H, 1]`` copy)."""
         B, n, m = H.shape
-        k = self.Y.shape[-1]
-        H1 = torch.cat([H, torch.ones(B, n, 1, dtype=H.dtype, device=H.device)], dim=2)
-        Hw = H1 / n if self.weights is None else H1 * self.weights.unsqueeze(2)
-        G = torch.matmul(Hw.transpose(1, 2), H1)
-        R = torch.matmul(Hw.transpose(1, 2), self.Y)
-        diag = torch.ones(m + 1, dtype=H.dtype, device=H.device)
-        diag[-1] = 0.0
-        ridge = (2.0 * k * self.penalty).reshape(B, 1) * diag
+        Y = self.Y
+        k = Y.shape[-1]
+        w = self.weights
+        Hw = H if w is None else H * w.unsqueeze(2)  # weighted rows (unnormalised if w None)
+        scale = 1.0 / n if w is None else 1.0
+        G = torch.empty(B, m + 1, m + 1, dtype=H.dtype, device=H.device)
+        G[:, :m, :m] = torch.bmm(Hw.transpose(1, 2), H)
+        s = Hw.sum(dim=1)
+        G[:, :m, m] = s
+        G[:, m, :m] = s
+        G[:, m, m] = float(n) if w is None else w.sum(dim=1)
+        R = torch.empty(B, m + 1, k, dtype=H.dtype, device=H.device)
+        R[:, :m] = torch.matmul(Hw.transpose(1, 2), Y)
+        R[:, m] = Y.sum(dim=-2) if w is None else torch.matmul(w.unsqueeze(1), Y).squeeze(1)
+        diag = G.diagonal(dim1=1, dim2=2)
         # a tiny jitter keeps the unpenalised intercept / alpha = 0 case solvable
-        jitter = 1e-10 * torch.diagonal(G, dim1=1, dim2=2).mean(dim=1, keepdim=True) + 1e-30
-        G = G + torch.diag_embed(ridge + jitter)
+        jitter = 1e-10 * diag.mean(dim=1, keepdim=True) + 1e-30
+        diag.add_(jitter)
+        diag[:, :m].add_((2.0 * k / scale) * self.penalty.unsqueeze(1))
         L, info = torch.linalg.cholesky_ex(G)
         if bool((info != 0).any()):
             V = torch.linalg.lstsq(G, R).solution
         else:
             V = torch.cholesky_solve(R, L)
-        return H1, V
+        return V[:, :m], V[:, m]
 
     def output_weights(self, theta):
-        _, acts, _ = self._hidden(theta)
-        _, V = self._solve_output(acts[-1])
-        return V[:, :-1, :], V[:, -1, :]
+        Ws, bs = self.unpack(theta)
+        acts = self._forward(Ws, bs, self.n_hidden_layers)
+        return self._solve_output(acts[-1])
 
     def loss_grad(self, theta):
-        Ws, acts, zs = self._hidden(theta)
-        H1, V = self._solve_output(acts[-1])
+        Ws, bs = self.unpack(theta)
+        acts = self._forward(Ws, bs, self.n_hidden_layers)
+        H = acts[-1]
+        V, c = self._solve_output(H)
         k = V.shape[2]
-        r = torch.matmul(H1, V) - self.Y
+        r = torch.bmm(H, V).add_(c.unsqueeze(1)).sub_(self.Y)  # (B, n, k)
         per_row = (0.5 / k) * (r * r).sum(dim=2)
-        if self.weights is None:
-            n = r.shape[1]
-            data = per_row.mean(dim=1)
-            delta = r / (k * n)
-        else:
-            data = (per_row * self.weights).sum(dim=1)
-            delta = r * (self.weights.unsqueeze(2) / k)
         coef = theta[:, : self.n_coef]
-        Vw = V[:, :-1, :]
-        sq = (coef * coef).sum(dim=1) + (Vw * Vw).sum(dim=(1, 2))
-        f = data + self.penalty * sq
-        d1 = ACTIVATIONS[self.spec.activation].d1
-        delta = torch.matmul(delta, Vw.transpose(1, 2)) * d1(zs[-1], acts[-1])
-        return f, self._backprop(Ws, acts, zs, delta, self.n_hidden_layers)
+        sq = (coef * coef).sum(dim=1) + (V * V).sum(dim=(1, 2))
+        f = self._data_term(per_row) + self.penalty * sq
+        delta = self._output_delta(r.mul_(1.0 / k))
+        if k == 1:  # an outer product: a broadcast multiply beats a GEMM with inner size 1
+            delta = delta * V.transpose(1, 2)
+        else:
+            delta = torch.bmm(delta, V.transpose(1, 2))
+        delta = _mul_act_derivative(delta, H, self.spec.activation)
+        return f, self._backprop(Ws, acts, delta, self.n_hidden_layers)
 
 
 def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
-    """Batched L-BFGS with a per-network Armijo backtracking line search."""
+    """Batched L-BFGS with a per-network Armijo backtracking line search.
+
+    Every pass evaluates all working networks once, each at its own trial point: a network
+    whose trial point fails the Armijo condition keeps its point and tries a shorter step
+    along the same direction at the next pass. Backtracking is thus spread over passes (one
+    batched evaluation per pass, never a small subset), and each network's trajectory is that
+    of a serial L-BFGS: it depends only on its own data. The curvature pairs are kept in time
+    order (oldest first); a pass costs one objective-and-gradient evaluation plus the two-loop
+    recursion's ``O(memory * P)`` work per network.
+    """
     B, P = theta.shape
     dtype, device = theta.dtype, theta.device
     out_theta = theta.clone()
@@ -377,19 +450,21 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
     f, g = prob.loss_grad(theta)
     S = torch.zeros(B, memory, P, dtype=dtype, device=device)
     Yh = torch.zeros(B, memory, P, dtype=dtype, device=device)
-    rho = torch.zeros(B, memory, dtype=dtype, device=device)
+    rho = torch.zeros(B, memory, dtype=dtype, device=device)  # 0: empty slot
     gamma = torch.ones(B, dtype=dtype, device=device)
     n_iter = torch.zeros(B, dtype=torch.long, device=device)
-    done = g.abs().amax(dim=1) <= tol
-    conv = done.clone()
-    pos = 0  # circular position shared by all rows (invalid pairs have rho = 0)
+    n_back = torch.zeros(B, dtype=torch.long, device=device)  # halvings in this line search
+    d = torch.zeros_like(theta)
+    t = torch.zeros_like(f)
+    gd = torch.zeros_like(f)
+    conv = g.abs().amax(dim=1) <= tol
+    done = conv.clone()
     c1 = 1e-4
     # objective values closer than a few rounding errors count as equal (float32 safety)
     slack = 16 * torch.finfo(dtype).eps
-    first = True
-    for it in range(max_iter + 1):
-        if bool(done.any()) or it == max_iter:
-            finished = done | (it == max_iter)
+    for _ in range(max_iter * (max_backtrack + 1) + 1):
+        finished = done | (n_iter >= max_iter)
+        if bool(finished.any()):
             fin = finished.nonzero().squeeze(1)
             gi = idx[fin]
             out_theta[gi] = theta[fin]
@@ -401,65 +476,65 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
                 break
             idx, theta, f, g = idx[keep], theta[keep], f[keep], g[keep]
             S, Yh, rho, gamma = S[keep], Yh[keep], rho[keep], gamma[keep]
-            n_iter, conv = n_iter[keep], conv[keep]
-            prob = prob.subset(keep) if prob is not problem else problem.subset(idx)
-        # two-loop recursion (newest pair first)
-        q = g.clone()
-        a = torch.zeros_like(rho)
-        order = [(pos - 1 - j) % memory for j in range(memory)]
-        for j in order:
-            a[:, j] = rho[:, j] * (S[:, j] * q).sum(dim=1)
-            q = q - a[:, j : j + 1] * Yh[:, j]
-        r = gamma.unsqueeze(1) * q
-        for j in reversed(order):
-            beta = rho[:, j] * (Yh[:, j] * r).sum(dim=1)
-            r = r + S[:, j] * (a[:, j] - beta).unsqueeze(1)
-        d = -r
-        gd = (g * d).sum(dim=1)
-        bad = gd >= 0  # not a descent direction: fall back to steepest descent
-        if bool(bad.any()):
-            d = torch.where(bad.unsqueeze(1), -g, d)
-            gd = torch.where(bad, -(g * g).sum(dim=1), gd)
-        if first:
-            t = torch.clamp(1.0 / g.abs().sum(dim=1), max=1.0)
-            first = False
-        else:
-            t = torch.ones_like(f)
-        t = torch.where(bad, torch.clamp(1.0 / g.abs().sum(dim=1), max=1.0), t)
-        # backtracking: evaluate loss and gradient together, shrink rejected rows
-        new_theta = theta + t.unsqueeze(1) * d
-        f_new, g_new = prob.loss_grad(new_theta)
+            n_iter, n_back, conv = n_iter[keep], n_back[keep], conv[keep]
+            d, t, gd = d[keep], t[keep], gd[keep]
+            prob = problem.subset(idx)
+        new = n_back == 0  # networks starting a line search need a direction
+        if bool(new.any()):
+            # two-loop recursion over the pairs, newest (last slot) first; empty slots have
+            # rho = 0 and no effect
+            q = g.clone()
+            alphas = [None] * memory
+            for j in range(memory - 1, -1, -1):
+                a_j = rho[:, j] * torch.linalg.vecdot(S[:, j], q)
+                q.addcmul_(a_j.unsqueeze(1), Yh[:, j], value=-1.0)
+                alphas[j] = a_j
+            r = gamma.unsqueeze(1) * q
+            for j in range(memory):
+                beta = rho[:, j] * torch.linalg.vecdot(Yh[:, j], r)
+                r.addcmul_(S[:, j], (alphas[j] - beta).unsqueeze(1))
+            dn = -r
+            gdn = (g * dn).sum(dim=1)
+            bad = gdn >= 0  # not a descent direction: fall back to steepest descent
+            dn = torch.where(bad.unsqueeze(1), -g, dn)
+            gdn = torch.where(bad, -(g * g).sum(dim=1), gdn)
+            cautious = bad | (n_iter == 0)  # no curvature information: a short first step
+            tn = torch.where(
+                cautious, torch.clamp(1.0 / g.abs().sum(dim=1), max=1.0), torch.ones_like(f)
+            )
+            nc = new.unsqueeze(1)
+            d, gd, t = torch.where(nc, dn, d), torch.where(new, gdn, gd), torch.where(new, tn, t)
+        trial = theta + t.unsqueeze(1) * d
+        f_new, g_new = prob.loss_grad(trial)
         ok = f_new <= f + c1 * t * gd + slack * f.abs()
-        for _ in range(max_backtrack):
-            if bool(ok.all()):
-                break
-            rej = (~ok).nonzero().squeeze(1)
-            t[rej] = t[rej] * 0.5
-            cand = theta[rej] + t[rej].unsqueeze(1) * d[rej]
-            fr, gr = prob.subset(rej).loss_grad(cand)
-            new_theta[rej] = cand
-            f_new[rej], g_new[rej] = fr, gr
-            ok[rej] = fr <= f[rej] + c1 * t[rej] * gd[rej] + slack * f[rej].abs()
-        # rows whose line search failed keep their point and are declared done
-        stuck = ~ok
-        new_theta = torch.where(stuck.unsqueeze(1), theta, new_theta)
-        f_new = torch.where(stuck, f, f_new)
-        g_new = torch.where(stuck.unsqueeze(1), g, g_new)
-        s = new_theta - theta
+        # rejected: a shorter step at the next pass, the minimizer of the quadratic through
+        # f(0), f'(0) and f(t), kept in [0.1 t, 0.5 t] (Nocedal & Wright, section 3.5)
+        n_back = torch.where(ok, 0, n_back + 1)
+        curv = f_new - f - gd * t
+        t_q = -gd * t * t / (2.0 * torch.where(curv > 0, curv, 1.0))
+        t_q = torch.where(curv > 0, t_q, 0.5 * t)
+        t = torch.where(ok, t, torch.minimum(torch.maximum(t_q, 0.1 * t), 0.5 * t))
+        stuck = n_back > max_backtrack
+        # accepted: the curvature pair joins the network's history (if it is usable)
+        s = trial - theta
         yv = g_new - g
         sy = (s * yv).sum(dim=1)
         yy = (yv * yv).sum(dim=1)
-        good = sy > 1e-10 * torch.sqrt((s * s).sum(dim=1) * yy)
-        S[:, pos] = s
-        Yh[:, pos] = yv
-        rho[:, pos] = torch.where(good, 1.0 / torch.where(good, sy, 1.0), 0.0)
-        gamma = torch.where(good, sy / torch.where(good, yy, 1.0), gamma)
-        pos = (pos + 1) % memory
+        good = ok & (sy > 1e-10 * torch.sqrt((s * s).sum(dim=1) * yy))
+        if bool(good.any()):  # the buffers stay in time order: oldest slot dropped
+            keep_old = (~good).reshape(-1, 1, 1)
+            S = torch.where(keep_old, S, torch.cat([S[:, 1:], s.unsqueeze(1)], dim=1))
+            Yh = torch.where(keep_old, Yh, torch.cat([Yh[:, 1:], yv.unsqueeze(1)], dim=1))
+            rho_new = torch.cat([rho[:, 1:], (1.0 / torch.where(good, sy, 1.0)).unsqueeze(1)], 1)
+            rho = torch.where(good.unsqueeze(1), rho_new, rho)
+            gamma = torch.where(good, sy / torch.where(good, yy, 1.0), gamma)
         rel = (f - f_new) / torch.clamp(torch.maximum(f.abs(), f_new.abs()), min=1e-12)
-        theta, f, g = new_theta, f_new, g_new
-        n_iter = n_iter + 1
-        gconv = g.abs().amax(dim=1) <= tol
-        conv = gconv | (rel <= max(ftol, float(slack)))
+        okc = ok.unsqueeze(1)
+        theta = torch.where(okc, trial, theta)
+        g = torch.where(okc, g_new, g)
+        f = torch.where(ok, f_new, f)
+        n_iter = n_iter + ok.long()
+        conv = ok & ((g.abs().amax(dim=1) <= tol) | (rel <= max(ftol, float(slack))))
         done = conv | stuck
     return out_theta, out_f, out_iter, out_conv
 
@@ -502,6 +577,7 @@ def fit_networks(
     -------
     TrainResult
     """
+    _keep_freed_blocks_in_heap()
     coefs0, ints0 = init
     B = coefs0[0].shape[0]
     sizes = (coefs0[0].shape[1], *(c.shape[2] for c in coefs0))
@@ -592,7 +668,7 @@ def train_networks(
     sample_weight: np.ndarray | None = None,
     chunk_size: int | None = None,
     memory_budget_mb: float = 256.0,
-    block_size: int = 64,
+    block_size: int = 512,
     n_jobs: int | None = None,
     progress=None,
     **opts,

@@ -182,3 +182,82 @@ def test_training_spec_reads_sklearn_models():
         adapters.training_spec(MLPRegressor(loss="poisson"))
     with pytest.raises(TypeError, match="trainer='estimator'"):
         adapters.training_spec(object())
+
+
+def _directional_fd(prob, theta, direction, h=1e-6):
+    fp, _ = prob.loss_grad(theta + h * direction)
+    fm, _ = prob.loss_grad(theta - h * direction)
+    return (fp - fm) / (2 * h)
+
+
+@pytest.mark.parametrize("activation", ["logistic", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("per_network_X", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("problem", ["varpro", "squared_error", "binary", "multiclass"])
+def test_gradient_equals_finite_differences(activation, per_network_X, weighted, problem):
+    """Two hidden layers, 3 networks with their own data: the explicit back-propagation (the
+    trainer's fast layout) equals central differences of its own objective."""
+    rng = np.random.default_rng(11)
+    B, n, p = 3, 25, 3
+    sizes = (p, 4, 3, {"binary": 1, "multiclass": 3}.get(problem, 2))
+    X = rng.normal(size=(B, n, p)) if per_network_X else rng.normal(size=(n, p))
+    if problem in ("varpro", "squared_error"):
+        spec = TrainingSpec((4, 3), activation, "identity", "squared_error", 0.7)
+        Y = rng.normal(size=(B, n, 2))
+    elif problem == "binary":
+        spec = TrainingSpec((4, 3), activation, "logistic", "log_loss", 0.7, is_classifier=True)
+        Y = rng.integers(0, 2, size=(B, n, 1)).astype(float)
+    else:
+        spec = TrainingSpec((4, 3), activation, "softmax", "log_loss", 0.7, is_classifier=True)
+        Y = np.eye(3)[rng.integers(0, 3, size=(B, n))]
+    w = None
+    if weighted:
+        w = torch.as_tensor(rng.integers(0, 3, size=(B, n)).astype(float))
+        w = w / w.sum(dim=1, keepdim=True)
+    cls = _VarProProblem if problem == "varpro" else _Problem
+    prob = cls(spec, sizes, torch.as_tensor(X), torch.as_tensor(Y), w, torch.float64, None)
+    prob.penalty = torch.full((B,), 0.5 * 0.7 / n, dtype=torch.float64)
+    theta = torch.as_tensor(rng.normal(scale=0.7, size=(B, prob.n_params)))
+    f, g = prob.loss_grad(theta)
+    if problem != "varpro":
+        assert torch.allclose(f, prob.loss(theta))
+    for _ in range(3):
+        direction = torch.as_tensor(rng.normal(size=theta.shape))
+        fd = _directional_fd(prob, theta, direction)
+        np.testing.assert_allclose((g * direction).sum(dim=1).numpy(), fd.numpy(), rtol=1e-6,
+                                   atol=1e-8)  # fmt: skip
+
+
+def test_backtracking_networks_keep_their_own_trajectories(data, monkeypatch):
+    """Networks of one block reject trial steps at different passes (a saturated start makes
+    the first steps fail the Armijo test); each still follows the trajectory it has alone."""
+    X, y = data
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 0.1)
+    init = init_weights(spec, 3, 1, 2, seed=4)
+    init[0][0][1] *= 40.0
+    kw = {"tol": 1e-7, "max_iter": 300}
+    passes = []
+    loss_grad = _VarProProblem.loss_grad
+
+    def counting(self, theta):
+        passes.append(theta.shape[0])
+        return loss_grad(self, theta)
+
+    monkeypatch.setattr(_VarProProblem, "loss_grad", counting)
+    both = fit_networks(spec, X, y[:, None], init, **kw)
+    assert len(passes) > 1 + both.n_iter.max()  # some trial points were rejected
+    for b in range(2):
+        one = ([c[b : b + 1] for c in init[0]], [c[b : b + 1] for c in init[1]])
+        alone = fit_networks(spec, X, y[:, None], one, **kw)
+        assert alone.loss[0] == pytest.approx(both.loss[b], rel=1e-12)
+        assert alone.n_iter[0] == both.n_iter[b]
+
+
+def test_glibc_is_told_to_keep_freed_blocks():
+    import platform
+    import sys
+
+    from sensitivity.training import _keep_freed_blocks_in_heap
+
+    expected = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
+    assert _keep_freed_blocks_in_heap() is expected
