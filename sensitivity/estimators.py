@@ -394,7 +394,8 @@ _COMMON_DOC = """
         Trainer settings: ``max_iter`` (100 L-BFGS iterations; at the benchmark's settings
         this already reaches a lower mean training loss than scikit-learn's lbfgs at its
         defaults, ``benchmarks/bench_speed.py``), ``tol`` (1e-4, max-abs gradient), ``ftol``
-        (1e-9), ``dtype`` (torch.float32), ``device`` (None: CPU; e.g. "cuda"),
+        (1e-9), ``dtype`` (torch.float32; or "float64"), ``device`` (None: CPU; "cuda"
+        needs a CUDA build of torch and a GPU),
         ``chunk_size`` (None: from ``memory_budget_mb``, 256), ``block_size`` (512 networks
         optimized together; part of the result's definition, unlike ``chunk_size`` and
         ``n_jobs``, which never change the numbers).

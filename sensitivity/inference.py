@@ -396,6 +396,7 @@ def run_inference(
             f"Unknown train_params {sorted(unknown)}; allowed: {sorted(DEFAULT_TRAIN_PARAMS)}."
         )
     tp.update(user_tp)
+    tp = _check_train_params(tp)
     template = fitted if fitted is not None else est.estimator
     spec = None
     if trainer in ("auto", "batched"):
@@ -476,6 +477,60 @@ def run_inference(
     if n_boot:
         out.bootstrap_distribution = boot_stats["importance"]
         out.ci_low, out.ci_high = bootstrap_interval(boot_stats["importance"], est.alpha)
+    return out
+
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _check_train_params(tp: dict) -> dict:
+    """Validate the trainer settings (clear errors instead of failures deep inside torch)."""
+    out = dict(tp)
+
+    def positive_int(name, allow_none=False):
+        v = out[name]
+        if allow_none and v is None:
+            return
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+            extra = " or None" if allow_none else ""
+            raise ValueError(
+                f"train_params[{name!r}] must be a positive integer{extra}; got {v!r}."
+            )
+
+    def non_negative(name, strict=False):
+        v = out[name]
+        ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+        if not ok or v < 0 or (strict and v == 0):
+            what = "a positive" if strict else "a non-negative"
+            raise ValueError(f"train_params[{name!r}] must be {what} number; got {v!r}.")
+
+    positive_int("max_iter")
+    positive_int("block_size")
+    positive_int("chunk_size", allow_none=True)
+    non_negative("tol")
+    non_negative("ftol")
+    non_negative("memory_budget_mb", strict=True)
+    dtype = (
+        _DTYPES.get(out["dtype"], out["dtype"]) if isinstance(out["dtype"], str) else out["dtype"]
+    )
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(
+            f"train_params['dtype'] must be torch.float32 or torch.float64 (or 'float32', "
+            f"'float64'); got {out['dtype']!r}."
+        )
+    out["dtype"] = dtype
+    device = out["device"]
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"train_params['device'] is not a torch device: {device!r}.") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                "train_params['device'] asks for CUDA, but torch.cuda.is_available() is False "
+                "here (a CPU build of torch, or no GPU); leave device=None to train on the CPU."
+            )
+        out["device"] = device
     return out
 
 

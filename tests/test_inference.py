@@ -213,3 +213,42 @@ def test_undefined_null_statistics_count_as_less_extreme():
     null = np.array([[0.1, np.nan], [np.nan, np.nan], [0.9, 0.2], [0.3, np.nan]])
     p = permutation_pvalues(np.array([0.5, 0.5]), null, signed=False)
     np.testing.assert_allclose(p, [(1 + 1) / 5, 1 / 5])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"max_iter": 0}, "max_iter.*positive integer"),
+        ({"block_size": 2.5}, "block_size.*positive integer"),
+        ({"chunk_size": -1}, "chunk_size.*positive integer or None"),
+        ({"tol": -1e-3}, "tol.*non-negative"),
+        ({"ftol": float("nan")}, "ftol.*non-negative"),
+        ({"memory_budget_mb": 0}, "memory_budget_mb.*positive"),
+        ({"dtype": "float16"}, "dtype.*float32"),
+        ({"device": "nonsense"}, "not a torch device"),
+        ({"no_such": 1}, "Unknown train_params"),
+    ],
+)
+def test_bad_train_params_get_clear_errors(friedman, params, match):
+    X, y = friedman
+    with pytest.raises(ValueError, match=match):
+        Olden(_net(), n_permutations=19, train_params=params).fit(X, y)
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(friedman, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X, y = friedman
+    with pytest.raises(ValueError, match="CUDA"):
+        Olden(_net(), n_permutations=19, train_params={"device": "cuda"}).fit(X, y)
+
+
+def test_dtype_may_be_given_by_name(friedman):
+    X, y = friedman
+    a = _fit(Olden, X, y, n_permutations=9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = Olden(_net(), n_permutations=9, random_state=0,
+                  train_params={**FAST, "dtype": "float32"}).fit(X, y)  # fmt: skip
+    pd.testing.assert_frame_equal(a.importances_, b.importances_)
