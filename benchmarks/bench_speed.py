@@ -4,9 +4,13 @@ n=500, 10 inputs, 10 logistic hidden units. The baseline refits scikit-learn's M
 permuted y in the same process, on the same standardized data with the same penalty
 (``alpha`` = the test's ``train_alpha``), at scikit-learn's own iteration cap (200) and
 tolerance, with its ``lbfgs`` solver (the fast one for small data) and its default ``adam``
-solver; ``n_refits``
-refits are timed and extrapolated to 999. Reports wall and CPU time and the mean final
-training loss (scikit-learn's objective: 0.5 * MSE + alpha / (2n) ||W||^2, standardized y).
+solver; ``n_refits`` refits are timed and extrapolated to 999. Reports wall and CPU time and the
+mean final training loss (scikit-learn's objective: 0.5 * MSE + alpha / (2n) ||W||^2,
+standardized y).
+
+A second table times the batched trainer alone (999 networks, same data, one initial weight
+vector as in the test) stopped after ``k`` iterations, for the smallest ``k`` in a grid whose
+mean loss is at most each loop's: the trainer's speed at equal training loss.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_speed.py [n_refits]``. The machine may be shared:
 wall times are noisy, CPU times less so.
@@ -25,6 +29,32 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
 from sensitivity import Olden
+from sensitivity.training import TrainingSpec, init_weights, train_networks
+
+ITERATION_GRID = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100, 150, 200)
+
+
+def _trainer_at_equal_loss(Xs, ys, alpha, targets):
+    """Smallest grid ``k`` whose mean loss is <= each target: {target: (k, wall, loss)}."""
+    spec = TrainingSpec((10,), "logistic", "identity", "squared_error", alpha)
+    init = init_weights(spec, Xs.shape[1], 1, 1, seed=0)
+    init = ([np.repeat(c, 999, 0) for c in init[0]], [np.repeat(b, 999, 0) for b in init[1]])
+    rng = np.random.default_rng(2)
+    perms = np.stack([rng.permutation(len(ys)) for _ in range(999)])
+    found = {}
+    for k in ITERATION_GRID:
+        t0 = time.perf_counter()
+        res = train_networks(
+            spec, Xs, ys[:, None], init, y_perm=perms, max_iter=k, tol=1e-4, ftol=1e-9,
+            dtype=torch.float32, block_size=512,
+        )  # fmt: skip
+        wall, loss = time.perf_counter() - t0, float(np.mean(res.loss))
+        for target in targets:
+            if target not in found and loss <= target:
+                found[target] = (k, wall, loss)
+        if len(found) == len(targets):
+            break
+    return found
 
 
 def main(n_refits: int = 20) -> None:
@@ -74,6 +104,19 @@ def main(n_refits: int = 20) -> None:
         print(f"{name:32s} {fits:5d} {w:9.2f} {c:9.2f} {loss:10.5f} {w / base[2]:10.1f}")
     conv = np.mean(info["null_converged"])
     print(f"batched: mean iterations {np.mean(info['null_n_iter']):.0f}, converged {conv:.1%}")
+
+    loops = {name: (w, loss) for name, _, w, _, loss in rows[1:]}
+    found = _trainer_at_equal_loss(Xs, ys, alpha, [loss for _, loss in loops.values()])
+    print("\nBatched trainer alone (999 networks) stopped at the first grid iteration count whose")
+    print("mean loss is at most the loop's:")
+    print(f"{'loop':32s} {'loop loss':>10s} {'iters':>6s} {'wall s':>8s} {'mean loss':>10s} "
+          f"{'loop / trainer':>15s}")  # fmt: skip
+    for name, (w, loss) in loops.items():
+        if loss in found:
+            k, tw, tl = found[loss]
+            print(f"{name:32s} {loss:10.5f} {k:6d} {tw:8.2f} {tl:10.5f} {w / tw:15.1f}")
+        else:
+            print(f"{name:32s} {loss:10.5f}   not reached within {ITERATION_GRID[-1]} iterations")
 
 
 if __name__ == "__main__":
