@@ -434,8 +434,9 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
     whose trial point fails the Armijo condition keeps its point and tries a shorter step
     along the same direction at the next pass. Backtracking is thus spread over passes (one
     batched evaluation per pass, never a small subset), and each network's trajectory is that
-    of a serial L-BFGS: it depends only on its own data. The curvature pairs are kept in time
-    order (oldest first); a pass costs one objective-and-gradient evaluation plus the two-loop
+    of a serial L-BFGS: it depends only on its own data. The history holds the curvature pairs of
+    the last ``memory`` passes (a pass in which a network rejected its trial point leaves an
+    inert slot); a pass costs one objective-and-gradient evaluation plus the two-loop
     recursion's ``O(memory * P)`` work per network.
     """
     B, P = theta.shape
@@ -450,10 +451,11 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
     f, g = prob.loss_grad(theta)
     S = torch.zeros(B, memory, P, dtype=dtype, device=device)
     Yh = torch.zeros(B, memory, P, dtype=dtype, device=device)
-    rho = torch.zeros(B, memory, dtype=dtype, device=device)  # 0: empty slot
+    rho = torch.zeros(B, memory, dtype=dtype, device=device)  # 0: no usable pair in the slot
+    pos = 0  # next slot to write, shared by all networks
     gamma = torch.ones(B, dtype=dtype, device=device)
     n_iter = torch.zeros(B, dtype=torch.long, device=device)
-    n_back = torch.zeros(B, dtype=torch.long, device=device)  # halvings in this line search
+    n_back = torch.zeros(B, dtype=torch.long, device=device)  # rejected trial points in this line search
     d = torch.zeros_like(theta)
     t = torch.zeros_like(f)
     gd = torch.zeros_like(f)
@@ -481,18 +483,20 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
             prob = problem.subset(idx)
         new = n_back == 0  # networks starting a line search need a direction
         if bool(new.any()):
-            # two-loop recursion over the pairs, newest (last slot) first; empty slots have
-            # rho = 0 and no effect
+            # two-loop recursion over the pairs, newest first; slots without a usable pair
+            # (empty, or written in a pass where the network rejected its trial point or the
+            # pair failed the curvature test) have rho = 0 and no effect
+            order = [(pos - 1 - j) % memory for j in range(memory)]
             q = g.clone()
-            alphas = [None] * memory
-            for j in range(memory - 1, -1, -1):
+            alphas = []
+            for j in order:
                 a_j = rho[:, j] * torch.linalg.vecdot(S[:, j], q)
                 q.addcmul_(a_j.unsqueeze(1), Yh[:, j], value=-1.0)
-                alphas[j] = a_j
+                alphas.append(a_j)
             r = gamma.unsqueeze(1) * q
-            for j in range(memory):
+            for j, a_j in zip(reversed(order), reversed(alphas), strict=True):
                 beta = rho[:, j] * torch.linalg.vecdot(Yh[:, j], r)
-                r.addcmul_(S[:, j], (alphas[j] - beta).unsqueeze(1))
+                r.addcmul_(S[:, j], (a_j - beta).unsqueeze(1))
             dn = -r
             gdn = (g * dn).sum(dim=1)
             bad = gdn >= 0  # not a descent direction: fall back to steepest descent
@@ -521,13 +525,13 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
         sy = (s * yv).sum(dim=1)
         yy = (yv * yv).sum(dim=1)
         good = ok & (sy > 1e-10 * torch.sqrt((s * s).sum(dim=1) * yy))
-        if bool(good.any()):  # the buffers stay in time order: oldest slot dropped
-            keep_old = (~good).reshape(-1, 1, 1)
-            S = torch.where(keep_old, S, torch.cat([S[:, 1:], s.unsqueeze(1)], dim=1))
-            Yh = torch.where(keep_old, Yh, torch.cat([Yh[:, 1:], yv.unsqueeze(1)], dim=1))
-            rho_new = torch.cat([rho[:, 1:], (1.0 / torch.where(good, sy, 1.0)).unsqueeze(1)], 1)
-            rho = torch.where(good.unsqueeze(1), rho_new, rho)
-            gamma = torch.where(good, sy / torch.where(good, yy, 1.0), gamma)
+        # one slot per pass for every network (a circular buffer with a shared position:
+        # cheap, and a network's history still depends only on its own passes)
+        S[:, pos] = s
+        Yh[:, pos] = yv
+        rho[:, pos] = torch.where(good, 1.0 / torch.where(good, sy, 1.0), 0.0)
+        gamma = torch.where(good, sy / torch.where(good, yy, 1.0), gamma)
+        pos = (pos + 1) % memory
         rel = (f - f_new) / torch.clamp(torch.maximum(f.abs(), f_new.abs()), min=1e-12)
         okc = ok.unsqueeze(1)
         theta = torch.where(okc, trial, theta)
