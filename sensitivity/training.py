@@ -455,7 +455,7 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
     pos = 0  # next slot to write, shared by all networks
     gamma = torch.ones(B, dtype=dtype, device=device)
     n_iter = torch.zeros(B, dtype=torch.long, device=device)
-    n_back = torch.zeros(B, dtype=torch.long, device=device)  # rejected trial points in this line search
+    n_back = torch.zeros(B, dtype=torch.long, device=device)  # rejections in this line search
     d = torch.zeros_like(theta)
     t = torch.zeros_like(f)
     gd = torch.zeros_like(f)
