@@ -185,18 +185,6 @@ def _keep_freed_blocks_in_heap() -> bool:
 
 
 # ---------------------------------------------------------------------- objective
-def _mul_act_derivative(delta: torch.Tensor, a: torch.Tensor, activation: str) -> torch.Tensor:
-    """``delta * f'(z)`` in place, with ``f'`` written through the activation ``a = f(z)``
-    (logistic ``a (1 - a)``, tanh ``1 - a^2``, relu ``[a > 0]``, identity 1): no ``z`` kept."""
-    if activation == "logistic":
-        return delta.mul_(torch.addcmul(a, a, a, value=-1.0))
-    if activation == "tanh":
-        return delta.mul_(torch.addcmul(torch.ones_like(a), a, a, value=-1.0))
-    if activation == "relu":
-        return delta.masked_fill_(a <= 0, 0.0)
-    return delta
-
-
 class _Problem:
     """Loss and gradient of ``B`` networks whose parameters are rows of a (B, P) tensor.
 
@@ -219,6 +207,7 @@ class _Problem:
         self._set_layout(sizes)
         self.n_layers = len(sizes) - 1
         self.act = ACTIVATIONS[spec.activation].f
+        self.act_d1 = ACTIVATIONS[spec.activation].d1  # from the activation value alone
 
     def _set_layout(self, sizes):
         """Where each layer's weights and biases sit in a parameter row: all weight matrices
@@ -345,7 +334,7 @@ class _Problem:
             gW[i] = torch.addcmul(gW[i], pen2, Ws[i])
             if i > 0:
                 delta = torch.bmm(delta, Ws[i].transpose(1, 2))
-                delta = _mul_act_derivative(delta, acts[i - 1], self.spec.activation)
+                delta = delta.mul_(self.act_d1(None, acts[i - 1]))
         return torch.cat([w.reshape(B, -1) for w in gW] + gb, dim=1)
 
 
@@ -423,7 +412,7 @@ class _VarProProblem(_Problem):
             delta = delta * V.transpose(1, 2)
         else:
             delta = torch.bmm(delta, V.transpose(1, 2))
-        delta = _mul_act_derivative(delta, H, self.spec.activation)
+        delta = delta.mul_(self.act_d1(None, H))
         return f, self._backprop(Ws, acts, delta, self.n_hidden_layers)
 
 
