@@ -50,21 +50,11 @@ __all__ = [
 def _check_params(est: BaseSensitivity) -> None:
     """Validate the common parameters with messages that name the problem."""
 
-    def nonneg_int(name: str) -> None:
-        v = getattr(est, name)
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
-            raise ValueError(f"{name} must be a non-negative integer; got {v!r}.")
-
-    nonneg_int("n_permutations")
-    nonneg_int("n_bootstrap")
+    _inference.check_integer(est.n_permutations, "n_permutations", minimum=0)
+    _inference.check_integer(est.n_bootstrap, "n_bootstrap", minimum=0)
     if not isinstance(est.alpha, numbers.Real) or not 0 < est.alpha < 1:
         raise ValueError(f"alpha must be in (0, 1); got {est.alpha!r}.")
-    if est.max_features is not None and (
-        not isinstance(est.max_features, numbers.Integral) or est.max_features < 1
-    ):
-        raise ValueError(
-            f"max_features must be a positive integer or None; got {est.max_features!r}."
-        )
+    _inference.check_integer(est.max_features, "max_features", minimum=1, allow_none=True)
     if est.estimator is None:
         raise ValueError(f"{type(est).__name__} needs an estimator (a network to analyse).")
 

@@ -75,6 +75,7 @@ __all__ = [
     "InferenceResult",
     "adjust_pvalues",
     "bootstrap_interval",
+    "check_integer",
     "check_target",
     "permutation_pvalues",
     "run_inference",
@@ -175,6 +176,17 @@ def bootstrap_interval(boot, alpha: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- validation
+def check_integer(value, label: str, *, minimum: int, allow_none: bool = False) -> None:
+    """Raise a ValueError naming ``label`` unless ``value`` is an integer >= ``minimum``
+    (``minimum`` 0 or 1; bools are not integers here), or None where ``allow_none``."""
+    if allow_none and value is None:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        kind = "non-negative" if minimum == 0 else "positive"
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{label} must be a {kind} integer{extra}; got {value!r}.")
+
+
 def check_target(y, *, is_classifier: bool) -> np.ndarray:
     """Validate the target of a test: no NaN/inf, more than one class or value.
 
@@ -386,8 +398,7 @@ def run_inference(
     if trainer not in TRAINERS:
         raise ValueError(f"trainer must be one of {TRAINERS}; got {trainer!r}.")
     n_init = _param(est, "n_init")
-    if not isinstance(n_init, numbers.Integral) or isinstance(n_init, bool) or n_init < 1:
-        raise ValueError(f"n_init must be a positive integer; got {n_init!r}.")
+    check_integer(n_init, "n_init", minimum=1)
     tp = dict(DEFAULT_TRAIN_PARAMS)
     user_tp = _param(est, "train_params") or {}
     unknown = set(user_tp) - set(tp)
@@ -487,16 +498,6 @@ def _check_train_params(tp: dict) -> dict:
     """Validate the trainer settings (clear errors instead of failures deep inside torch)."""
     out = dict(tp)
 
-    def positive_int(name, allow_none=False):
-        v = out[name]
-        if allow_none and v is None:
-            return
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-            extra = " or None" if allow_none else ""
-            raise ValueError(
-                f"train_params[{name!r}] must be a positive integer{extra}; got {v!r}."
-            )
-
     def non_negative(name, strict=False):
         v = out[name]
         ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
@@ -504,9 +505,10 @@ def _check_train_params(tp: dict) -> dict:
             what = "a positive" if strict else "a non-negative"
             raise ValueError(f"train_params[{name!r}] must be {what} number; got {v!r}.")
 
-    positive_int("max_iter")
-    positive_int("block_size")
-    positive_int("chunk_size", allow_none=True)
+    for name in ("max_iter", "block_size", "chunk_size"):
+        check_integer(
+            out[name], f"train_params[{name!r}]", minimum=1, allow_none=name == "chunk_size"
+        )
     non_negative("tol")
     non_negative("ftol")
     non_negative("memory_budget_mb", strict=True)
