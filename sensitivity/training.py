@@ -631,7 +631,7 @@ def chunk_size_for(
     return max(1, int(budget_mb * 2**20 // per_net))
 
 
-def _fit_task(spec, X, Y, init, sample_weight, col_perm, y_perm, opts, block):
+def _fit_task(spec, X, Y, init, sample_weight, col_perm, y_perm, opts, block, col_values=None):
     """One joblib task: fit its networks block by block (fixed blocks: deterministic)."""
     B = init[0][0].shape[0]
     parts = []
@@ -645,6 +645,10 @@ def _fit_task(spec, X, Y, init, sample_weight, col_perm, y_perm, opts, block):
             Xb = np.broadcast_to(X, (e - s, *X.shape)).copy()
             rows = np.arange(e - s)[:, None]
             Xb[rows, np.arange(X.shape[0])[None, :], cols[:, None]] = X[perms, cols[:, None]]
+        if col_values is not None:
+            cols, values = col_values[0][s:e], col_values[1][s:e]
+            Xb = np.broadcast_to(X, (e - s, *X.shape)).copy()
+            Xb[np.arange(e - s), :, cols] = values
         sw = None if sample_weight is None else sample_weight[s:e]
         parts.append(fit_networks(spec, Xb, Yb, sub_init, sample_weight=sw, **opts))
     return TrainResult.concat(parts)
@@ -658,6 +662,7 @@ def train_networks(
     *,
     y_perm: np.ndarray | None = None,
     col_perm: tuple[np.ndarray, np.ndarray] | None = None,
+    col_values: tuple[np.ndarray, np.ndarray] | None = None,
     sample_weight: np.ndarray | None = None,
     chunk_size: int | None = None,
     memory_budget_mb: float = 256.0,
@@ -681,6 +686,9 @@ def train_networks(
         Network ``b`` is fitted to ``Y[y_perm[b]]`` (the permuted targets).
     col_perm : (cols (B,), perms (B, n)), optional
         Network ``b`` sees ``X`` with column ``cols[b]`` replaced by ``X[perms[b], cols[b]]``.
+    col_values : (cols (B,), values (B, n)), optional
+        Network ``b`` sees ``X`` with column ``cols[b]`` replaced by ``values[b]`` (draws of a
+        conditional randomization test, in the units of ``X``). Not together with ``col_perm``.
     sample_weight : ndarray (B, n), optional
         Per-network row weights (bootstrap counts).
     chunk_size : int, optional
@@ -703,11 +711,13 @@ def train_networks(
         Networks in the order of ``init``, whatever the chunking.
     """
     B = init[0][0].shape[0]
+    if col_perm is not None and col_values is not None:
+        raise ValueError("Pass col_perm or col_values, not both.")
     sizes = (X.shape[1], *(c.shape[2] for c in init[0]))
     fits = chunk_size_for(
         X.shape[0],
         sizes,
-        per_network_X=col_perm is not None,
+        per_network_X=col_perm is not None or col_values is not None,
         memory=opts.get("memory", 10),
         budget_mb=memory_budget_mb,
     )
@@ -731,6 +741,7 @@ def train_networks(
             part(y_perm, s, e),
             opts,
             block,
+            None if col_values is None else (col_values[0][s:e], col_values[1][s:e]),
         )
         for s, e in bounds
     )

@@ -261,3 +261,20 @@ def test_glibc_is_told_to_keep_freed_blocks():
 
     expected = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
     assert _keep_freed_blocks_in_heap() is expected
+
+
+def test_col_values_equals_col_perm_when_values_are_the_permuted_column():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    Y = (X[:, :1] - X[:, 1:2]) + 0.1 * rng.normal(size=(40, 1))
+    spec = TrainingSpec((4,), "tanh", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 4, 0)
+    cols = np.array([0, 1, 2, 0])
+    perms = np.stack([rng.permutation(40) for _ in range(4)])
+    a = train_networks(spec, X, Y, init, col_perm=(cols, perms), max_iter=30)
+    values = X[perms, cols[:, None]]
+    b = train_networks(spec, X, Y, init, col_values=(cols, values), max_iter=30)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    np.testing.assert_array_equal(a.coefs[0], b.coefs[0])
+    c = train_networks(spec, X, Y, init, col_values=(cols, values + 1.0), max_iter=30)
+    assert not np.allclose(a.loss, c.loss)
