@@ -1027,3 +1027,37 @@ def training_loss(fitted, X, y) -> float:
     if loss is not None and np.isfinite(loss):
         return float(loss)
     return -float(fitted.score(X, y))
+
+
+def is_classifier_model(model) -> bool:
+    """Whether a model is a classifier (scikit-learn tags; an MLPBatch's flag; a torch module
+    ending in a softmax or sigmoid)."""
+    from sklearn.base import is_classifier
+
+    if isinstance(model, MLPBatch):
+        return bool(model.is_classifier)
+    if isinstance(model, torch.nn.Module):
+        if isinstance(model, torch.nn.Sequential):
+            layers = _flatten_sequential(model)
+            return bool(layers) and isinstance(layers[-1], torch.nn.Softmax | torch.nn.Sigmoid)
+        return False
+    try:
+        return bool(is_classifier(model))
+    except (AttributeError, TypeError):
+        return False
+
+
+def set_training_record(model, *, alpha: float, loss: float | None) -> None:
+    """Record in a fitted MLP copy how its weights were trained by the test's trainer: its
+    ``alpha`` becomes the penalty used, ``loss_`` the trainer's final loss, and the history
+    attributes of the discarded fit (``loss_curve_``, ``best_loss_``, ``n_iter_``...) are
+    removed so that ``get_params()`` and the attributes describe the weights it holds."""
+    final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if not isinstance(final, MLPRegressor | MLPClassifier):
+        return
+    final.set_params(alpha=float(alpha))
+    if loss is not None:
+        final.loss_ = float(loss)
+    for attr in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+        if hasattr(final, attr):
+            setattr(final, attr, None)

@@ -241,6 +241,10 @@ class SensitivityResult:
         p_adjust: str | None = None,
         settings: Mapping[str, object] | None = None,
         notes: Sequence[str] = (),
+        null: str | None = None,
+        hypothesis: str | None = None,
+        global_test: Mapping[str, object] | None = None,
+        network: Mapping[str, object] | None = None,
     ) -> None:
         if not isinstance(importances, pd.DataFrame) or "importance" not in importances:
             raise TypeError("importances must be the ranked DataFrame of importance_frame.")
@@ -255,6 +259,10 @@ class SensitivityResult:
         self.p_adjust = p_adjust
         self.settings = dict(settings or {})
         self.notes = tuple(notes)
+        self.null = null
+        self.hypothesis = hypothesis
+        self.global_test = None if global_test is None else dict(global_test)
+        self.network = None if network is None else dict(network)
 
     # ------------------------------------------------------------------ properties
     @property

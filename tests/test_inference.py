@@ -15,7 +15,9 @@ from sensitivity import Garson, Olden, olden
 from sensitivity.inference import (
     adjust_pvalues,
     bootstrap_interval,
+    min_p_global,
     permutation_pvalues,
+    seed_streams,
     smallest_attainable_p,
 )
 
@@ -75,8 +77,8 @@ def test_olden_test_fills_the_table_and_estimator_holds_the_tested_network(fried
     # importances_, estimator_ and the null come from one trainer: olden(estimator_) agrees
     again = olden(sa.estimator_).reindex(frame.index)["importance"]
     np.testing.assert_allclose(again, frame["importance"], rtol=1e-10)
-    # p-values are reproducible from the null distribution
-    obs = sa.statistics_["importance"]
+    # p-values are reproducible from each variable's own observed network and null
+    obs = sa.inference_["tested_statistic"]
     np.testing.assert_allclose(
         permutation_pvalues(obs, sa.null_distribution_, signed=True)[0],
         frame.reindex(list(X.columns))["p_value"],
@@ -86,7 +88,7 @@ def test_olden_test_fills_the_table_and_estimator_holds_the_tested_network(fried
 def test_garson_test_is_upper_tailed(friedman):
     X, y = friedman
     sa = _fit(Garson, X, y, n_permutations=9, random_state=1)
-    obs = sa.statistics_["importance"]
+    obs = sa.inference_["tested_statistic"]
     expected = permutation_pvalues(obs, sa.null_distribution_, signed=False)[0]
     np.testing.assert_allclose(sa.importances_.reindex(list(X.columns))["p_value"], expected)
 
@@ -160,7 +162,7 @@ def test_bad_targets_get_clear_errors(friedman):
         Olden(clf, prefit=True, n_permutations=3).fit(X, np.zeros(len(y), dtype=int))
     with pytest.raises(ValueError, match="need y"):
         Olden(clf, prefit=True, n_permutations=3).fit(X)
-    with pytest.raises(ValueError, match="null must be"):
+    with pytest.raises(ValueError, match="null"):
         Olden(_net(), n_permutations=3, null="rows").fit(X, y)
 
 
@@ -169,7 +171,8 @@ def test_without_test_nothing_is_retrained(friedman):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = Olden(_net(random_state=0)).fit(X, y)
-    assert not hasattr(sa, "null_distribution_")
+    assert sa.null_distribution_ is None and sa.bootstrap_distribution_ is None
+    assert sa.network_ is None and sa.global_test_ is None
     expected = olden(sa.estimator_).reindex(sa.importances_.index)["importance"]
     np.testing.assert_allclose(sa.importances_["importance"], expected)
 
@@ -252,3 +255,143 @@ def test_dtype_may_be_given_by_name(friedman):
         b = Olden(_net(), n_permutations=9, random_state=0,
                   train_params={**FAST, "dtype": "float32"}).fit(X, y)  # fmt: skip
     pd.testing.assert_frame_equal(a.importances_, b.importances_)
+
+
+def test_min_p_global_counts_null_networks_whose_smallest_p_is_as_small():
+    # 2 variables, 4 null networks (upper tail). Per-variable p of each network against the
+    # null: observed (5, 0) -> (1/5, 3/5) -> m = 0.2; null rows' smallest p: see below
+    null = np.array([[1.0, 2.0], [2.0, 0.0], [3.0, 1.0], [0.0, 3.0]])
+    obs = np.array([5.0, 0.0])
+    # network (3, 1): p = (1+1)/5 for 3 -> 0.4; network (0, 3): p for 3 -> 0.4; (1, 2): 0.8 /
+    # 0.6; (2, 0): 0.6 / 1.0. None reaches 0.2 -> global p = 1/5
+    assert min_p_global(obs, null, signed=False) == pytest.approx(1 / 5)
+    # an observed value inside the null gives a larger global p: (3, 0) -> m = 0.4, and two
+    # null networks reach 0.4
+    assert min_p_global(np.array([3.0, 0.0]), null, signed=False) == pytest.approx(3 / 5)
+
+
+def test_response_null_is_one_global_test_without_per_variable_stars(friedman):
+    X, y = friedman
+    sa = _fit(Olden, X, y, n_permutations=19, null="response", random_state=0)
+    frame = sa.importances_
+    assert frame["p_value"].isna().all() and frame["p_adjusted"].isna().all()
+    assert not frame["significant"].any()
+    g = sa.global_test_
+    obs = sa.statistics_["importance"][0]
+    assert g["p_value"] == pytest.approx(
+        min_p_global(obs, sa.null_distribution_[:, 0], signed=True)
+    )
+    np.testing.assert_allclose(
+        g["variable_p_values"], permutation_pvalues(obs, sa.null_distribution_[:, 0], signed=True)
+    )
+    assert sa.results_.global_test["p_value"] == g["p_value"]
+    assert "global" in sa.results_.hypothesis
+    # screening keeps the best ranked variables (no per-variable test ran)
+    assert sa.get_support().all()
+
+
+def test_conditional_null_is_the_default_and_reports_the_conditional_fit(friedman):
+    X, y = friedman
+    sa = _fit(Olden, X, y, n_permutations=5, random_state=0)
+    assert sa.null == "conditional"
+    assert "given the other inputs" in sa.results_.hypothesis
+    r2 = sa.importances_["conditional_r2"]
+    assert r2.between(0, 1).all()
+    # the R^2 of x_j on the others, as a least-squares fit computes it
+    Xa = X.to_numpy()
+    j = 2
+    A = np.c_[np.ones(len(Xa)), np.delete(Xa, j, axis=1)]
+    resid = Xa[:, j] - A @ np.linalg.lstsq(A, Xa[:, j], rcond=None)[0]
+    expected = 1 - resid.var() / Xa[:, j].var()
+    assert r2["v2"] == pytest.approx(expected, rel=1e-8)
+
+
+def test_a_user_sampler_supplies_the_null_draws(friedman):
+    X, y = friedman
+    calls = []
+
+    def sampler(Xs, j, rng, n_draws):
+        calls.append((j, n_draws))
+        return np.stack([rng.permutation(Xs[:, j]) for _ in range(n_draws)])
+
+    sa = _fit(Olden, X, y, n_permutations=4, conditional=sampler, random_state=0)
+    assert sorted({j for j, _ in calls}) == list(range(6))
+    assert {n for _, n in calls} <= {1, 4}
+    assert sa.importances_["conditional_r2"].isna().all()
+
+
+def test_per_variable_penalties_come_from_the_grid_and_fixed_alpha_is_kept(friedman):
+    from sensitivity.inference.batched import CV_ALPHA_GRID
+
+    X, y = friedman
+    sa = _fit(Olden, X, y, n_permutations=3, random_state=0)
+    assert sa.network_["alpha"] in CV_ALPHA_GRID
+    assert "CV" in sa.network_["penalty"]
+    # estimator_ describes the weights it holds: the penalty the trainer used
+    assert sa.estimator_.get_params()["alpha"] == sa.network_["alpha"]
+    fixed = _fit(Olden, X, y, n_permutations=3, random_state=0, train_alpha=2.5)
+    assert fixed.network_["alpha"] == 2.5 and fixed.estimator_.alpha == 2.5
+    # with a fixed penalty every variable's observed network is the analysed network
+    np.testing.assert_allclose(
+        fixed.inference_["tested_statistic"], fixed.statistics_["importance"], rtol=1e-4, atol=1e-6
+    )
+
+
+def test_report_shows_the_analysed_and_the_users_fit(friedman):
+    X, y = friedman
+    sa = _fit(Olden, X, y, n_permutations=3, random_state=0)
+    fit = sa.network_["fit"]
+    assert fit["analysed"]["train"] == pytest.approx(sa.estimator_.score(X, y), abs=1e-4)
+    assert 0 < fit["analysed"]["cv"] <= 1 and fit["user"]["train"] is not None
+    assert sa.network_["metric"] == "R^2"
+
+
+def test_a_constant_analysed_network_is_never_silent(friedman):
+    X, y = friedman
+    with pytest.warns(UserWarning, match="constant predictor"):
+        Olden(_net(), n_permutations=3, train_alpha=1e6, train_params=FAST).fit(X, y)
+
+
+def test_a_single_input_is_tested_against_its_marginal(friedman):
+    X, y = friedman
+    sa = _fit(Olden, X[["v0"]], y, n_permutations=4, random_state=0)
+    assert sa.null_distribution_.shape == (4, 1, 1)
+
+
+def test_seed_streams_are_independent_children():
+    streams = seed_streams(7)
+    states = [tuple(s.generate_state(4)) for s in streams.values()]
+    assert len(set(states)) == len(states)
+    again = seed_streams(7)
+    assert [tuple(s.generate_state(4)) for s in again.values()] == states
+
+
+def test_torch_sequential_is_tested_like_the_same_sklearn_network():
+    import torch
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", max_iter=5).fit(X, y)
+        torch.manual_seed(0)
+        tnet = torch.nn.Sequential(
+            torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)
+        ).double()
+        kw = {"prefit": True, "n_permutations": 4, "random_state": 0, "train_params": FAST}
+        a = Olden(tnet, **kw).fit(X, y)
+        b = Olden(sk, **kw).fit(X, y)
+    pd.testing.assert_frame_equal(a.importances_, b.importances_)
+    assert isinstance(a.estimator_, torch.nn.Sequential)
+    again = olden(a.estimator_).reindex(a.importances_.index)["importance"]
+    np.testing.assert_allclose(again, a.importances_["importance"], rtol=1e-6)
+
+
+def test_an_untrained_torch_module_gets_a_clear_error():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(TypeError, match="prefit=True"):
+        Olden(net, n_permutations=3).fit(X, X[:, 0])

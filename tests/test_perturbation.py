@@ -401,7 +401,7 @@ def test_bad_inputs_give_clear_errors(data):
     for delta in (0, 1, -0.1, 1.5, float("nan"), "0.1"):
         with pytest.raises(ValueError, match=r"delta must be a number in \(0, 1\)"):
             P.miv(net, X, delta=delta)
-    with pytest.raises(ValueError, match=r"delta must be a number in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"'delta' parameter of MIV must be a float in the range"):
         S.MIV(rf, prefit=True, delta=2.0).fit(X)
     with pytest.raises(ValueError, match="Unknown perturbation"):
         P.miv(net, X, perturbation="relative")

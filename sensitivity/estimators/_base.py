@@ -1,0 +1,504 @@
+"""The common machinery of the sensitivity estimators: parameters, validation, ``fit``, the
+report, screening. Subclasses only say which statistic they compute (``DESIGN.md`` §2: no
+formulas here).
+
+A new method plugs in by subclassing :class:`BaseSensitivity` with
+
+* ``_statistic(model, X, y)`` returning a dict of arrays ``(B, n_outputs, n_features)`` for a
+  view of ``B`` networks (key ``"importance"`` at least; ``"direction"`` and any other key
+  become columns of ``importances_``),
+* ``is_signed`` (class attribute or property): two-sided test on ``|importance|`` or upper tail,
+* an ``__init__`` taking its own parameters, decorated with :func:`with_common_parameters`, and
+  ``_parameter_constraints`` extending the base's.
+"""
+
+from __future__ import annotations
+
+import inspect
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.feature_selection import SelectorMixin
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import adapters
+from ..inference import (
+    NULLS,
+    P_ADJUST_METHODS,
+    InferenceConfig,
+    InferenceSettings,
+    Statistic,
+    analyse_model,
+    check_target,
+    seed_streams,
+)
+from ..inference.batched import check_train_params
+from ..network import MLPBatch
+from ..result import SensitivityResult, importance_frame
+
+__all__ = ["COMMON_PARAMETERS_DOC", "BaseSensitivity", "with_common_parameters"]
+
+COMMON_PARAMETERS_DOC = """estimator : estimator object
+        The network: an ``MLPRegressor``/``MLPClassifier``, a Pipeline of affine scalers
+        ending in one, or a torch ``nn.Sequential`` (with ``prefit=True``).
+    prefit : bool, default=False
+        Use ``estimator`` as already fitted instead of fitting a clone on ``(X, y)`` (always
+        for torch modules, which have no scikit-learn ``fit``).
+    n_permutations : int, default=0
+        Networks retrained under the null per test (per variable for the per-variable nulls);
+        0: no test.
+    n_bootstrap : int, default=0
+        Bootstrap resamples for percentile intervals (0: none).
+    alpha : float, default=0.05
+        Level of the tests; ``1 - alpha`` is the confidence level of the intervals.
+    p_adjust : str or None, default="holm"
+        A ``statsmodels.stats.multitest.multipletests`` method, or None.
+    max_features : int or None, default=None
+        ``transform`` keeps at most this many variables (see ``get_support``).
+    random_state : int, RandomState or None
+        Seeds the test: independent streams (``numpy.random.SeedSequence`` children) for the
+        initial weights and folds, the null draws, the bootstrap and the statistic's own noise.
+    n_jobs : int or None
+        joblib workers for the chunks of networks. Results do not depend on it.
+    verbose : int, default=0
+        A tqdm progress bar while networks train.
+    null : {"conditional", "variable", "response"}, default="conditional"
+        ``"conditional"``: per-variable conditional randomization test of ``H0_j: y``
+        independent of ``x_j`` given the other inputs (Candès et al. 2018): ``x_j`` is replaced
+        by draws from a model of ``x_j`` given the others (see ``conditional``) and a network
+        retrained on each. ``"variable"``: ``x_j`` permuted marginally (valid only for inputs
+        independent of the others). ``"response"``: Olden & Jackson's (2002) permutation of
+        ``y``, a *global* test that any input matters, reported as one p-value (no
+        per-variable p-values or stars). See :mod:`sensitivity.inference.engine`.
+    n_init : int, default=1
+        Networks trained from random initial weights on the real data; the best is kept with
+        its initial weights. 1 keeps the observed and null networks exchangeable (exact test);
+        more (Olden & Jackson's choice) makes the test slightly liberal.
+    train_alpha : float, "cv" or "estimator", default="cv"
+        L2 penalty (scikit-learn's ``alpha`` units, inputs and a regression target
+        standardized) of the networks the test trains. "cv": chosen by 5-fold
+        cross-validation over ``1e-3 .. 30`` on the observed data; "estimator": the wrapped
+        estimator's ``alpha``. The analysed network and its fit beside yours are reported
+        (``network_``, ``summary()``).
+    trainer : {"auto", "batched", "estimator"}, default="auto"
+        ``"batched"``: the batched trainer (:mod:`sensitivity.training`) reproducing the
+        network's architecture and loss; ``"estimator"``: refit clones of ``estimator``
+        through joblib (any scikit-learn estimator; slower); ``"auto"``: batched when the
+        model is an MLP it can reproduce.
+    train_params : dict or None
+        Trainer settings: ``max_iter`` (100), ``tol`` (1e-4), ``ftol`` (1e-9), ``dtype``
+        (float32), ``device`` (None: CPU), ``chunk_size``, ``memory_budget_mb`` (256),
+        ``block_size`` (512; part of the result's definition, unlike ``chunk_size``,
+        ``memory_budget_mb`` and ``n_jobs``).
+    conditional : "auto", list, dict or callable, default="auto"
+        The models of ``x_j`` given the other inputs for ``null="conditional"``: "auto"
+        (logistic for two-valued inputs, linear-Gaussian with resampled residuals otherwise),
+        a kind per variable (list, or dict by name: "gaussian", "logistic", "multinomial"), or
+        a sampler ``f(X, j, rng, n_draws) -> (n_draws, n)``. Each model's R^2 is reported in
+        ``importances_["conditional_r2"]``."""
+
+_ATTRIBUTES_DOC = """estimator_ : estimator
+        The analysed network. With a test it holds the weights of the network the test's
+        trainer fitted on the real data, with the penalty used (``get_params()["alpha"]``).
+    importances_ : pandas.DataFrame
+        Ranked table (``DESIGN.md`` §3); ``conditional_r2`` with ``null="conditional"``.
+    statistics_ : dict of ndarray
+        Raw statistics, ``(n_outputs, n_features)`` each.
+    null_distribution_ : ndarray or None
+        The statistics of the networks trained under the null (per variable for the
+        per-variable nulls: ``(n_permutations, n_outputs, n_features)``); None without a test.
+    bootstrap_distribution_ : ndarray or None
+    global_test_ : dict or None
+        ``null="response"``: the global p-value (min-p over variables) and, for replication
+        only, Olden & Jackson's per-variable p-values (not per-variable tests).
+    network_ : dict or None
+        With a test: the analysed network's description, trainer, penalty and fit beside
+        the user's (training and cross-validated R^2 or accuracy).
+    inference_ : dict or None
+        Diagnostics of the test's training (losses, iterations, convergence).
+    variable_names_ : tuple of str
+    output_names_ : tuple of str
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had column names."""
+
+
+def with_common_parameters(init):
+    """Give a subclass ``__init__(self, estimator=None, *, <own>, **common)`` the full explicit
+    signature (the common parameters, then its own), as scikit-learn's ``get_params`` needs."""
+    own = inspect.signature(init)
+    base = inspect.signature(BaseSensitivity.__init__)
+    keep = [p for n, p in own.parameters.items() if n not in ("self", "estimator", "common")]
+    init.__signature__ = own.replace(parameters=[*base.parameters.values(), *keep])
+    return init
+
+
+def fill_doc(cls):
+    """Replace ``{common_parameters}`` and ``{attributes}`` in a class docstring."""
+    cls.__doc__ = cls.__doc__.replace("{common_parameters}", COMMON_PARAMETERS_DOC).replace(
+        "{attributes}", _ATTRIBUTES_DOC
+    )
+    return cls
+
+
+def _output_names_from_y(y, fitted) -> tuple[str, ...] | None:
+    """Output names from the target (Series name / DataFrame columns) for regressors."""
+    if y is None or adapters.is_classifier_model(fitted):
+        return None
+    if isinstance(y, pd.DataFrame):
+        return tuple(str(c) for c in y.columns)
+    if isinstance(y, pd.Series) and y.name is not None:
+        return (str(y.name),)
+    return None
+
+
+def group_encoded(encoding, values, *, signed: bool = False):
+    """Values per encoded column ``(..., n_encoded)`` summed per original variable.
+
+    The importance of a one-hot encoded variable is the sum over its indicator columns; for a
+    signed statistic, the sum of their absolute values: the indicators of one variable sum to a
+    constant, so their signed contributions cancel and a signed sum would hide the variable
+    (numeric columns keep their sign). ``encoding`` None: ``values`` unchanged.
+    """
+    if encoding is None:
+        return values
+    if signed:
+        one_hot = np.array([encoding.one_hot[g] for g in encoding.groups])
+        values = np.where(one_hot, np.abs(values), values)
+    return encoding.group(values)
+
+
+class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
+    """Common machinery of the sensitivity estimators (not for direct use); see the module
+    docstring for how a method plugs in."""
+
+    is_signed: bool = False
+    _method_name: str = ""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["predict"]), torch.nn.Module, MLPBatch, None],
+        "prefit": ["boolean"],
+        "n_permutations": [Interval(Integral, 0, None, closed="left")],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "p_adjust": [StrOptions(set(P_ADJUST_METHODS)), None],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "null": [StrOptions(set(NULLS))],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "train_alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"cv", "estimator"})],
+        "trainer": [StrOptions({"auto", "batched", "estimator"})],
+        "train_params": [dict, None],
+        "conditional": [StrOptions({"auto"}), list, dict, callable],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit: bool = False,
+        n_permutations: int = 0,
+        n_bootstrap: int = 0,
+        alpha: float = 0.05,
+        p_adjust: str | None = "holm",
+        max_features: int | None = None,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        null: str = "conditional",
+        n_init: int = 1,
+        train_alpha: float | str = "cv",
+        trainer: str = "auto",
+        train_params: dict | None = None,
+        conditional="auto",
+    ) -> None:
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_permutations = n_permutations
+        self.n_bootstrap = n_bootstrap
+        self.alpha = alpha
+        self.p_adjust = p_adjust
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.null = null
+        self.n_init = n_init
+        self.train_alpha = train_alpha
+        self.trainer = trainer
+        self.train_params = train_params
+        self.conditional = conditional
+
+    # ------------------------------------------------------------------ hooks
+    def _model_view(self, fitted, output_names):
+        """What ``_statistic`` receives for a fitted model (an MLPBatch by default).
+
+        A Pipeline starting with a ColumnTransformer gives the MLPBatch on the encoded columns;
+        ``self._encoding_`` then maps them back to the original variables.
+        """
+        self._encoding_ = None
+        if adapters.is_encoded_mlp_model(fitted):
+            self._encoding_ = adapters.to_encoded_mlp(
+                fitted, feature_names=self.variable_names_, output_names=output_names
+            )
+            return self._encoding_.batch
+        return adapters.to_mlp_batch(
+            fitted, feature_names=self.variable_names_, output_names=output_names
+        )
+
+    def _group(self, values, *, signed: bool = False):
+        """Per-encoded-column values summed per original variable (identity without a
+        ColumnTransformer)."""
+        return group_encoded(getattr(self, "_encoding_", None), values, signed=signed)
+
+    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _path_statistic(self, model) -> np.ndarray | None:
+        return None
+
+    def _validate_X(self, X) -> np.ndarray:
+        # a network behind a ColumnTransformer takes the user's columns as they are (string
+        # categories included); everything else must be numeric
+        encoded = adapters.is_encoded_mlp_model(self.estimator)
+        X_arr = validate_data(
+            self, X, reset=True, dtype=None if encoded else np.float64, ensure_all_finite=True
+        )
+        self.variable_names_ = (
+            tuple(str(c) for c in self.feature_names_in_)
+            if hasattr(self, "feature_names_in_")
+            else tuple(f"x{i}" for i in range(X_arr.shape[1]))
+        )
+        return X_arr
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, **fit_params):
+        """Fit the network (unless ``prefit``), compute the importances and run the tests.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric inputs without missing values; DataFrame columns name the variables.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+            Target; required unless ``prefit=True`` without a test.
+        **fit_params : dict
+            Passed to the wrapped estimator's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        check_train_params(self.train_params)  # clear errors whether or not a test runs
+        if self.estimator is None:
+            raise ValueError(f"{type(self).__name__} needs an estimator (a network to analyse).")
+        X_arr = self._validate_X(X)
+        self.n_samples_ = int(X_arr.shape[0])
+        tested = bool(self.n_permutations or self.n_bootstrap)
+        if tested:  # a test retrains: y must be usable
+            check_target(y, is_classifier=adapters.is_classifier_model(self.estimator))
+        self._streams = seed_streams(self.random_state)
+        self._statistic_seed = int(
+            np.random.default_rng(self._streams["statistic"]).integers(2**31 - 1)
+        )
+        self.estimator_ = self._fit_user_model(X, y, fit_params)
+        output_names = _output_names_from_y(y, self.estimator_)
+        model = self._model_view(self.estimator_, output_names)
+        self.output_names_ = tuple(model.output_names)
+        for name in ("null_distribution_", "bootstrap_distribution_", "path_p_values_"):
+            setattr(self, name, None)
+        self.global_test_ = self.network_ = self.inference_ = None
+        if not tested:
+            stats = self._statistic(model, X_arr, y)
+            self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
+            self.importances_ = self._frame(self.statistics_)
+            return self
+        self._run_test(X_arr, y, fit_params)
+        return self
+
+    def _fit_user_model(self, X, y, fit_params):
+        if self.prefit:
+            adapters.check_model_fitted(self.estimator)
+            return self.estimator
+        if isinstance(self.estimator, torch.nn.Module | MLPBatch):
+            raise TypeError(
+                f"{type(self).__name__} cannot fit a {type(self.estimator).__name__}: train it "
+                "yourself and pass prefit=True (the tests then retrain networks of its "
+                "architecture with the batched trainer, or use HoldoutConditionalTest for a "
+                "test without refitting)."
+            )
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.fit needs y to fit the network; pass y, or "
+                "prefit=True with an already fitted network."
+            )
+        return clone(self.estimator).fit(X, y, **fit_params)
+
+    def _run_test(self, X_arr, y, fit_params) -> None:
+        config = InferenceConfig(
+            null=self.null,
+            n_permutations=self.n_permutations,
+            n_bootstrap=self.n_bootstrap,
+            alpha=self.alpha,
+            p_adjust=self.p_adjust,
+            random_state=self.random_state,
+            verbose=self.verbose,
+            conditional_kinds=self.conditional if not callable(self.conditional) else "auto",
+            conditional_sampler=self.conditional if callable(self.conditional) else None,
+        )
+        settings = InferenceSettings(
+            trainer=self.trainer,
+            train_alpha=self.train_alpha,
+            train_params=self.train_params,
+            n_init=self.n_init,
+            n_jobs=self.n_jobs,
+        )
+        statistic = Statistic(self._statistic, self.is_signed, self._path_statistic)
+        res, analysed, network = analyse_model(
+            statistic,
+            self.estimator_,
+            X_arr,
+            y,
+            config,
+            settings,
+            feature_names=self.variable_names_,
+            output_names=self.output_names_,
+            view=lambda m: self._model_view(m, self.output_names_),
+            fit_params=fit_params,
+            prefit=self.prefit,
+            desc=type(self).__name__,
+            streams=self._streams,
+        )
+        if analysed is not None:
+            self.estimator_ = analysed
+        self.statistics_ = res.statistics
+        self.null_distribution_ = res.null_distribution
+        self.bootstrap_distribution_ = res.bootstrap_distribution
+        self.path_p_values_ = res.path_p_value
+        self.global_test_ = res.global_test
+        self.network_ = network
+        self.inference_ = res.info
+        extra = {}
+        if res.conditional_r2 is not None:
+            extra["conditional_r2"] = np.broadcast_to(
+                res.conditional_r2, res.statistics["importance"].shape
+            )
+        self.importances_ = self._frame(
+            self.statistics_,
+            p_value=res.p_value,
+            p_adjusted=res.p_adjusted,
+            ci_low=res.ci_low,
+            ci_high=res.ci_high,
+            extra=extra,
+        )
+
+    def _frame(self, stats: dict[str, np.ndarray], extra=None, **inference) -> pd.DataFrame:
+        cols = {k: v for k, v in stats.items() if k not in ("importance", "direction")}
+        cols.update(extra or {})
+        return importance_frame(
+            stats["importance"],
+            self.variable_names_,
+            self.output_names_,
+            signed=self.is_signed,
+            alpha=self.alpha,
+            direction=stats.get("direction"),
+            extra=cols,
+            method=self._method_name,
+            **inference,
+        )
+
+    # ------------------------------------------------------------------ delegation
+    def score(self, X, y, sample_weight=None) -> float:
+        """The wrapped network's ``score`` (R² for regressors, accuracy for classifiers)."""
+        check_is_fitted(self, "estimator_")
+        if not hasattr(self.estimator_, "score"):
+            raise TypeError(f"{type(self.estimator_).__name__} has no score method.")
+        if sample_weight is None:
+            return float(self.estimator_.score(X, y))
+        return float(self.estimator_.score(X, y, sample_weight=sample_weight))
+
+    def predict(self, X):
+        """The wrapped network's ``predict`` on the original variables (all of them)."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(lambda self: hasattr(self.estimator, "predict_proba"))
+    def predict_proba(self, X):
+        """The wrapped classifier's ``predict_proba`` on the original variables."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @property
+    def results_(self) -> SensitivityResult:
+        """The fitted analysis as a report object (summary, LaTeX/Markdown/CSV, plot).
+
+        See :class:`sensitivity.result.SensitivityResult`.
+        """
+        check_is_fitted(self, "importances_")
+        common = set(inspect.signature(BaseSensitivity.__init__).parameters)
+        settings = {k: v for k, v in self.get_params(deep=False).items() if k not in common}
+        notes = []
+        encoding = getattr(self, "_encoding_", None)
+        if encoding is not None and any(encoding.one_hot):
+            grouped = [
+                n for n, oh in zip(encoding.original_names, encoding.one_hot, strict=True) if oh
+            ]
+            notes.append(
+                "One-hot encoded variables (importance summed over their indicator columns; "
+                "absolute values for a signed statistic): " + ", ".join(grouped)
+            )
+        tested = bool(self.n_permutations)
+        return SensitivityResult(
+            self.importances_,
+            self._method_name or type(self).__name__,
+            model=adapters.describe_model(self.estimator_),
+            n_samples=getattr(self, "n_samples_", None),
+            signed=self.is_signed,
+            n_permutations=self.n_permutations,
+            n_bootstrap=self.n_bootstrap,
+            alpha=self.alpha,
+            p_adjust=self.p_adjust,
+            settings=settings,
+            notes=notes,
+            null=self.null if tested else None,
+            hypothesis=(self.inference_ or {}).get("hypothesis"),
+            global_test=self.global_test_,
+            network=self.network_,
+        )
+
+    def summary(self, digits: int = 4) -> str:
+        """Text report of the fitted analysis (:meth:`SensitivityResult.summary`)."""
+        return self.results_.summary(digits)
+
+    def _get_support_mask(self) -> np.ndarray:
+        """Variables kept by ``transform``.
+
+        With a per-variable test: those significant for at least one output (at most
+        ``max_features``, best ranked first). Without one (no test, or only the global
+        response test): the ``max_features`` best ranked (all if None).
+        """
+        check_is_fitted(self, "importances_")
+        frame = self.importances_
+        tested = bool(frame["p_value"].notna().any())
+        best = frame.groupby(level="variable", sort=False)["rank"].min()
+        if tested:
+            sig = frame.groupby(level="variable", sort=False)["significant"].any()
+            best = best[sig.reindex(best.index).to_numpy()]
+        best = best.sort_values(kind="stable")
+        if self.max_features is not None:
+            best = best.iloc[: self.max_features]
+        keep = set(best.index)
+        return np.array([n in keep for n in self.variable_names_], dtype=bool)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

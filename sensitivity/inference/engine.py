@@ -1,0 +1,338 @@
+r"""The test engine: one interface for every randomization test and the bootstrap.
+
+A test needs three things, and nothing else:
+
+* a :class:`Statistic` — the method's statistic as a function of a model view (a batch of ``B``
+  networks) and the data, returning arrays ``(B, n_outputs, n_features)``, and whether it is
+  signed;
+* a :class:`InferenceConfig` — which null, how many draws, level, adjustment, seed;
+* a refitter — an object with ``fit(y_perm=..., col_values=..., sample_weight=...)`` returning
+  the networks trained on those variants of the data (:class:`~.batched.BatchedRefitter`,
+  :class:`~.clones.CloneRefitter`).
+
+:func:`run_test` draws all randomness up front from ``numpy.random.SeedSequence`` children (the
+network initialisation, the permutations or conditional draws, the bootstrap counts each get
+their own stream), asks the refitter for the networks, and turns the statistics into
+p-values, a global p-value, intervals. A new method plugs in by giving a statistic; a new test by
+giving another design to the refitter.
+
+Nulls
+-----
+``"conditional"`` (default; conditional randomization test, Candès, Fan, Janson & Lv 2018)
+    ``H0_j: y`` independent of ``x_j`` given the other inputs. For each variable ``j``,
+    ``n_permutations`` copies of ``x_j`` are drawn from a model of ``x_j`` given the other
+    inputs (:mod:`sensitivity.conditional`), a network is retrained on each, and variable
+    ``j``'s statistic is compared with those of the retrained networks. Valid when other inputs
+    matter and inputs are correlated, to the extent that the conditional model is right.
+``"variable"``
+    As above but ``x_j`` is permuted marginally: valid only for inputs independent of the
+    others (a correlated input with no effect of its own is flagged).
+``"response"`` (Olden & Jackson 2002)
+    ``y`` is permuted; tests the *global* null that ``y`` is independent of all inputs. Reported
+    as one global p-value (min-p over variables, :func:`~.pvalues.min_p_global`), never as
+    per-variable significance: once some inputs matter, the permuted-y networks are weaker than
+    the real one everywhere, so noise inputs look "significant".
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .pvalues import (
+    adjust_pvalues,
+    bootstrap_interval,
+    min_p_global,
+    permutation_pvalues,
+    warn_resolution,
+)
+
+__all__ = ["HYPOTHESES", "NULLS", "InferenceConfig", "InferenceResult", "Statistic", "run_test"]
+
+NULLS = ("conditional", "variable", "response")
+
+HYPOTHESES = {
+    "conditional": (
+        "H0_j: y independent of x_j given the other inputs (conditional randomization test, "
+        "Candès et al. 2018)"
+    ),
+    "variable": (
+        "H0_j: y and the other inputs independent of x_j (marginal permutation of x_j; not "
+        "conditional: invalid for inputs correlated with influential ones)"
+    ),
+    "response": (
+        "global H0: y independent of all inputs (response permutation, Olden & Jackson 2002); "
+        "no per-variable test"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A method's statistic for the test engine.
+
+    Attributes
+    ----------
+    compute : callable
+        ``compute(model, X, y) -> dict`` of arrays ``(B, n_outputs, n_features)`` for a view of
+        ``B`` networks; key ``"importance"`` is tested, the others are reported.
+    signed : bool
+        Two-sided test on ``|importance|`` (True) or upper-tailed (False).
+    paths : callable or None
+        ``paths(model) -> (B, n_outputs, n_features, n_hidden)`` per-path statistics tested
+        two-sided too (Olden's input-hidden-output paths), or None.
+    """
+
+    compute: Callable
+    signed: bool
+    paths: Callable | None = None
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Settings of a test (validated by the estimators' parameter constraints)."""
+
+    null: str = "conditional"
+    n_permutations: int = 0
+    n_bootstrap: int = 0
+    alpha: float = 0.05
+    p_adjust: str | None = "holm"
+    random_state: object = None
+    verbose: int = 0
+    conditional_kinds: object = "auto"
+    conditional_sampler: Callable | None = None
+
+
+@dataclass
+class InferenceResult:
+    """What :func:`run_test` returns (arrays ``(n_outputs, n_features)`` unless said)."""
+
+    statistics: dict[str, np.ndarray]
+    network: object  # the observed model view (MLPBatch of 1 or a model function)
+    observed_loss: float | None = None
+    p_value: np.ndarray | None = None
+    p_adjusted: np.ndarray | None = None
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
+    null_distribution: np.ndarray | None = None  # (B, n_outputs, n_features)
+    bootstrap_distribution: np.ndarray | None = None
+    path_p_value: np.ndarray | None = None
+    global_test: dict | None = None
+    conditional_r2: np.ndarray | None = None  # (n_features,)
+    info: dict = field(default_factory=dict)
+
+
+def _seed_sequence(random_state) -> np.random.SeedSequence:
+    """One SeedSequence from an int / RandomState / Generator / None (RandomState draws once)."""
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if random_state is None or isinstance(random_state, int | np.integer):
+        return np.random.SeedSequence(None if random_state is None else int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.SeedSequence(int(random_state.randint(2**31 - 1)))
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(2**31 - 1)))
+    raise ValueError(f"random_state must be None, an int or a RandomState; got {random_state!r}.")
+
+
+def seed_streams(random_state) -> dict[str, np.random.SeedSequence]:
+    """Independent child seeds: ``networks`` (initial weights, folds), ``null``, ``bootstrap``,
+    ``statistic`` (randomness inside a statistic, e.g. noise of input perturbation)."""
+    names = ("networks", "null", "bootstrap", "statistic")
+    return dict(zip(names, _seed_sequence(random_state).spawn(len(names)), strict=True))
+
+
+def _stats(statistic: Statistic, model, X, y) -> dict[str, np.ndarray]:
+    if isinstance(model, list):  # clone refitter: one view per model
+        from ..network import MLPBatch
+
+        if model and all(isinstance(v, MLPBatch) for v in model):
+            model = MLPBatch.stack(model)
+        else:
+            parts = [_stats(statistic, v, X, y) for v in model]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return {k: np.asarray(v, dtype=np.float64) for k, v in statistic.compute(model, X, y).items()}
+
+
+def _first(model):
+    return model[0] if isinstance(model, list) else model[0:1]
+
+
+def _rest(model):
+    return model[1:]
+
+
+def _blocks(stat: np.ndarray, p: int, B: int) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics ``(p*(B+1), n_out, p, ...)`` of the per-variable designs (block ``j``: the
+    observed network of variable ``j``, then its ``B`` null networks) -> variable ``j``'s
+    observed value from its own block's first network and its null from the rest:
+    ``(n_out, p, ...)`` and ``(B, n_out, p, ...)``."""
+    obs = np.empty(stat.shape[1:])
+    null = np.empty((B, *stat.shape[1:]))
+    for j in range(p):
+        block = stat[j * (B + 1) : (j + 1) * (B + 1), :, j]
+        obs[:, j], null[:, :, j] = block[0], block[1:]
+    return obs, null
+
+
+def _variable_draws(config, X, rng, conditional_models, n_draws: int) -> list[np.ndarray]:
+    """``n_draws`` null copies of each column: marginal permutations or conditional draws."""
+    n, p = X.shape
+    if config.null == "variable":
+        return [np.stack([X[rng.permutation(n), j] for _ in range(n_draws)]) for j in range(p)]
+    if conditional_models is None:
+        raise ValueError("null='conditional' needs the conditional models.")
+    return [m.sample(rng, n_draws) for m in conditional_models]
+
+
+def run_test(
+    statistic: Statistic,
+    X: np.ndarray,
+    y,
+    config: InferenceConfig,
+    refitter,
+    *,
+    streams: dict[str, np.random.SeedSequence],
+    conditional_models: list | None = None,
+) -> InferenceResult:
+    """Run the randomization test and/or the bootstrap of ``config`` for ``statistic``.
+
+    The observed network is network 0 of the first training call (identity design), so it is
+    trained by exactly the code path, block and arithmetic of the null networks.
+
+    Parameters
+    ----------
+    statistic : Statistic
+    X : ndarray (n, p)
+    y : array-like
+    config : InferenceConfig
+    refitter : BatchedRefitter or CloneRefitter
+    streams : dict of SeedSequence
+        From :func:`seed_streams`.
+    conditional_models : list of ConditionalModel, optional
+        Required for ``null="conditional"`` (one per variable, in column order).
+
+    Returns
+    -------
+    InferenceResult
+    """
+    n, p = X.shape
+    n_perm, n_boot = int(config.n_permutations), int(config.n_bootstrap)
+    rng_null = np.random.default_rng(streams["null"])
+    identity = np.arange(n)[None, :]
+    info: dict = {}
+    obs_model = obs_loss = null_stats = null_fit = None
+    per_variable = None
+    if n_perm and config.null == "response":
+        perms = np.stack([rng_null.permutation(n) for _ in range(n_perm)])
+        fitted = refitter.fit(y_perm=np.vstack([identity, perms]))
+        obs_model, null_model = _first(fitted.model), _rest(fitted.model)
+        null_fit = fitted
+        null_stats = _stats(statistic, null_model, X, y)
+    elif n_perm:
+        # one extra draw per variable decides its penalty (BatchedRefitter), then per variable
+        # a block: the observed network (x_j real) and n_perm networks with x_j drawn
+        extra = _variable_draws(config, X, rng_null, conditional_models, 1)
+        if hasattr(refitter, "set_variable_penalties"):
+            refitter.set_variable_penalties(np.vstack(extra))
+        draws = _variable_draws(config, X, rng_null, conditional_models, n_perm)
+        cols = np.repeat(np.arange(p), n_perm + 1)
+        values = np.concatenate([np.vstack([X[:, j], d]) for j, d in enumerate(draws)])
+        fitted = refitter.fit(col_values=(cols, values))
+        per_variable = (fitted, _stats(statistic, fitted.model, X, y))
+        if fitted.loss is not None:
+            info["null_loss"] = fitted.loss
+            info["null_n_iter"] = fitted.n_iter
+            info["null_converged"] = fitted.converged
+    boot_stats = None
+    if n_boot:
+        rng_boot = np.random.default_rng(streams["bootstrap"])
+        counts = rng_boot.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+        weights = counts if obs_model is not None else np.vstack([np.ones((1, n)), counts])
+        fitted_b = refitter.fit(sample_weight=weights)
+        if obs_model is None:
+            obs_model, boot_model, null_fit = (
+                _first(fitted_b.model),
+                _rest(fitted_b.model),
+                fitted_b,
+            )
+        else:
+            boot_model = fitted_b.model
+        boot_stats = _stats(statistic, boot_model, X, y)
+        if fitted_b.loss is not None:
+            info["boot_loss"] = fitted_b.loss
+    if obs_model is None:
+        null_fit = refitter.observed_fit()
+        obs_model = null_fit.model
+    if null_fit is not None and null_fit.loss is not None:
+        obs_loss = float(null_fit.loss[0])
+        if n_perm and config.null == "response":
+            info.update(
+                null_loss=null_fit.loss[1:],
+                null_n_iter=null_fit.n_iter[1:],
+                null_converged=null_fit.converged[1:],
+            )
+    obs = _stats(statistic, obs_model, X, y)
+    out = InferenceResult(
+        statistics={k: v[0] for k, v in obs.items()},
+        network=obs_model,
+        observed_loss=obs_loss,
+        info=info,
+    )
+    if conditional_models is not None:
+        out.conditional_r2 = np.array([m.r2 for m in conditional_models], dtype=np.float64)
+    if per_variable is not None:
+        _per_variable_pvalues(out, statistic, config, *per_variable, p, n_perm)
+    elif n_perm:
+        _global_pvalue(out, statistic, obs, null_stats, n_perm)
+    if n_boot:
+        out.bootstrap_distribution = boot_stats["importance"]
+        out.ci_low, out.ci_high = bootstrap_interval(boot_stats["importance"], config.alpha)
+    return out
+
+
+def _warn_undefined(null: np.ndarray, info: dict) -> None:
+    n_dead = int(np.isnan(null).any(axis=tuple(range(1, null.ndim))).sum())
+    info["n_undefined_null"] = n_dead
+    if n_dead:
+        warnings.warn(
+            f"The statistic is undefined for {n_dead} of {null.shape[0]} null networks "
+            "(all their connection weights are zero); they count as less extreme than the "
+            "observed value. Many such networks mean the test's weight penalty is too strong "
+            "for these data: consider a smaller train_alpha.",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+
+
+def _global_pvalue(out, statistic, obs, null_stats, n_perm) -> None:
+    """Response permutation: one global p-value (min-p), per-variable values for the record."""
+    imp_obs, imp_null = obs["importance"][0], null_stats["importance"]
+    _warn_undefined(imp_null, out.info)
+    out.null_distribution = imp_null
+    out.global_test = {
+        "statistic": "min-p over variables (Westfall & Young 1993)",
+        "p_value": min_p_global(imp_obs, imp_null, signed=statistic.signed),
+        "n_permutations": n_perm,
+        "variable_p_values": permutation_pvalues(imp_obs, imp_null, signed=statistic.signed),
+    }
+
+
+def _per_variable_pvalues(out, statistic, config, fitted, stats, p, n_perm) -> None:
+    """Per-variable p-values from the per-variable blocks, adjusted together."""
+    tested_obs, imp_null = _blocks(stats["importance"], p, n_perm)
+    _warn_undefined(imp_null, out.info)
+    out.null_distribution = imp_null
+    out.info["tested_statistic"] = tested_obs
+    p_var = permutation_pvalues(tested_obs, imp_null, signed=statistic.signed)
+    warn_resolution(n_perm, p_var.size, config.alpha, config.p_adjust, stacklevel=6)
+    out.p_value = p_var
+    out.p_adjusted = adjust_pvalues(p_var, config.p_adjust)
+    if statistic.paths is not None:
+        paths = statistic.paths(fitted.model)
+        if paths is not None:
+            obs_paths, null_paths = _blocks(paths, p, n_perm)
+            out.path_p_value = permutation_pvalues(obs_paths, null_paths, signed=True)

@@ -1,0 +1,277 @@
+"""From a fitted model and a statistic to a test result: picks the refitter, builds the
+conditional models, runs :func:`~.engine.run_test`, and describes the analysed network.
+
+This is the one function the estimators call (:func:`analyse_model`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import adapters
+from .batched import BatchedRefitter, check_train_params
+from .clones import CloneRefitter
+from .engine import HYPOTHESES, InferenceConfig, InferenceResult, Statistic, run_test, seed_streams
+
+__all__ = ["InferenceSettings", "analyse_model", "check_target"]
+
+# The analysed network fits worse than the user's by more than this (R^2 or accuracy): warn.
+FIT_GAP_WARNING = 0.1
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How the test's networks are trained (the estimators' parameters)."""
+
+    trainer: str = "auto"
+    train_alpha: object = "cv"
+    train_params: dict | None = None
+    n_init: int = 1
+    n_jobs: int | None = None
+    cv: int = 5
+
+
+def check_target(y, *, is_classifier: bool) -> np.ndarray:
+    """Validate the target of a test: no NaN/inf, more than one class or value.
+
+    Returns ``y`` as an array of shape ``(n,)`` or ``(n, k)``.
+    """
+    if y is None:
+        raise ValueError(
+            "The randomization test and the bootstrap need y (they retrain networks); pass y "
+            "to fit, also with prefit=True."
+        )
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if is_classifier:
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ValueError("y contains NaN; the test needs a complete target.")
+        if arr.dtype.kind == "O" and any(v is None or v != v for v in arr.ravel()):
+            raise ValueError("y contains missing values; the test needs a complete target.")
+        if np.unique(arr).shape[0] < 2:
+            raise ValueError("y has a single class; a classifier's importances cannot be tested.")
+        return arr
+    arr = np.asarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("y contains NaN or infinite values; the test needs a complete target.")
+    if np.all(np.ptp(arr.reshape(arr.shape[0], -1), axis=0) == 0):
+        raise ValueError("y is constant; there is nothing to test.")
+    return arr
+
+
+def _progress(verbose, desc: str):
+    if not verbose:
+        return None, None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit="net")
+    return bar, bar.update
+
+
+def _user_fit(user_model, X, y, metric: str, cv: int, prefit: bool) -> dict:
+    """Training and cross-validated score of the user's own model (None where unavailable)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    out = {"train": None, "cv": None}
+    if hasattr(user_model, "score"):
+        try:
+            out["train"] = float(user_model.score(X, y))
+        except Exception:
+            out["train"] = None
+    if hasattr(user_model, "get_params"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out["cv"] = float(np.mean(cross_val_score(clone(user_model), X, y, cv=cv)))
+        except Exception:
+            out["cv"] = None
+    return out
+
+
+def analyse_model(
+    statistic: Statistic,
+    user_model,
+    X: np.ndarray,
+    y,
+    config: InferenceConfig,
+    settings: InferenceSettings,
+    *,
+    feature_names: Sequence[str],
+    output_names: Sequence[str] | None,
+    view: Callable,
+    fit_params: dict | None = None,
+    prefit: bool = False,
+    desc: str = "test",
+    streams: dict | None = None,
+) -> tuple[InferenceResult, object, dict]:
+    """Run the test configured by ``config``/``settings`` on ``user_model``'s architecture.
+
+    Returns
+    -------
+    result : InferenceResult
+    estimator : the analysed network as a fitted copy of ``user_model`` (its weights), or the
+        best clone for the clone refitter, or None where it cannot be expressed
+    network : dict
+        Description for reports: ``description, trainer, penalty, metric, fit`` (``fit`` has the
+        analysed and the user's training and cross-validated scores).
+    """
+    tp = check_train_params(settings.train_params)
+    null = config.null
+    if streams is None:
+        streams = seed_streams(config.random_state)
+    spec = None
+    if settings.trainer in ("auto", "batched"):
+        try:
+            spec = adapters.training_spec(user_model)
+        except TypeError:
+            if settings.trainer == "batched":
+                raise
+    is_clf = spec.is_classifier if spec is not None else adapters.is_classifier_model(user_model)
+    y_arr = check_target(y, is_classifier=is_clf)
+    conditional_models = None
+    if config.null == "conditional" and X.shape[1] == 1:
+        # nothing to condition on: the conditional distribution is the marginal one
+        config = dataclasses.replace(config, null="variable")
+    elif config.null == "conditional" and config.n_permutations:
+        from ..conditional import fit_conditional_models
+
+        conditional_models = fit_conditional_models(
+            X,
+            kinds=config.conditional_kinds,
+            sampler=config.conditional_sampler,
+            feature_names=feature_names,
+        )
+    elif config.null == "variable" and config.n_permutations:
+        _warn_correlated(X, feature_names)
+    bar, update = _progress(config.verbose, desc)
+    try:
+        if spec is not None:
+            refitter = BatchedRefitter(
+                spec,
+                X,
+                y_arr,
+                train_alpha=settings.train_alpha,
+                train_params=tp,
+                seed=streams["networks"],
+                feature_names=feature_names,
+                output_names=output_names,
+                n_init=settings.n_init,
+                n_jobs=settings.n_jobs,
+                progress=update,
+                cv=settings.cv,
+            )
+        else:
+            refitter = CloneRefitter(
+                user_model,
+                X,
+                y,
+                view=view,
+                seed=streams["networks"],
+                n_init=settings.n_init,
+                n_jobs=settings.n_jobs,
+                fit_params=fit_params,
+            )
+        result = run_test(
+            statistic,
+            X,
+            y,
+            config,
+            refitter,
+            streams=streams,
+            conditional_models=conditional_models,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    result.info["trainer"] = "batched" if spec is not None else "estimator"
+    result.info["init_loss"] = refitter.init_loss
+    result.info["hypothesis"] = HYPOTHESES[null] if config.n_permutations else None
+    metric = "accuracy" if is_clf else "R^2"
+    if spec is not None:
+        weights = result.network.numpy_weights()
+        estimator = _analysed_copy(user_model, weights, refitter.spec.alpha, result.observed_loss)
+        analysed = {"train": refitter.train_score(result.network), "cv": refitter.cv_score}
+        result.info["cv_table"] = refitter.cv_table
+        described = estimator if estimator is not None else user_model
+    else:
+        estimator = refitter.observed
+        analysed = {"train": _user_fit(estimator, X, y, metric, settings.cv, True)["train"],
+                    "cv": None}  # fmt: skip
+        described = estimator
+    user = (
+        _user_fit(user_model, X, y, metric, settings.cv, prefit) if spec is not None else analysed
+    )
+    network = {
+        "description": adapters.describe_model(described),
+        **refitter.describe(),
+        "metric": metric,
+        "fit": {"analysed": analysed, "user": user},
+    }
+    _warn_fit_gap(network)
+    return result, estimator, network
+
+
+def _analysed_copy(user_model, weights, alpha: float, loss):
+    """A copy of the user's model holding the analysed network's weights and penalty."""
+    coefs = [c[0] for c in weights[0]]
+    ints = [b[0] for b in weights[1]]
+    try:
+        est = adapters.with_network_weights(user_model, coefs, ints)
+    except (TypeError, ValueError):
+        return None
+    adapters.set_training_record(est, alpha=alpha, loss=loss)
+    return est
+
+
+def _warn_fit_gap(network: dict) -> None:
+    a = network["fit"]["analysed"]
+    u = network["fit"]["user"]
+    metric = network["metric"]
+    if a["train"] is not None and metric == "R^2" and a["train"] < 0.01:
+        warnings.warn(
+            f"The analysed network is (nearly) a constant predictor (training R^2 "
+            f"{a['train']:.3f}); its importances and tests say little. Use a smaller "
+            "train_alpha or check the data.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    for kind in ("train", "cv"):
+        if a[kind] is not None and u[kind] is not None and u[kind] - a[kind] > FIT_GAP_WARNING:
+            warnings.warn(
+                f"The analysed network fits worse than yours ({kind} {metric} {a[kind]:.3f} "
+                f"against {u[kind]:.3f}): the test retrains networks of your architecture with "
+                f"{network['penalty']}. Consider train_alpha='cv' or a number.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+
+
+def _warn_correlated(X: np.ndarray, names: Sequence[str], threshold: float = 0.1) -> None:
+    """null='variable' with inputs correlated with the others: the marginal test is invalid."""
+    if X.shape[1] < 2 or X.shape[0] <= X.shape[1] + 1:
+        return
+    Z = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+    r2 = []
+    for j in range(X.shape[1]):
+        others = np.delete(Z, j, axis=1)
+        coef, *_ = np.linalg.lstsq(np.c_[np.ones(len(Z)), others], Z[:, j], rcond=None)
+        resid = Z[:, j] - np.c_[np.ones(len(Z)), others] @ coef
+        r2.append(1 - resid.var() / max(Z[:, j].var(), 1e-300))
+    bad = [f"{n} (R^2 {v:.2f})" for n, v in zip(names, r2, strict=True) if v > threshold]
+    if bad:
+        warnings.warn(
+            "null='variable' permutes each input marginally, which is not a test of that input "
+            "when it is correlated with the others: " + ", ".join(bad) + ". Use "
+            "null='conditional'.",
+            UserWarning,
+            stacklevel=4,
+        )
