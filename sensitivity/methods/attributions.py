@@ -198,7 +198,7 @@ def predictions(model, X, *, logits: bool = False) -> np.ndarray:
     if logits:
         raise ValueError("logits=True needs an MLP (its output activation is known).")
     if isinstance(model, TorchNetwork):
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64)).to(model.dtype).to(model.device)
+        Xt = torch.as_tensor(np.array(X, dtype=np.float64)).to(model.dtype).to(model.device)
         with torch.no_grad():
             out = model.module(Xt)
         out = out.detach().cpu().numpy().astype(np.float64)
