@@ -26,9 +26,11 @@ Choices (documented in ``docs/methods/attributions.rst``):
   over them (as in expected gradients, Erion et al. 2021, with the quadrature in
   :math:`\alpha` deterministic).
 * **Steps.** ``n_steps="auto"`` (default) chooses the smallest number of Gauss-Legendre (or
-  the chosen rule's) steps in 16, 32, ..., 2048 whose completeness gap on up to 256 rows is
-  below ``tolerance`` (relative); the gap of every row is then measured and a warning names it
-  when it exceeds ``tolerance``.
+  the chosen rule's) steps in 16, 32, ..., 2048 (nodes per piece in 1, 2, ..., 32 for the
+  piecewise rule) whose completeness gap on up to 256 rows is below ``tolerance``
+  (relative); the gap of every row is then measured and a warning names it when it exceeds
+  ``tolerance``. ``integration="auto"`` integrates MLPs with relu units in the first hidden
+  layer piece by piece between their kinks.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ ATTRIBUTION_METHODS = (
 
 AUTO_STEPS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 """Numbers of steps tried by ``n_steps="auto"``."""
+
+AUTO_PIECE_STEPS = (1, 2, 4, 8, 16, 32)
+"""Nodes per piece tried by ``n_steps="auto"`` with ``"piecewise_gausslegendre"``."""
 
 _AUTO_ROWS = 256
 _NOISE_BLOCK = 1024  # rows per noise draw: fixed, so results never depend on memory settings
@@ -178,11 +183,12 @@ class LocalAttributions:
     def importances(self) -> pd.DataFrame:
         """Global summary as the ranked importance table (``DESIGN.md`` §3).
 
-        ``importance`` = mean over rows of ``|attribution|``; ``direction`` = sign of the mean
-        attribution; extra columns ``mean`` (mean attribution) and ``std`` (its standard
-        deviation over rows, ``ddof=1``: how much the effect varies between rows).
+        ``importance`` = mean over rows of ``|attribution|``; ``direction`` = sign of the
+        covariance between the attribution and the variable's value over the rows (+: larger
+        values push the output up); extra columns ``mean`` (mean attribution) and ``std`` (its
+        standard deviation over rows, ``ddof=1``: how much the effect varies between rows).
         """
-        stats = summarize(self.values[None])
+        stats = summarize(self.values[None], self.data)
         return importance_frame(
             stats["importance"][0],
             self.feature_names,
@@ -219,17 +225,23 @@ def relative_gap(gap, delta) -> np.ndarray:
     return np.where(gap == 0, 0.0, gap / denom)
 
 
-def summarize(values: np.ndarray) -> dict[str, np.ndarray]:
-    """Global statistics of per-row attributions ``(B, n, K, p)``: each ``(B, K, p)``.
+def summarize(values: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
+    r"""Global statistics of per-row attributions ``(B, n, K, p)`` at rows ``X`` ``(n, p)``.
 
-    ``importance`` = mean |attribution|, ``direction`` = ``mean`` = mean attribution,
-    ``std`` = standard deviation over rows (``ddof=1``; 0 for a single row).
+    Each ``(B, K, p)``: ``importance`` = :math:`n^{-1} \sum_r |a_{rki}|`; ``direction`` =
+    :math:`n^{-1} \sum_r a_{rki} (x_{ri} - \bar x_i)`, the covariance of attribution and
+    value, whose sign says whether larger values push the output up (the mean attribution
+    cannot: with the mean baseline, attributions of a linear effect average to zero);
+    ``mean`` = mean attribution; ``std`` = its standard deviation over rows (``ddof=1``; 0
+    for a single row).
     """
     v = np.asarray(values, dtype=np.float64)
     n = v.shape[1]
     mean = v.mean(axis=1)
     std = v.std(axis=1, ddof=1) if n > 1 else np.zeros_like(mean)
-    return {"importance": np.abs(v).mean(axis=1), "direction": mean, "mean": mean, "std": std}
+    xc = np.asarray(X, dtype=np.float64) - np.mean(X, axis=0)
+    cov = np.einsum("bnkp,np->bkp", v, xc) / n
+    return {"importance": np.abs(v).mean(axis=1), "direction": cov, "mean": mean, "std": std}
 
 
 # ====================================================================== input resolution
@@ -386,6 +398,28 @@ def _resolve_baselines(baseline, X, background, n_baselines, rng) -> tuple[np.nd
     return b, False
 
 
+def _resolve_integration(view, integration) -> str:
+    """``"auto"``: piecewise Gauss-Legendre for an MLP with relu units in its first hidden
+    layer (their kinks are where plain quadrature converges slowly), else Gauss-Legendre."""
+    allowed = (*_attr.INTEGRATION_METHODS, _attr.PIECEWISE)
+    if integration == "auto":
+        relu_first = (
+            isinstance(view, MLPBatch) and view.n_hidden_layers >= 1 and view.activations[0] == "relu"
+        )
+        return _attr.PIECEWISE if relu_first else "gausslegendre"
+    if integration not in allowed:
+        raise ValueError(
+            f"Unknown integration method {integration!r}; choose 'auto' or one of "
+            f"{list(allowed)}."
+        )
+    if integration == _attr.PIECEWISE and not isinstance(view, MLPBatch):
+        raise ValueError(
+            f"integration={_attr.PIECEWISE!r} needs an MLP (the kinks of its first hidden "
+            "layer); this model is differentiated by autograd: use 'gausslegendre'."
+        )
+    return integration
+
+
 def _check_steps(n_steps, integration: str):
     if isinstance(n_steps, str):
         if n_steps != "auto":
@@ -393,7 +427,8 @@ def _check_steps(n_steps, integration: str):
         return n_steps
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
         raise TypeError(f"n_steps must be a positive integer or 'auto'; got {n_steps!r}.")
-    _attr.integration_rule(integration, int(n_steps))  # the rule's own checks (steps >= 1)
+    rule = "gausslegendre" if integration == _attr.PIECEWISE else integration
+    _attr.integration_rule(rule, int(n_steps))  # the rule's own checks (steps >= 1)
     return int(n_steps)
 
 
@@ -453,7 +488,8 @@ def _ig_batch(
     steps = n_steps
     if n_steps == "auto":
         probe = np.unique(np.linspace(0, n - 1, min(n, _AUTO_ROWS)).round().astype(int))
-        candidates = [s for s in AUTO_STEPS if s >= (2 if integration == "riemann_trapezoid" else 1)]
+        ladder = AUTO_PIECE_STEPS if integration == _attr.PIECEWISE else AUTO_STEPS
+        candidates = [s for s in ladder if s >= (2 if integration == "riemann_trapezoid" else 1)]
         for steps in candidates:
             _, fx, fb, gap = run(probe, steps)
             if np.max(relative_gap(gap, fx - fb), initial=0.0) <= tolerance:
@@ -495,7 +531,7 @@ def _compute(
     background=None,
     n_baselines: int = 20,
     n_steps="auto",
-    integration: str = "gausslegendre",
+    integration: str = "auto",
     tolerance: float = 1e-3,
     n_samples: int = 50,
     noise_level: float = 0.15,
@@ -534,6 +570,7 @@ def _compute(
             view, X, noise, absolute=absolute, outputs=sel, logits=logits, max_memory=max_memory
         )
     elif method == "integrated_gradients":
+        integration = _resolve_integration(view, integration)
         n_steps = _check_steps(n_steps, integration)
         tolerance = _check_tolerance(tolerance)
         base, average = _resolve_baselines(baseline, X, background, n_baselines, rng)
@@ -559,7 +596,7 @@ def _compute(
         vals, fb = 0.0, 0.0
         for b in groups:
             vals = vals + _attr.occlusion(view, X, b, outputs=sel)
-            fb = fb + _attr.predictions(view, np.broadcast_to(b, X.shape))[..., sel]
+            fb = fb + _attr.predictions(view, np.array(np.broadcast_to(b, X.shape)))[..., sel]
         out.update(values=vals / len(groups), baseline_prediction=fb / len(groups), baseline=base)
     if isinstance(baseline, str) and method in ("integrated_gradients", "occlusion"):
         settings["baseline"] = baseline
@@ -591,7 +628,7 @@ def attributions(
     background=None,
     n_baselines: int = 20,
     n_steps="auto",
-    integration: str = "gausslegendre",
+    integration: str = "auto",
     tolerance: float = 1e-3,
     n_samples: int = 50,
     noise_level: float = 0.15,
@@ -628,9 +665,13 @@ def attributions(
         Rows drawn for ``baseline="sample"``.
     n_steps : int or "auto", default="auto"
         Integrated Gradients quadrature steps (at least 1; 2 for the trapezoidal rule).
-    integration : str, default="gausslegendre"
-        Quadrature rule (captum's ``method``; see
-        :func:`sensitivity.methods.attributions.integration_rule`).
+    integration : str, default="auto"
+        Quadrature rule: captum's ``method`` names (``"gausslegendre"``, ``"riemann_left"``,
+        ..., see :func:`sensitivity.methods.attributions.integration_rule`) or
+        ``"piecewise_gausslegendre"`` (Gauss-Legendre with ``n_steps`` nodes on each piece of
+        the path between the kinks of an MLP's first hidden layer: exact with one node for one
+        relu hidden layer and a linear output). ``"auto"``: piecewise for MLPs whose first
+        hidden layer is relu, else Gauss-Legendre.
     tolerance : float, default=1e-3
         Largest acceptable relative completeness gap (:func:`relative_gap`): ``"auto"`` steps
         aim below it; above it, a warning.
@@ -775,7 +816,7 @@ def integrated_gradients(
     target=None,
     baseline="mean",
     n_steps="auto",
-    integration: str = "gausslegendre",
+    integration: str = "auto",
     tolerance: float = 1e-3,
     **kwargs,
 ):
@@ -814,8 +855,8 @@ class Attributions(BaseSensitivity):
 
     For each row of ``X`` (the data passed to ``fit``) the chosen local attribution is computed
     for every output and summarized per variable: ``importance`` = mean absolute attribution,
-    ``direction`` = sign of the mean attribution, ``mean``, ``std`` (spread over rows: how much
-    the variable's effect varies). Magnitudes: the randomization test is upper-tailed; the
+    ``direction`` = sign of the covariance of attribution and value, ``mean``, ``std``
+    (spread over rows: how much the variable's effect varies). Magnitudes: the randomization test is upper-tailed; the
     bootstrap gives intervals of the mean absolute attribution.
 
     Parameters
@@ -849,7 +890,7 @@ verbose, null, n_init, train_alpha, trainer, train_params
         baseline="mean",
         n_baselines: int = 20,
         n_steps="auto",
-        integration: str = "gausslegendre",
+        integration: str = "auto",
         tolerance: float = 1e-3,
         n_samples: int = 50,
         noise_level: float = 0.15,
@@ -925,8 +966,8 @@ verbose, null, n_init, train_alpha, trainer, train_params
             )
 
     def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
-        res = self._local(model, np.asarray(X, dtype=np.float64))
-        return summarize(res["values"])
+        X = np.asarray(X, dtype=np.float64)
+        return summarize(self._local(model, X)["values"], X)
 
     def local_attributions(self, X=None) -> LocalAttributions:
         """Per-row attributions of the fitted network (for plots), on ``X`` (default: none;

@@ -220,7 +220,7 @@ def test_smoothgrad_equals_captum_given_the_same_noise(absolute, rows):
 
 
 # ---------------------------------------------------------------------- completeness
-@pytest.mark.parametrize("act", ["tanh", "logistic"])
+@pytest.mark.parametrize("act", ["tanh", "logistic", "relu"])
 def test_ig_completeness_with_default_steps_on_reference_nets(act, diabetes_nets):
     X, nets = diabetes_nets
     with warnings.catch_warnings():
@@ -233,12 +233,20 @@ def test_ig_completeness_with_default_steps_on_reference_nets(act, diabetes_nets
     assert res.relative_gap.max() <= 1e-3
 
 
-def test_relu_kinks_are_reported_when_auto_steps_cannot_close_the_gap(diabetes_nets):
-    X, nets = diabetes_nets
-    with pytest.warns(UserWarning, match="completeness gap up to") as rec:
-        res = at.integrated_gradients(nets["relu"], X)
-    worst = float(str(rec[0].message).split("up to ")[1].split(" ")[0])
-    assert worst == pytest.approx(res.relative_gap.max(), rel=1e-2)
+def test_piecewise_rule_is_exact_for_one_relu_layer_and_linear_output(rows):
+    net = to_mlp_batch(_seq([4, 16, 2], act=torch.nn.ReLU))
+    res = A.integrated_gradients(net, rows, rows[::-1], n_steps=1, method=A.PIECEWISE)
+    np.testing.assert_allclose(res.gap, 0.0, atol=1e-13)
+    plain = A.integrated_gradients(net, rows, rows[::-1], n_steps=1, method="gausslegendre")
+    assert np.abs(plain.gap).max() > 1e-3  # the kinks matter
+    # with a softmax output the pieces are smooth: Gauss-Legendre converges on each
+    soft = to_mlp_batch(_seq([4, 16, 3], act=torch.nn.ReLU, out=torch.nn.Softmax(dim=1)))
+    fine = A.integrated_gradients(soft, rows, 0.0, n_steps=16, method=A.PIECEWISE)
+    np.testing.assert_allclose(fine.gap, 0.0, atol=1e-13)
+    auto = at.integrated_gradients(soft, rows, baseline="zeros")
+    assert auto.settings["integration"] == A.PIECEWISE
+    scale = np.abs(fine.attributions).max()
+    np.testing.assert_allclose(auto.values, fine.attributions[0], atol=1e-3 * scale)
 
 
 def test_too_few_steps_warn_with_the_measured_gap(diabetes_nets):
@@ -366,6 +374,8 @@ def test_bad_input_messages(rows):
         at.integrated_gradients(net, rows, n_steps=2.5)
     with pytest.raises(ValueError, match="Unknown integration method"):
         at.integrated_gradients(net, rows, integration="simpson")
+    with pytest.raises(ValueError, match="needs an MLP"):
+        at.integrated_gradients(_skip(), rows, integration="piecewise_gausslegendre")
     with pytest.raises(ValueError, match="method must be one of"):
         at.attributions(net, rows, "shap")
     with pytest.raises(ValueError, match="needs a classifier"):

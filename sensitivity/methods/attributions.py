@@ -72,6 +72,7 @@ from . import _data
 
 __all__ = [
     "INTEGRATION_METHODS",
+    "PIECEWISE",
     "gradients",
     "integrated_gradients",
     "integration_rule",
@@ -89,6 +90,10 @@ INTEGRATION_METHODS = (
     "riemann_trapezoid",
 )
 """Quadrature rules of Integrated Gradients (captum's names)."""
+
+PIECEWISE = "piecewise_gausslegendre"
+"""Gauss-Legendre on each piece of the path between the kinks of the first hidden layer
+(MLPBatch only; see :func:`path_gradients`)."""
 
 
 # ---------------------------------------------------------------------- quadrature
@@ -120,7 +125,8 @@ def integration_rule(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]
     """
     if method not in INTEGRATION_METHODS:
         raise ValueError(
-            f"Unknown integration method {method!r}; choose one of {list(INTEGRATION_METHODS)}."
+            f"Unknown integration method {method!r}; choose one of {list(INTEGRATION_METHODS)} "
+            f"(or {PIECEWISE!r} in integrated_gradients)."
         )
     if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
         raise TypeError(f"n_steps must be an integer; got {n_steps!r}.")
@@ -223,6 +229,20 @@ def _dy_dlogits(act: str, z: torch.Tensor, sel: list[int], logits: bool) -> torc
     return g.unsqueeze(-1) * eye
 
 
+def _piecewise_nodes(z0, z1, alphas, weights):
+    """Per-row nodes and weights (B, r, P*m): the rule on each piece between the points
+    where a first-layer pre-activation crosses zero, ``t = -z0 / (z1 - z0)`` in (0, 1)."""
+    dz = z1 - z0
+    B, r, u = dz.shape
+    safe = torch.where(dz != 0, dz, torch.ones_like(dz))
+    t = torch.where(dz != 0, -z0.expand_as(dz) / safe, torch.ones_like(dz))
+    t = torch.where((t > 0) & (t < 1), t, torch.ones_like(t))  # no kink: an empty last piece
+    zeros = torch.zeros(B, r, 1, dtype=dz.dtype, device=dz.device)
+    edges = torch.sort(torch.cat([zeros, t, zeros + 1], dim=2), dim=2).values
+    lo, length = edges[..., :-1, None], (edges[..., 1:] - edges[..., :-1])[..., None]
+    return (lo + length * alphas).reshape(B, r, -1), (length * weights).reshape(B, r, -1)
+
+
 def _mlp_path_chunk(
     batch: MLPBatch,
     X0: torch.Tensor,
@@ -231,17 +251,22 @@ def _mlp_path_chunk(
     weights: torch.Tensor,
     sel: list[int],
     logits: bool,
+    piecewise: bool = False,
 ) -> torch.Tensor:
     """``sum_s w_s grad f_sel(X0 + alpha_s (X1 - X0))`` for one chunk: (B, r, K_sel, p)."""
     r = X1.shape[0]
-    S = alphas.shape[0]
     B = batch.batch_size
     A = _first_layer(batch)  # (B, p, u1): d z1 / d x
     b0 = batch.biases[0].unsqueeze(1)
     # first pre-activation along the path, affine in alpha (no S-fold product with W1)
     z0 = torch.matmul(batch.transform_inputs(X0), batch.weights[0]) + b0  # (B, r|1, u1)
     z1 = torch.matmul(batch.transform_inputs(X1), batch.weights[0]) + b0
-    z = z0.unsqueeze(2) + alphas.reshape(1, 1, S, 1) * (z1 - z0).unsqueeze(2)  # (B, r, S, u1)
+    if piecewise:
+        al, wt = _piecewise_nodes(z0, z1, alphas, weights)  # (B, r, S)
+    else:
+        al, wt = alphas.reshape(1, 1, -1), weights.reshape(1, 1, -1)
+    S = al.shape[2]
+    z = z0.unsqueeze(2) + al.unsqueeze(3) * (z1 - z0).unsqueeze(2)  # (B, r, S, u1)
     z = z.reshape(B, r * S, -1)
     pres = []
     L = len(batch.weights)
@@ -260,7 +285,7 @@ def _mlp_path_chunk(
         zl, al = pres[layer - 1]
         G = G * ACTIVATIONS[batch.activations[layer - 1]].d1(zl, al).unsqueeze(2)
     # weighted sum over the steps at the first pre-activation, then the linear first layer
-    G = torch.einsum("brsku,s->brku", G.reshape(B, r, S, Ks, -1), weights)
+    G = torch.einsum("brsku,brs->brku", G.reshape(B, r, S, Ks, -1), wt.expand(B, r, S))
     return torch.matmul(G, A.transpose(1, 2).unsqueeze(1))  # (B, r, K_sel, p)
 
 
@@ -285,6 +310,7 @@ def path_gradients(
     logits: bool = False,
     max_memory: int | None = None,
     fast: bool = True,
+    piecewise: bool = False,
 ) -> np.ndarray:
     r"""Weighted sums of gradients along straight paths from ``baseline`` to ``X``.
 
@@ -306,6 +332,13 @@ def path_gradients(
     fast : bool
         For an MLPBatch, use the first-layer shortcut (module docstring); False evaluates the
         Jacobian at every point (for testing).
+    piecewise : bool
+        MLPBatch only: apply the rule (on :math:`[0, 1]`) to each piece of the path between
+        the kinks of the first hidden layer, the points :math:`t_u = -z_{1u}(x') /
+        (z_{1u}(x) - z_{1u}(x'))` in :math:`(0, 1)` where a first-layer pre-activation changes
+        sign: per row and network up to ``u1 + 1`` pieces, ``S (u1 + 1)`` nodes. With relu
+        units there the integrand is smooth on every piece (constant for one relu hidden layer
+        and a linear output, where one node per piece is exact).
 
     Returns
     -------
@@ -320,7 +353,12 @@ def path_gradients(
     wt = np.asarray(weights, dtype=np.float64).reshape(-1)
     if al.shape != wt.shape or al.size == 0:
         raise ValueError("alphas and weights must be non-empty and of equal length.")
-    S = al.size
+    if piecewise and not isinstance(net, MLPBatch):
+        raise ValueError(
+            f"{PIECEWISE!r} needs an MLP (the kinks of its first hidden layer); this model is "
+            "differentiated by autograd: use 'gausslegendre'."
+        )
+    S = al.size * ((net.hidden_sizes[0] + 1) if piecewise and net.hidden_sizes else 1)
     dtype, device = net.dtype, net.device
     at = torch.as_tensor(al, dtype=dtype, device=device)
     wt_t = torch.as_tensor(wt, dtype=dtype, device=device)
@@ -338,8 +376,8 @@ def path_gradients(
         x1 = _chunk_tensor(X1, sl, dtype, device)
         x0 = _chunk_tensor(X0, sl if X0.shape[0] == n else slice(0, 1), dtype, device)
         with torch.no_grad():
-            if isinstance(net, MLPBatch) and fast:
-                P = _mlp_path_chunk(net, x0, x1, at, wt_t, sel, logits)
+            if isinstance(net, MLPBatch) and (fast or piecewise):
+                P = _mlp_path_chunk(net, x0, x1, at, wt_t, sel, logits, piecewise)
             else:
                 P = _generic_path_chunk(net, x0.expand_as(x1), x1, at, wt_t, sel, logits)
         out[:, sl] = P.cpu().numpy()
@@ -436,7 +474,9 @@ def integrated_gradients(
     baseline : scalar, array-like of shape (p,) or (n, p)
     n_steps : int
     method : str
-        Quadrature rule, see :func:`integration_rule`.
+        Quadrature rule, see :func:`integration_rule`, or ``"piecewise_gausslegendre"``:
+        ``n_steps`` Gauss-Legendre nodes on each piece between the kinks of the first hidden
+        layer (MLPBatch only, see :func:`path_gradients`).
     outputs, logits, max_memory
         As in :func:`path_gradients`.
 
@@ -451,13 +491,22 @@ def integrated_gradients(
     n, p = X1.shape
     X0 = _as_baseline(baseline, n, p)
     sel = _outputs(net, outputs)
-    alphas, weights = integration_rule(method, n_steps)
+    piecewise = method == PIECEWISE
+    alphas, weights = integration_rule("gausslegendre" if piecewise else method, n_steps)
     P = path_gradients(
-        net, X1, X0, alphas, weights, outputs=sel, logits=logits, max_memory=max_memory
+        net,
+        X1,
+        X0,
+        alphas,
+        weights,
+        outputs=sel,
+        logits=logits,
+        max_memory=max_memory,
+        piecewise=piecewise,
     )
     attr = P * (X1 - X0)[None, :, None, :]
     fx = predictions(net, X1, logits=logits)[..., sel]
-    fb = predictions(net, np.broadcast_to(X0, X1.shape), logits=logits)[..., sel]
+    fb = predictions(net, np.array(np.broadcast_to(X0, X1.shape)), logits=logits)[..., sel]
     gap = attr.sum(axis=-1) - (fx - fb)
     return Bunch(attributions=attr, prediction=fx, baseline_prediction=fb, gap=gap)
 
