@@ -17,11 +17,13 @@ of ``--repeat`` calls. The load average is printed with the table.
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_attributions.py [--rows 100000] [--repeat 3]
+        [--sections agreement,completeness,speed]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 import warnings
@@ -33,7 +35,7 @@ import torch
 def _seq(sizes, act, out=None, dtype=torch.float64, seed=0):
     torch.manual_seed(seed)
     layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(torch.nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(act())
@@ -130,8 +132,14 @@ def completeness() -> None:
     for act in ("tanh", "logistic", "relu"):
         for kind in ("regressor", "classifier"):
             est = MLPRegressor if kind == "regressor" else MLPClassifier
-            mlp = est(hidden_layer_sizes=(10,), activation=act, alpha=1.0, solver="lbfgs",
-                      max_iter=500, random_state=0)
+            mlp = est(
+                hidden_layer_sizes=(10,),
+                activation=act,
+                alpha=1.0,
+                solver="lbfgs",
+                max_iter=500,
+                random_state=0,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 net = make_pipeline(StandardScaler(), mlp).fit(X, y if kind == "regressor" else yb)
@@ -139,8 +147,10 @@ def completeness() -> None:
                 res = at.integrated_gradients(net, X)
                 dt = time.perf_counter() - t
             rg = res.relative_gap
-            print(f"{act + ' ' + kind:34s} {res.settings['n_steps']:5d} {rg.max():11.1e} "
-                  f"{np.mean(rg > 1e-3):11.1%} {dt:7.2f}")
+            print(
+                f"{act + ' ' + kind:34s} {res.settings['n_steps']:5d} {rg.max():11.1e} "
+                f"{np.mean(rg > 1e-3):11.1%} {dt:7.2f}"
+            )
 
 
 def speed(n_rows: int, repeat: int) -> None:
@@ -151,11 +161,15 @@ def speed(n_rows: int, repeat: int) -> None:
 
     X = np.random.default_rng(1).normal(size=(n_rows, 50)).astype(np.float32)
     x = torch.from_numpy(X)
-    print(f"\nSpeed: IG, 50 Gauss-Legendre steps, {n_rows} rows x 50 inputs, MLP 50-100-1, "
-          f"float32, 1 torch thread; load average {os.getloadavg()[0]:.2f} "
-          f"({os.cpu_count()} cores)")
-    print(f"{'hidden':7s} {'captum min':>10s} {'median':>8s} {'ours min':>9s} {'median':>8s} "
-          f"{'speed-up (median)':>17s} {'max |diff|':>10s} {'max |attr|':>10s}")
+    print(
+        f"\nSpeed: IG, 50 Gauss-Legendre steps, {n_rows} rows x 50 inputs, MLP 50-100-1, "
+        f"float32, 1 torch thread; load average {os.getloadavg()[0]:.2f} "
+        f"({os.cpu_count()} cores)"
+    )
+    print(
+        f"{'hidden':7s} {'captum min':>10s} {'median':>8s} {'ours min':>9s} {'median':>8s} "
+        f"{'speed-up (median)':>17s} {'max |diff|':>10s} {'max |attr|':>10s}"
+    )
     for act in (torch.nn.Tanh, torch.nn.ReLU):
         net = _seq([50, 100, 1], act, dtype=torch.float32)
         batch = to_mlp_batch(net, dtype=torch.float32)
@@ -182,13 +196,18 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sections", default="agreement,completeness,speed")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require")
     warnings.filterwarnings("ignore", message="Integrated Gradients: completeness")
-    agreement()
-    completeness()
-    speed(args.rows, args.repeat)
+    if "agreement" in sections:
+        agreement()
+    if "completeness" in sections:
+        completeness()
+    if "speed" in sections:
+        speed(args.rows, args.repeat)
 
 
 if __name__ == "__main__":

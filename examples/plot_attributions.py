@@ -25,7 +25,11 @@ X, y = load_diabetes()
 net = make_pipeline(
     StandardScaler(),
     MLPRegressor(
-        hidden_layer_sizes=(10,), activation="tanh", solver="lbfgs", alpha=1.0, max_iter=2000,
+        hidden_layer_sizes=(10,),
+        activation="tanh",
+        solver="lbfgs",
+        alpha=1.0,
+        max_iter=2000,
         random_state=0,
     ),
 ).fit(X, y)
@@ -54,6 +58,9 @@ fig = plot_attribution_waterfall(ig, row=0, output_unit="progression score")
 # %%
 # How the effect of body-mass index varies across patients, coloured by blood pressure.
 fig = plot_attribution_dependence(
-    ig, "bmi", color_by="bp", output_unit="progression score",
+    ig,
+    "bmi",
+    color_by="bp",
+    output_unit="progression score",
     units={"bmi": "scaled", "bp": "scaled"},
 )

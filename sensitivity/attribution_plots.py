@@ -70,8 +70,10 @@ def _beeswarm_offsets(x: np.ndarray, n_bins: int = 60, width: float = 0.4) -> np
     if n == 0:
         return np.zeros(0)
     span = np.ptp(x)
-    bins = np.zeros(n, dtype=int) if span == 0 else np.minimum(
-        ((x - x.min()) / span * n_bins).astype(int), n_bins - 1
+    bins = (
+        np.zeros(n, dtype=int)
+        if span == 0
+        else np.minimum(((x - x.min()) / span * n_bins).astype(int), n_bins - 1)
     )
     order = np.lexsort((x, bins))
     offsets = np.zeros(n)
@@ -201,7 +203,7 @@ def plot_attribution_waterfall(
     start = result.baseline_prediction[row, k] if has_base else 0.0
     fig, ax = _axes(ax, (6.4, 0.42 * len(steps) + 1.8))
     total = start
-    for pos, (v, label) in enumerate(steps):
+    for pos, (v, _) in enumerate(steps):
         y = len(steps) - pos
         neg = v < 0
         ax.barh(
@@ -226,8 +228,9 @@ def plot_attribution_waterfall(
     ax.set_yticks(range(len(steps), 0, -1))
     ax.set_yticklabels(labels)
     if units:
-        ax.set_ylabel("variable = value (" + ", ".join(f"{k_}: {u}" for k_, u in units.items())
-                      + ")")
+        ax.set_ylabel(
+            "variable = value (" + ", ".join(f"{k_}: {u}" for k_, u in units.items()) + ")"
+        )
     else:
         ax.set_ylabel("variable = value at this row")
     ax.set_xlabel(_output_label(result, k, output_unit).replace("attribution to", "prediction of"))

@@ -404,13 +404,14 @@ def _resolve_integration(view, integration) -> str:
     allowed = (*_attr.INTEGRATION_METHODS, _attr.PIECEWISE)
     if integration == "auto":
         relu_first = (
-            isinstance(view, MLPBatch) and view.n_hidden_layers >= 1 and view.activations[0] == "relu"
+            isinstance(view, MLPBatch)
+            and view.n_hidden_layers >= 1
+            and view.activations[0] == "relu"
         )
         return _attr.PIECEWISE if relu_first else "gausslegendre"
     if integration not in allowed:
         raise ValueError(
-            f"Unknown integration method {integration!r}; choose 'auto' or one of "
-            f"{list(allowed)}."
+            f"Unknown integration method {integration!r}; choose 'auto' or one of {list(allowed)}."
         )
     if integration == _attr.PIECEWISE and not isinstance(view, MLPBatch):
         raise ValueError(
@@ -709,8 +710,8 @@ def attributions(
         raise ValueError(f"X has {Xa.shape[1]} columns but the model has {p} inputs.")
     names = tuple(view.feature_names) if view.feature_names is not None else None
     if names is None:
-        names = tuple(feature_names) if feature_names is not None else tuple(
-            f"x{i}" for i in range(p)
+        names = (
+            tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(p))
         )
     sel, row_index, row_sign, onames, targets = _resolve_target(view, model, target, Xa, logits)
     res = _compute(
@@ -856,8 +857,8 @@ class Attributions(BaseSensitivity):
     For each row of ``X`` (the data passed to ``fit``) the chosen local attribution is computed
     for every output and summarized per variable: ``importance`` = mean absolute attribution,
     ``direction`` = sign of the covariance of attribution and value, ``mean``, ``std``
-    (spread over rows: how much the variable's effect varies). Magnitudes: the randomization test is upper-tailed; the
-    bootstrap gives intervals of the mean absolute attribution.
+    (spread over rows: how much the variable's effect varies). Magnitudes: the randomization
+    test is upper-tailed; the bootstrap gives intervals of the mean absolute attribution.
 
     Parameters
     ----------

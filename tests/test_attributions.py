@@ -3,6 +3,7 @@ agreement (test extra), completeness of Integrated Gradients, targets, summaries
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -25,7 +26,7 @@ from sensitivity.network import MLPBatch
 def _seq(sizes, act=torch.nn.Tanh, out=None, seed=0):
     torch.manual_seed(seed)
     layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(torch.nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(act())
@@ -187,7 +188,9 @@ def test_integrated_gradients_equal_captum(name, method, rows):
         ref = cap.IntegratedGradients(net).attribute(
             x, baselines=torch.tensor(base)[None], target=k, n_steps=20, method=method
         )
-        np.testing.assert_allclose(res.values[:, k], ref.detach().numpy() * ratio, atol=1e-6, rtol=1e-6)
+        np.testing.assert_allclose(
+            res.values[:, k], ref.detach().numpy() * ratio, atol=1e-6, rtol=1e-6
+        )
 
 
 @pytest.mark.parametrize("name", list(NETS))
@@ -227,9 +230,9 @@ def test_ig_completeness_with_default_steps_on_reference_nets(act, diabetes_nets
         warnings.simplefilter("error")  # no gap warning either
         res = at.integrated_gradients(nets[act], X)
     delta = res.prediction - res.baseline_prediction
-    assert np.all(np.abs(res.completeness_gap) <= 1e-3 * np.abs(delta) + 1e-3 * 1e-2 * np.abs(
-        delta
-    ).mean())
+    assert np.all(
+        np.abs(res.completeness_gap) <= 1e-3 * np.abs(delta) + 1e-3 * 1e-2 * np.abs(delta).mean()
+    )
     assert res.relative_gap.max() <= 1e-3
 
 
@@ -257,11 +260,20 @@ def test_too_few_steps_warn_with_the_measured_gap(diabetes_nets):
 
 def test_sample_baseline_averages_ig_over_the_drawn_rows(diabetes_nets):
     X, nets = diabetes_nets
-    res = at.integrated_gradients(nets["tanh"], X[:5], baseline="sample", n_baselines=3,
-                                  background=X, n_steps=64, random_state=0)
+    res = at.integrated_gradients(
+        nets["tanh"],
+        X[:5],
+        baseline="sample",
+        n_baselines=3,
+        background=X,
+        n_steps=64,
+        random_state=0,
+    )
     assert res.baseline.shape == (3, 10)
-    one = [at.integrated_gradients(nets["tanh"], X[:5], baseline=b, n_steps=64).values
-           for b in res.baseline]
+    one = [
+        at.integrated_gradients(nets["tanh"], X[:5], baseline=b, n_steps=64).values
+        for b in res.baseline
+    ]
     np.testing.assert_allclose(res.values, np.mean(one, axis=0), atol=1e-12)
 
 
@@ -339,8 +351,14 @@ def test_estimator_matches_plain_function_and_runs_the_test(diabetes_nets):
     )
     Xs, ys = X.iloc[:80], np.asarray(load_diabetes()[1])[:80]
     net = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(3,)))
-    est = at.Attributions(net, method="gradient_x_input", n_permutations=9, n_bootstrap=5,
-                          random_state=0, train_params={"max_iter": 20})
+    est = at.Attributions(
+        net,
+        method="gradient_x_input",
+        n_permutations=9,
+        n_bootstrap=5,
+        random_state=0,
+        train_params={"max_iter": 20},
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(Xs, ys)
@@ -390,3 +408,44 @@ def test_bad_input_messages(rows):
         at.saliency(net, np.where(rows > 1, np.nan, rows))
     with pytest.raises(TypeError, match="differentiable model"):
         at.saliency(LinearRegression().fit(rows, rows[:, 0]), rows)
+
+
+# ---------------------------------------------------------------------- plots
+def test_plots_render_with_labelled_axes(diabetes_nets):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sensitivity.attribution_plots import (
+        plot_attribution_dependence,
+        plot_attribution_summary,
+        plot_attribution_waterfall,
+    )
+
+    X, nets = diabetes_nets
+    res = at.integrated_gradients(nets["tanh"], X.iloc[:60], background=X)
+    fig = plot_attribution_summary(res, max_display=5, output_unit="score")
+    ax = fig.axes[0]
+    shown = [t.get_text() for t in ax.get_yticklabels()][::-1]
+    order = np.argsort(-np.abs(res.values[:, 0]).mean(0))[:5]
+    assert shown == [res.feature_names[j] for j in order]  # ranked top-down
+    assert "score" in ax.get_xlabel() and fig.get_layout_engine() is not None
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 5 * 60
+    fig = plot_attribution_waterfall(res, 3, max_display=4)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if p.get_width() != 0]
+    assert len(bars) == 5  # 4 variables + the others pooled
+    # the steps add up from f(baseline) to f(x) (completeness)
+    total = res.baseline_prediction[3, 0] + sum(b.get_width() for b in bars)
+    assert total == pytest.approx(res.prediction[3, 0], abs=1e-6 * abs(res.prediction[3, 0]))
+    assert any(p.get_hatch() for p in bars) or all(b.get_width() > 0 for b in bars)
+    fig = plot_attribution_dependence(res, "bmi", color_by="bp", units={"bmi": "kg/m2"})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "bmi (kg/m2)"
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], res.values[:, 0, 2])
+    with pytest.raises(ValueError, match="Unknown variable"):
+        plot_attribution_dependence(res, "nope")
+    with pytest.raises(ValueError, match="row 99 out of range"):
+        plot_attribution_waterfall(res, 99)
+    plt.close("all")

@@ -233,7 +233,7 @@ def _piecewise_nodes(z0, z1, alphas, weights):
     """Per-row nodes and weights (B, r, P*m): the rule on each piece between the points
     where a first-layer pre-activation crosses zero, ``t = -z0 / (z1 - z0)`` in (0, 1)."""
     dz = z1 - z0
-    B, r, u = dz.shape
+    B, r, _ = dz.shape
     safe = torch.where(dz != 0, dz, torch.ones_like(dz))
     t = torch.where(dz != 0, -z0.expand_as(dz) / safe, torch.ones_like(dz))
     t = torch.where((t > 0) & (t < 1), t, torch.ones_like(t))  # no kink: an empty last piece
