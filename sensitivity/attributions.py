@@ -463,17 +463,20 @@ def _ig_batch(
 ):
     """Integrated Gradients of every network of ``view`` (averaged over a baseline sample).
 
-    Returns (attr, fx, fb, gap, n_steps) with leading axis B.
+    With ``n_steps="auto"`` the steps are chosen per network (from the gap on the probe
+    rows), so a network's result never depends on which other networks share its batch.
+    Returns (attr, fx, fb, gap, steps) with leading axis B; ``steps`` an int, or an int array
+    (B,) when networks differ.
     """
     n = X.shape[0]
     groups = _baseline_groups(baselines, average)
 
-    def run(rows, steps):
+    def run(net, rows, steps):
         acc = None
         for b in groups:
             bb = b[rows] if b.shape[0] == n and n > 1 else b
             r = _attr.integrated_gradients(
-                view,
+                net,
                 X[rows],
                 bb,
                 n_steps=steps,
@@ -486,17 +489,36 @@ def _ig_batch(
             acc = parts if acc is None else tuple(a + q for a, q in zip(acc, parts, strict=True))
         return tuple(a / len(groups) for a in acc)
 
-    steps = n_steps
-    if n_steps == "auto":
-        probe = np.unique(np.linspace(0, n - 1, min(n, _AUTO_ROWS)).round().astype(int))
-        ladder = AUTO_PIECE_STEPS if integration == _attr.PIECEWISE else AUTO_STEPS
-        candidates = [s for s in ladder if s >= (2 if integration == "riemann_trapezoid" else 1)]
-        for steps in candidates:
-            _, fx, fb, gap = run(probe, steps)
-            if np.max(relative_gap(gap, fx - fb), initial=0.0) <= tolerance:
-                break
-    attr, fx, fb, gap = run(np.arange(n), steps)
-    return attr, fx, fb, gap, steps
+    everything = np.arange(n)
+    if n_steps != "auto":
+        return (*run(view, everything, n_steps), n_steps)
+    probe = np.unique(np.linspace(0, n - 1, min(n, _AUTO_ROWS)).round().astype(int))
+    ladder = AUTO_PIECE_STEPS if integration == _attr.PIECEWISE else AUTO_STEPS
+    ladder = [s for s in ladder if s >= (2 if integration == "riemann_trapezoid" else 1)]
+    B = getattr(view, "batch_size", 1)
+    chosen = np.full(B, ladder[-1])
+    open_ = np.arange(B)  # networks still looking for their number of steps
+    for steps in ladder[:-1]:
+        net = view if len(open_) == B else view[open_.tolist()]
+        _, fx, fb, gap = run(net, probe, steps)
+        worst = relative_gap(gap, fx - fb).reshape(len(open_), -1).max(axis=1)
+        ok = worst <= tolerance
+        chosen[open_[ok]] = steps
+        open_ = open_[~ok]
+        if len(open_) == 0:
+            break
+    out = None
+    for steps in np.unique(chosen):
+        idx = np.flatnonzero(chosen == steps)
+        net = view if len(idx) == B else view[idx.tolist()]
+        parts = run(net, everything, int(steps))
+        if len(idx) == B:
+            return (*parts, int(steps))
+        if out is None:
+            out = [np.empty((B, *a.shape[1:])) for a in parts]
+        for o, a in zip(out, parts, strict=True):
+            o[idx] = a
+    return (*out, chosen)
 
 
 def _noise(X, sigma, n_samples, rng) -> np.ndarray:

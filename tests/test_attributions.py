@@ -449,3 +449,25 @@ def test_plots_render_with_labelled_axes(diabetes_nets):
     with pytest.raises(ValueError, match="row 99 out of range"):
         plot_attribution_waterfall(res, 99)
     plt.close("all")
+
+
+def test_auto_steps_are_chosen_per_network_so_batches_do_not_change_results(diabetes_nets):
+    X, nets = diabetes_nets
+    Xa = X.to_numpy()[:50]
+    steep = to_mlp_batch(nets["tanh"])
+    gentle = MLPBatch.from_arrays(
+        [w[0] * 0.05 for w in steep.numpy_weights()[0]],
+        [b[0] for b in steep.numpy_weights()[1]],
+        activation="tanh",
+        input_scale=steep.input_scale,
+        input_offset=steep.input_offset,
+    )
+    batch = MLPBatch.stack([steep, gentle.to(dtype=steep.dtype)])
+    est = at.Attributions(method="integrated_gradients")
+    both = est._statistic(batch, Xa)
+    for b, net in enumerate((steep, gentle)):
+        alone = est._statistic(net, Xa)
+        for key in ("importance", "std"):
+            np.testing.assert_allclose(both[key][b], alone[key][0], rtol=1e-12)
+    steps = est._local(batch, Xa)["settings"]["n_steps"]
+    assert steps[1] < steps[0]  # the gentle network needed fewer steps
