@@ -82,7 +82,9 @@ def agreement() -> None:
     for name, net in nets.items():
         sal = at.saliency(net, X).values
         gxi = at.gradient_x_input(net, X).values
-        ig = at.integrated_gradients(net, X, baseline=base, n_steps=50).values
+        ig = at.integrated_gradients(
+            net, X, baseline=base, n_steps=50, integration="gausslegendre"
+        ).values
         occ = at.occlusion(net, X, baseline=base).values
         d = np.zeros(5)
         for k in range(sal.shape[1]):
