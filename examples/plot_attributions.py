@@ -44,7 +44,7 @@ print("steps:", ig.settings["n_steps"], " largest relative gap:", ig.relative_ga
 print(ig.to_frame().head())
 
 # %%
-# The global summary (mean |attribution| over the patients) as the ranked importance table.
+# The global summary (mean absolute attribution over the patients) as the ranked importance table.
 print(ig.importances()[["importance", "relative_importance", "rank", "direction", "std"]])
 
 # %%

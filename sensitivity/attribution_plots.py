@@ -6,7 +6,7 @@ in grayscale: the colour map (``cividis``) is monotone in lightness, and negativ
 waterfall are hatched as well as coloured.
 
 * :func:`plot_attribution_summary`: every row's attribution per variable, variables ranked by
-  mean |attribution|, points coloured by the variable's value (the "beeswarm" summary plot of
+  mean absolute attribution, points coloured by the variable's value (the "beeswarm" summary plot of
   Lundberg et al. 2020).
 * :func:`plot_attribution_waterfall`: one row: the baseline prediction, each variable's
   attribution as a step, and the prediction (for completeness-satisfying methods the steps add
@@ -99,7 +99,7 @@ def plot_attribution_summary(
 ):
     """Summary (beeswarm) plot: every row's attribution per variable, coloured by value.
 
-    Variables are ranked top-down by mean |attribution|; the colour of a point is the rank of
+    Variables are ranked top-down by mean absolute attribution; the colour of a point is the rank of
     the variable's value among the rows (low = dark, high = light), so variables in different
     units share one colour bar.
 
@@ -144,7 +144,7 @@ def plot_attribution_summary(
     ax.set_yticklabels([result.feature_names[j] for j in order[::-1]])
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.set_xlabel(_output_label(result, k, output_unit))
-    ax.set_ylabel("variable (ranked by mean |attribution|)")
+    ax.set_ylabel("variable (ranked by mean absolute attribution)")
     ax.set_title(f"{result.method.replace('_', ' ')}: {result.n_rows} rows")
     if sc is not None:
         cb = fig.colorbar(sc, ax=ax, pad=0.01, aspect=30)
@@ -167,7 +167,7 @@ def plot_attribution_waterfall(
     """One row's explanation: from the baseline prediction to the prediction, step by step.
 
     With a baseline (Integrated Gradients, occlusion) the bars start at :math:`f(x')` and each
-    variable (largest |attribution| first, the rest pooled) moves the running total by its
+    variable (largest absolute attribution first, the rest pooled) moves the running total by its
     attribution; the prediction :math:`f(x)` is marked (for Integrated Gradients the last bar
     ends there up to the completeness gap, which the title reports). Without a baseline the
     bars start at 0. Negative steps are hatched.

@@ -674,8 +674,9 @@ def attributions(
         any torch ``nn.Module`` (autograd). Occlusion: any fitted predictor.
     X : array-like or DataFrame of shape (n_rows, n_features)
         The rows to explain, in the user's units.
-    method : {"saliency", "gradient_x_input", "smoothgrad", "integrated_gradients", \
-"occlusion"}
+    method : str, default="integrated_gradients"
+        One of ``"saliency"``, ``"gradient_x_input"``,
+        ``"smoothgrad"``, ``"integrated_gradients"``, ``"occlusion"``.
     target : None, label, int or "predicted"
         Output(s) to explain (module docstring): None = all.
     baseline : {"mean", "median", "zeros", "sample"}, number or array
@@ -874,7 +875,7 @@ def occlusion(model, X, *, target=None, baseline="mean", **kwargs):
 
 # ====================================================================== estimator
 class Attributions(BaseSensitivity):
-    """Global importance from local attributions: mean |attribution| over the rows of ``X``.
+    """Global importance from local attributions: mean absolute attribution over the rows.
 
     For each row of ``X`` (the data passed to ``fit``) the chosen local attribution is computed
     for every output and summarized per variable: ``importance`` = mean absolute attribution,

@@ -12,16 +12,14 @@ Notation: :math:`f_k` is output :math:`k` (a class probability for a classifier;
 ``logits=True``), :math:`x` a row, :math:`x'` its baseline, :math:`\nabla f_k` the input
 gradient.
 
-===========================  ===============================================================
-saliency [1]_                :math:`|\partial f_k / \partial x_i|` (or signed)
-gradient x input [2]_        :math:`x_i\, \partial f_k / \partial x_i`
-SmoothGrad [3]_              :math:`S^{-1} \sum_s \partial f_k(x + \varepsilon_s)/\partial x_i`,
-                             :math:`\varepsilon_{s} \sim N(0, \operatorname{diag}\sigma^2)`
-Integrated Gradients [4]_    :math:`(x_i - x'_i) \int_0^1 \partial f_k(x' + \alpha (x - x'))
-                             / \partial x_i \, d\alpha \approx (x_i - x'_i) \sum_s w_s\,
-                             \partial f_k(x' + \alpha_s (x - x'))/\partial x_i`
-occlusion [5]_               :math:`f_k(x) - f_k(x \text{ with } x_i \leftarrow x'_i)`
-===========================  ===============================================================
+* saliency [1]_: :math:`|\partial f_k / \partial x_i|` (or signed);
+* gradient x input [2]_: :math:`x_i\, \partial f_k / \partial x_i`;
+* SmoothGrad [3]_: :math:`S^{-1} \sum_s \partial f_k(x + \varepsilon_s)/\partial x_i` with
+  :math:`\varepsilon_{s} \sim N(0, \operatorname{diag}\sigma^2)`;
+* Integrated Gradients [4]_: :math:`(x_i - x'_i) \int_0^1 \partial f_k(x' + \alpha (x - x'))
+  / \partial x_i \, d\alpha \approx (x_i - x'_i) \sum_s w_s\, \partial f_k(x' + \alpha_s
+  (x - x'))/\partial x_i`;
+* occlusion [5]_: :math:`f_k(x) - f_k(x \text{ with } x_i \leftarrow x'_i)`.
 
 Integrated Gradients satisfies *completeness*, :math:`\sum_i \mathrm{IG}_{ki}(x) = f_k(x) -
 f_k(x')`, for the exact integral; the quadrature's error shows as the *completeness gap*
