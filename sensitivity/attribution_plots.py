@@ -241,7 +241,10 @@ def plot_attribution_waterfall(
         ax.axvline(start, color=NEUTRAL_COLOR, lw=1.2, ls="--", label=f"f(baseline) = {start:.4g}")
     else:
         ax.axvline(0.0, color=NEUTRAL_COLOR, lw=0.8)
-    ax.margins(x=0.08)
+    ends = np.concatenate([[start, fx, total], start + np.cumsum([v for v, _ in steps])])
+    lo, hi = float(ends.min()), float(ends.max())
+    pad = 0.12 * (hi - lo) if hi > lo else 1.0
+    ax.set_xlim(lo - pad, hi + pad)  # bars are sticky at their ends: set the margins here
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
     title = f"row {row}, {name}: {result.method.replace('_', ' ')}"
     if result.completeness_gap is not None:
