@@ -112,6 +112,11 @@ def test_fast_path_equals_jacobians_at_every_point(rows):
         fast = A.path_gradients(batch, rows, base, alphas, weights, logits=logits)
         slow = A.path_gradients(batch, rows, base, alphas, weights, logits=logits, fast=False)
         np.testing.assert_allclose(fast, slow, atol=1e-13)
+    for net in (_seq([4, 6, 2]), _seq([4, 6, 2], act=torch.nn.ReLU)):  # one-layer shortcut
+        one = MLPBatch.stack([to_mlp_batch(net)] * 2)
+        fast = A.path_gradients(one, rows, base, alphas, weights, outputs=[1])
+        slow = A.path_gradients(one, rows, base, alphas, weights, outputs=[1], fast=False)
+        np.testing.assert_allclose(fast, slow, atol=1e-13)
     chunked = A.path_gradients(batch, rows, base, alphas, weights, max_memory=2000)
     whole = A.path_gradients(batch, rows, base, alphas, weights)
     np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-16)  # BLAS rounding only

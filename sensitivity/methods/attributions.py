@@ -265,9 +265,17 @@ def _mlp_path_chunk(
         al, wt = alphas.reshape(1, 1, -1), weights.reshape(1, 1, -1)
     S = al.shape[2]
     z = z0.unsqueeze(2) + al.unsqueeze(3) * (z1 - z0).unsqueeze(2)  # (B, r, S, u1)
+    L = len(batch.weights)
+    if L == 2 and (logits or batch.activations[-1] == "identity"):
+        # one hidden layer, linear in the hidden activations: d y_k / d z1 = f'(z1) W2[:, k],
+        # so the steps are summed on f'(z1) alone (no (B, r, S, K, u) temporary)
+        spec = ACTIVATIONS[batch.activations[0]]
+        d = torch.einsum("brsu,brs->bru", spec.d1(z, spec.f(z)), wt.expand(B, r, S))
+        W2t = batch.weights[1].transpose(1, 2)[:, sel]  # (B, K_sel, u1)
+        G = d.unsqueeze(2) * W2t.unsqueeze(1)  # (B, r, K_sel, u1)
+        return torch.matmul(G, A.transpose(1, 2).unsqueeze(1))
     z = z.reshape(B, r * S, -1)
     pres = []
-    L = len(batch.weights)
     for layer in range(1, L):
         a = ACTIVATIONS[batch.activations[layer - 1]].f(z)
         pres.append((z, a))
