@@ -16,8 +16,9 @@ Choices (documented in ``docs/methods/attributions.rst``):
   MLPs: analytic, batched; any other torch module: autograd). Occlusion accepts any fitted
   predictor. Attributions are in the units of the output per the user's variables.
 * **Target.** ``target=None`` explains every output (every class probability of a classifier;
-  a binary scikit-learn classifier has one, the positive class). A class label (or an output
-  index, if no label matches) explains one output; ``target="predicted"`` explains, row by row,
+  a binary scikit-learn classifier has one, the positive class). A class label (or, if no
+  label matches, an index: into ``classes_`` for a classifier, else into the outputs) explains
+  one output; ``target="predicted"`` explains, row by row,
   the class the model predicts. The negative class of a binary classifier is explained as
   :math:`1 - p`: its attributions are those of the positive class with the sign flipped.
 * **Baseline.** ``"mean"`` (default) or ``"median"`` of ``background`` (default: ``X``),
@@ -319,14 +320,18 @@ def _resolve_target(view, model, target, X: np.ndarray, logits: bool):
         return list(range(K)), idx, np.ones(n), ("predicted",), np.asarray(labels)[idx]
     if str(target) in names:
         return [names.index(str(target))], None, None, (str(target),), None
-    if binary and str(target) == str(classes[0]):
+    integer = isinstance(target, numbers.Integral) and not isinstance(target, bool)
+    if binary and (str(target) == str(classes[0]) or (integer and target in (0, 1))):
+        # a binary classifier: a label, or an index into its two classes
+        if not (str(target) == str(classes[0]) or (integer and target == 0)):
+            return [0], None, None, (str(classes[1]),), None
         if logits:
             raise ValueError(
                 "The negative class of a binary classifier has no logit of its own; explain "
                 f"the positive class {classes[1]!r} (its attributions with the sign flipped)."
             )
-        return [0], np.zeros(n, dtype=int), -np.ones(n), (str(target),), None
-    if isinstance(target, numbers.Integral) and not isinstance(target, bool) and 0 <= target < K:
+        return [0], np.zeros(n, dtype=int), -np.ones(n), (str(classes[0]),), None
+    if integer and 0 <= target < K:
         return [int(target)], None, None, (names[int(target)],), None
     what = f"classes {list(map(str, classes))}" if classes is not None else f"outputs {list(names)}"
     raise ValueError(

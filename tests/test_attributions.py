@@ -300,6 +300,9 @@ def test_binary_negative_class_is_the_complement(binary_clf):
     neg = at.integrated_gradients(clf, X, target="no", n_steps=64)
     np.testing.assert_allclose(neg.values, -pos.values, atol=1e-15)
     np.testing.assert_allclose(neg.prediction[:, 0], clf.predict_proba(X)[:, 0], atol=1e-12)
+    by_index = at.saliency(clf, X, target=0, absolute=False)  # index into classes_ = "no"
+    assert by_index.output_names == ("no",)
+    np.testing.assert_allclose(by_index.values, -at.saliency(clf, X, absolute=False).values)
     pred = at.occlusion(clf, X, target="predicted")
     assert list(pred.targets) == list(clf.predict(X))
     both = at.occlusion(clf, X, target="yes").values
