@@ -46,3 +46,8 @@ __all__ = [
     "olden",
     "permutation",
 ]
+
+# local attributions (issue 16)
+from .attributions import Attributions, integrated_gradients, occlusion, saliency, smoothgrad
+
+__all__ += ["Attributions", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]
