@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 # local attributions (issue 16)
-from .attributions import Attributions, integrated_gradients, occlusion, saliency, smoothgrad
+from .attributions import integrated_gradients, occlusion, saliency, smoothgrad
+from .estimators import Attributions
 
 __all__ += ["Attributions", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]

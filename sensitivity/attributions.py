@@ -44,10 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import adapters
-from .estimators import BaseSensitivity
 from .methods import _data
 from .methods import attributions as _attr
 from .network import MLPBatch, TorchNetwork
@@ -55,7 +53,6 @@ from .result import importance_frame
 
 __all__ = [
     "ATTRIBUTION_METHODS",
-    "Attributions",
     "LocalAttributions",
     "attributions",
     "gradient_x_input",
@@ -876,151 +873,3 @@ def occlusion(model, X, *, target=None, baseline="mean", **kwargs):
     Works for any fitted predictor. See :func:`attributions` for the parameters.
     """
     return attributions(model, X, "occlusion", target=target, baseline=baseline, **kwargs)
-
-
-# ====================================================================== estimator
-class Attributions(BaseSensitivity):
-    """Global importance from local attributions: mean absolute attribution over the rows.
-
-    For each row of ``X`` (the data passed to ``fit``) the chosen local attribution is computed
-    for every output and summarized per variable: ``importance`` = mean absolute attribution,
-    ``direction`` = sign of the covariance of attribution and value, ``mean``, ``std``
-    (spread over rows: how much the variable's effect varies). Magnitudes: the randomization
-    test is upper-tailed; the bootstrap gives intervals of the mean absolute attribution.
-
-    Parameters
-    ----------
-    estimator : estimator object
-        The network (as for the other estimators; occlusion accepts any predictor).
-    method : str, default="integrated_gradients"
-        One of :data:`ATTRIBUTION_METHODS`.
-    baseline, n_baselines, n_steps, integration, tolerance, n_samples, noise_level, absolute, \
-logits, max_memory
-        As in :func:`attributions`; the ``"mean"``/``"median"``/``"sample"`` baselines and the
-        SmoothGrad noise scale come from ``X``.
-    prefit, n_permutations, n_bootstrap, alpha, p_adjust, max_features, random_state, n_jobs, \
-verbose, null, n_init, train_alpha, trainer, train_params
-        The common parameters of :class:`sensitivity.Olden`; ``random_state`` also seeds the
-        baseline sample and the noise (the same for every network of a test).
-
-    Attributes
-    ----------
-    estimator_, importances_, statistics_, output_names_, n_features_in_
-        As for the other estimators.
-    """
-
-    _signed = False
-
-    def __init__(
-        self,
-        estimator=None,
-        *,
-        method: str = "integrated_gradients",
-        baseline="mean",
-        n_baselines: int = 20,
-        n_steps="auto",
-        integration: str = "auto",
-        tolerance: float = 1e-3,
-        n_samples: int = 50,
-        noise_level: float = 0.15,
-        absolute: bool | None = None,
-        logits: bool = False,
-        max_memory: int | None = None,
-        prefit: bool = False,
-        n_permutations: int = 0,
-        n_bootstrap: int = 0,
-        alpha: float = 0.05,
-        p_adjust: str | None = "holm",
-        max_features: int | None = None,
-        random_state=None,
-        n_jobs: int | None = None,
-        verbose: int = 0,
-        null: str = "response",
-        n_init: int = 1,
-        train_alpha: float | str = "auto",
-        trainer: str = "auto",
-        train_params: dict | None = None,
-    ) -> None:
-        self._set_common_params(locals())
-        self.method = method
-        self.baseline = baseline
-        self.n_baselines = n_baselines
-        self.n_steps = n_steps
-        self.integration = integration
-        self.tolerance = tolerance
-        self.n_samples = n_samples
-        self.noise_level = noise_level
-        self.absolute = absolute
-        self.logits = logits
-        self.max_memory = max_memory
-
-    @property
-    def _method_name(self) -> str:  # type: ignore[override]
-        return f"mean |{self.method}|"
-
-    def _model_view(self, fitted, output_names):
-        self._encoding_ = None
-        return _view(fitted, _check_method(self.method), self._feature_names, output_names, None)
-
-    def fit(self, X, y=None, **fit_params):
-        """Fit the network (unless ``prefit``), summarize the attributions, run the tests.
-
-        See :meth:`sensitivity.estimators.BaseSensitivity.fit`.
-        """
-        _check_method(self.method)
-        self._seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        return super().fit(X, y, **fit_params)
-
-    def _local(self, model, X: np.ndarray) -> dict:
-        K = len(model.output_names)
-        with warnings.catch_warnings():
-            if getattr(model, "batch_size", 1) > 1:
-                warnings.filterwarnings("ignore", message="Integrated Gradients: completeness")
-            return _compute(
-                model,
-                X,
-                self.method,
-                sel=list(range(K)),
-                baseline=self.baseline,
-                n_baselines=self.n_baselines,
-                n_steps=self.n_steps,
-                integration=self.integration,
-                tolerance=self.tolerance,
-                n_samples=self.n_samples,
-                noise_level=self.noise_level,
-                absolute=self.absolute,
-                logits=self.logits,
-                random_state=getattr(self, "_seed", 0),
-                max_memory=self.max_memory,
-            )
-
-    def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
-        X = np.asarray(X, dtype=np.float64)
-        return summarize(self._local(model, X)["values"], X)
-
-    def local_attributions(self, X=None) -> LocalAttributions:
-        """Per-row attributions of the fitted network (for plots), on ``X`` (default: none;
-        pass the rows to explain). Baselines and noise scale come from these rows, as in
-        ``fit``."""
-        check_is_fitted(self, "estimator_")
-        Xa = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=True)
-        model = self._model_view(self.estimator_, self.output_names_)
-        res = self._local(model, Xa)
-        if self.method == "integrated_gradients":
-            s = res["settings"]
-            rg = relative_gap(res["gap"][0], res["prediction"][0] - res["baseline_prediction"][0])
-            _warn_gap(rg, s["tolerance"], s["n_steps"])
-        return LocalAttributions(
-            method=self.method,
-            values=res["values"][0],
-            data=Xa,
-            feature_names=self._feature_names,
-            output_names=self.output_names_,
-            prediction=res["prediction"][0],
-            baseline_prediction=None
-            if res["baseline_prediction"] is None
-            else res["baseline_prediction"][0],
-            baseline=res["baseline"],
-            completeness_gap=None if res["gap"] is None else res["gap"][0],
-            settings=res["settings"],
-        )

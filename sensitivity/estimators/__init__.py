@@ -7,6 +7,7 @@ on a fitted model).
 """
 
 from ._base import BaseSensitivity
+from .attribution import Attributions
 from .derivative import Dimopoulos
 from .functions import dimopoulos, garson, input_perturbation, lekprofile, miv, olden, permutation
 from .prediction import MIV, InputPerturbation, LekProfile, PermutationImportance
@@ -14,6 +15,7 @@ from .weights import Garson, Olden
 
 __all__ = [
     "MIV",
+    "Attributions",
     "BaseSensitivity",
     "Dimopoulos",
     "Garson",
