@@ -85,7 +85,8 @@ def test_trainer_reaches_sklearn_lbfgs_loss_from_the_same_init(data, solver):
         MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=0.3),
         X, y, init,
     )  # fmt: skip
-    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=3000, solver=solver)
+    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=3000, solver=solver,
+                       dtype=torch.float64)  # fmt: skip
     assert res.converged[0]
     assert res.loss[0] == pytest.approx(sk.loss_, rel=1e-6)
 
@@ -99,7 +100,8 @@ def test_classifier_trainer_reaches_sklearn_loss(data):
         MLPClassifier(hidden_layer_sizes=(4,), activation="logistic", solver="lbfgs", alpha=0.5),
         X, target, init,
     )  # fmt: skip
-    res = fit_networks(spec, X, np.eye(3)[target], init, tol=1e-9, ftol=0, max_iter=3000)
+    res = fit_networks(spec, X, np.eye(3)[target], init, tol=1e-9, ftol=0, max_iter=3000,
+                       dtype=torch.float64)  # fmt: skip
     assert res.loss[0] == pytest.approx(sk.loss_, rel=1e-6)
 
 
@@ -110,7 +112,7 @@ def test_per_network_targets_weights_and_inits_are_respected(data):
     init = init_weights(spec, 3, 1, 3, seed=5)
     Y = np.stack([y, y[rng.permutation(60)], -y])[..., None]
     w = rng.integers(0, 3, size=(3, 60)).astype(float)
-    kw = {"tol": 1e-8, "max_iter": 500}
+    kw = {"tol": 1e-8, "max_iter": 500, "dtype": torch.float64}
     together = fit_networks(spec, X, Y, init, sample_weight=w, **kw)
     for b in range(3):
         one = ([c[b : b + 1] for c in init[0]], [c[b : b + 1] for c in init[1]])
@@ -129,7 +131,8 @@ def test_varpro_and_plain_lbfgs_minimise_the_same_objective(data):
     X, y = data
     spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
     init = init_weights(spec, 3, 1, 1, seed=2)
-    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, max_iter=2000, solver="varpro")
+    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=2000, solver="varpro",
+                       dtype=torch.float64)  # fmt: skip
     prob = _VarProProblem(spec, (3, 3, 1), torch.as_tensor(X), torch.as_tensor(y[:, None]),
                           None, torch.float64, None)  # fmt: skip
     prob.penalty = torch.tensor([0.5 / 60], dtype=torch.float64)
@@ -149,7 +152,7 @@ def test_chunking_and_n_jobs_do_not_change_results(data):
     B = 7
     initB = ([np.repeat(c, B, 0) for c in init[0]], [np.repeat(b, B, 0) for b in init[1]])
     perms = np.stack([rng.permutation(60) for _ in range(B)])
-    kw = {"tol": 1e-6, "max_iter": 300}
+    kw = {"tol": 1e-6, "max_iter": 300, "dtype": torch.float64}
     a = train_networks(spec, X, y[:, None], initB, y_perm=perms, **kw)
     b = train_networks(spec, X, y[:, None], initB, y_perm=perms, chunk_size=3, n_jobs=2, **kw)
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-10)
@@ -164,7 +167,7 @@ def test_column_permutation_matches_a_manually_permuted_input(data):
     init = init_weights(spec, 3, 1, 2, seed=0)
     cols = np.array([0, 2])
     perms = np.stack([rng.permutation(60) for _ in range(2)])
-    kw = {"tol": 1e-8, "max_iter": 400}
+    kw = {"tol": 1e-8, "max_iter": 400, "dtype": torch.float64}
     res = train_networks(spec, X, y[:, None], init, col_perm=(cols, perms), **kw)
     for b in range(2):
         Xp = X.copy()
@@ -235,7 +238,7 @@ def test_backtracking_networks_keep_their_own_trajectories(data, monkeypatch):
     spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 0.1)
     init = init_weights(spec, 3, 1, 2, seed=4)
     init[0][0][1] *= 40.0
-    kw = {"tol": 1e-7, "max_iter": 300}
+    kw = {"tol": 1e-7, "max_iter": 300, "dtype": torch.float64}
     passes = []
     loss_grad = _VarProProblem.loss_grad
 
@@ -253,14 +256,25 @@ def test_backtracking_networks_keep_their_own_trajectories(data, monkeypatch):
         assert alone.n_iter[0] == both.n_iter[b]
 
 
-def test_glibc_is_told_to_keep_freed_blocks():
+def test_allocator_setting_is_opt_in(data, monkeypatch):
+    """Training never touches glibc's allocator by itself (a process-wide setting); the
+    opt-in function does, where glibc exists."""
+    import ctypes
     import platform
     import sys
 
-    from sensitivity.training import _keep_freed_blocks_in_heap
+    from sensitivity import training
 
+    def refuse(*args, **kwargs):
+        raise AssertionError("the trainer loaded libc by itself")
+
+    X, y = data
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
+    with monkeypatch.context() as m:
+        m.setattr(ctypes, "CDLL", refuse)
+        train_networks(spec, X, y[:, None], init_weights(spec, 3, 1, 2, 0), max_iter=3)
     expected = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
-    assert _keep_freed_blocks_in_heap() is expected
+    assert training.keep_freed_blocks_in_heap() is expected
 
 
 def test_col_values_equals_col_perm_when_values_are_the_permuted_column():
