@@ -194,7 +194,7 @@ def _directional_fd(prob, theta, direction, h=1e-6):
 
 
 @pytest.mark.parametrize("activation", ["logistic", "tanh", "relu", "identity"])
-@pytest.mark.parametrize("per_network_X", [False, True])
+@pytest.mark.parametrize("per_network_X", [False, True, "column"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("problem", ["varpro", "squared_error", "binary", "multiclass"])
 def test_gradient_equals_finite_differences(activation, per_network_X, weighted, problem):
@@ -218,7 +218,12 @@ def test_gradient_equals_finite_differences(activation, per_network_X, weighted,
         w = torch.as_tensor(rng.integers(0, 3, size=(B, n)).astype(float))
         w = w / w.sum(dim=1, keepdim=True)
     cls = _VarProProblem if problem == "varpro" else _Problem
-    prob = cls(spec, sizes, torch.as_tensor(X), torch.as_tensor(Y), w, torch.float64, None)
+    col = None
+    if per_network_X == "column":  # shared X, one column per network replaced (rank one)
+        X = rng.normal(size=(n, p))
+        col = (np.array([0, 2, 1]), torch.as_tensor(rng.normal(size=(n, B))))
+    prob = cls(spec, sizes, torch.as_tensor(X), torch.as_tensor(Y), w, torch.float64, None,
+               col=col)  # fmt: skip
     prob.penalty = torch.full((B,), 0.5 * 0.7 / n, dtype=torch.float64)
     theta = torch.as_tensor(rng.normal(scale=0.7, size=(B, prob.n_params)))
     f, g = prob.loss_grad(theta)
@@ -292,3 +297,39 @@ def test_col_values_equals_col_perm_when_values_are_the_permuted_column():
     np.testing.assert_array_equal(a.coefs[0], b.coefs[0])
     c = train_networks(spec, X, Y, init, col_values=(cols, values + 1.0), max_iter=30)
     assert not np.allclose(a.loss, c.loss)
+
+
+def test_memory_budget_never_changes_results(data):
+    """The block size is fixed; the memory budget decides only how many blocks run at once."""
+    X, y = data
+    rng = np.random.default_rng(5)
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 7, seed=0)
+    perms = np.stack([rng.permutation(60) for _ in range(7)])
+    kw = {"max_iter": 40, "block_size": 3, "y_perm": perms}
+    ref = train_networks(spec, X, y[:, None], init, **kw)
+    with pytest.warns(UserWarning, match="memory_budget_mb"):
+        tiny = train_networks(spec, X, y[:, None], init, memory_budget_mb=1e-4, n_jobs=2, **kw)
+    np.testing.assert_array_equal(tiny.loss, ref.loss)
+    np.testing.assert_array_equal(tiny.coefs[0], ref.coefs[0])
+    with pytest.raises(ValueError, match="memory_budget_mb"):
+        train_networks(spec, X, y[:, None], init, memory_budget_mb=0, **kw)
+
+
+def test_stopping_rule_does_not_depend_on_the_number_of_rows():
+    """The same objective written with 20x more rows (every row repeated, the penalty
+    alpha / (2n) kept) stops after the same number of iterations (within 20%): the tests are
+    the gradient of the *mean* objective and its relative decrease, both free of n, and
+    float32 rounding of the objective (accumulated in float64) no longer counts as convergence."""
+    rng = np.random.default_rng(0)
+    init = init_weights(TrainingSpec((5,), "logistic", "identity", "squared_error", 1.0), 4, 1,
+                        6, seed=1)  # fmt: skip
+    X = rng.normal(size=(300, 4))
+    y = np.sin(X[:, :1]) + X[:, 1:2] * X[:, 2:3] + 0.5 * rng.normal(size=(300, 1))
+    iters = []
+    for reps in (1, 20):  # scikit-learn's penalty is alpha / (2 n): scale alpha with n
+        spec = TrainingSpec((5,), "logistic", "identity", "squared_error", 1.0 * reps)
+        res = train_networks(spec, np.tile(X, (reps, 1)), np.tile(y, (reps, 1)), init,
+                             max_iter=80, tol=1e-4, ftol=1e-9, dtype=torch.float32)  # fmt: skip
+        iters.append(res.n_iter.mean())
+    assert abs(iters[1] / iters[0] - 1) < 0.2, iters
