@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ._config import DEFAULT_MEMORY_BUDGET_MB, budget_bytes
+from ._threads import n_workers, run_tasks
 
 __all__ = [
     "ACTIVATIONS",
@@ -800,7 +801,21 @@ def iter_input_derivatives(
             "differentiated as it returns its outputs."
         )
     per_row, largest = _bytes_per_row(net, second_order)
-    for sl in row_chunks(n, per_row, memory_budget_mb, largest, max_memory=max_memory):
+    chunks = row_chunks(n, per_row, memory_budget_mb, largest, max_memory=max_memory)
+    if isinstance(net, MLPBatch) and len(chunks) > 1:
+        # chunks in worker threads, one torch thread each (no spinning OpenMP team on a
+        # shared machine), as many in flight as the budget holds; yielded in order
+        budget = budget_bytes(memory_budget_mb, legacy_bytes=max_memory, warn=False)
+        rows = chunks[0].stop - chunks[0].start
+        in_flight = max(1, budget // max(1, rows * per_row))
+        workers = min(n_workers(None, len(chunks)), in_flight)
+        for g in range(0, len(chunks), workers):
+            group = chunks[g : g + workers]
+            tasks = [(net, arr, sl, second_order, logits) for sl in group]
+            for sl, (J, D) in zip(group, run_tasks(_mlp_rows, tasks, workers), strict=True):
+                yield sl, J, D
+        return
+    for sl in chunks:
         Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
         with torch.no_grad():
             if isinstance(net, MLPBatch):
@@ -818,6 +833,13 @@ def iter_input_derivatives(
                         "call module.eval() before computing derivatives."
                     ) from err
         yield sl, J, D
+
+
+def _mlp_rows(net, arr, sl, second_order, logits):
+    """One task of :func:`iter_input_derivatives`: the derivatives of the rows ``sl``."""
+    Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
+    with torch.no_grad():
+        return _mlp_chunk(net, Xc, second_order, logits)
 
 
 def input_derivatives(

@@ -542,3 +542,23 @@ def test_bad_inputs_get_clear_errors(neuralsens):
         input_jacobian(to_mlp_batch(model), X, max_memory=0)
     with pytest.raises(ValueError, match="not both"):
         input_jacobian(to_mlp_batch(model), X, memory_budget_mb=1.0, max_memory=2**20)
+
+
+def test_threaded_row_chunks_give_the_same_numbers():
+    """Chunks of rows computed in worker threads (one torch thread each) equal the serial
+    computation exactly, and the caller's torch thread setting is restored."""
+    rng = np.random.default_rng(4)
+    coefs = [rng.normal(size=(2, 4, 6)), rng.normal(size=(2, 6, 2))]
+    ints = [rng.normal(size=(2, 6)), rng.normal(size=(2, 2))]
+    batch = MLPBatch.from_arrays(coefs, ints, activation="tanh", out_activation="identity")
+    X = rng.normal(size=(3000, 4))
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        J1, D1 = input_derivatives(batch, X, second_order=True, memory_budget_mb=0.05)
+        torch.set_num_threads(2)
+        J2, D2 = input_derivatives(batch, X, second_order=True, memory_budget_mb=0.05)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(J1, J2) and torch.equal(D1, D2)
