@@ -188,8 +188,9 @@ def test_training_spec_reads_sklearn_models():
 
 
 def _directional_fd(prob, theta, direction, h=1e-6):
-    fp, _ = prob.loss_grad(theta + h * direction)
-    fm, _ = prob.loss_grad(theta - h * direction)
+    with torch.no_grad():  # the trainer's path (reused workspaces)
+        fp, _ = prob.loss_grad(theta + h * direction)
+        fm, _ = prob.loss_grad(theta - h * direction)
     return (fp - fm) / (2 * h)
 
 
@@ -226,7 +227,13 @@ def test_gradient_equals_finite_differences(activation, per_network_X, weighted,
                col=col)  # fmt: skip
     prob.penalty = torch.full((B,), 0.5 * 0.7 / n, dtype=torch.float64)
     theta = torch.as_tensor(rng.normal(scale=0.7, size=(B, prob.n_params)))
-    f, g = prob.loss_grad(theta)
+    with torch.no_grad():  # the trainer's path (reused workspaces)
+        f, g = prob.loss_grad(theta)
+        f2, g2 = prob.loss_grad(theta)  # a second pass over the same workspaces
+    assert torch.equal(f, f2) and torch.equal(g, g2)
+    f_plain, g_plain = prob.loss_grad(theta)  # autograd on: fresh arrays
+    torch.testing.assert_close(f, f_plain, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(g, g_plain, rtol=1e-12, atol=1e-14)
     if problem != "varpro":
         assert torch.allclose(f, prob.loss(theta))
     for _ in range(3):
