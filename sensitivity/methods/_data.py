@@ -242,6 +242,14 @@ _MLP_CHUNK_BYTES = 2**23
 the memory budget never changes a result: it decides only how many chunks run at once)."""
 
 
+_INPLACE = {
+    "identity": lambda t: t,
+    "logistic": torch.sigmoid_,
+    "tanh": torch.tanh_,
+    "relu": torch.relu_,
+}
+
+
 def _mlp_chunk_sums(model: MLPBatch, base, cols, value_fn, row_stat, rows: slice):
     r"""Sums over the rows ``rows`` of ``row_stat`` for every copy: (B, n_copies, s).
 
@@ -264,15 +272,16 @@ def _mlp_chunk_sums(model: MLPBatch, base, cols, value_fn, row_stat, rows: slice
         acts = model.activations
         linear_sum = row_stat is None and (last == 0 or acts[-1] == "identity")
         out = None
+        zbuf = torch.empty_like(A0)  # one workspace per chunk: no fresh pages per copy
         for c in range(len(cols)):
             j = int(cols[c])
             dx = value_fn(np.full(r, c), i) - base[i, j]
             dxt = torch.as_tensor(dx, device=device).to(dtype).view(1, r, 1)
-            z = torch.addcmul(A0, dxt, Wd[:, j].unsqueeze(1))
+            z = torch.addcmul(A0, dxt, Wd[:, j].unsqueeze(1), out=zbuf)
             if last == 0:
                 h = z
             else:
-                h = ACTIVATIONS[acts[0]].f(z)
+                h = _INPLACE.get(acts[0], lambda t: ACTIVATIONS[acts[0]].f(t))(z)
                 for layer in range(1, last):
                     h = torch.matmul(h, model.weights[layer]) + model.biases[layer].unsqueeze(1)
                     h = ACTIVATIONS[acts[layer]].f(h)
