@@ -19,6 +19,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from ._config import DEFAULT_MEMORY_BUDGET_MB, budget_bytes
+from ._threads import n_workers, run_tasks
+
 __all__ = [
     "ACTIVATIONS",
     "HIDDEN_ACTIVATIONS",
@@ -400,8 +403,8 @@ def _default_names(prefix: str, n: int) -> tuple[str, ...]:
 # (analytic chain rule, batched over networks and rows) or on a general torch module
 # (``torch.func``, vectorized over rows); rows are processed in chunks to a memory budget.
 
-DEFAULT_MAX_MEMORY = 2**28
-"""Default budget (bytes) for the temporaries of one chunk of rows (256 MiB)."""
+DEFAULT_MAX_MEMORY = int(DEFAULT_MEMORY_BUDGET_MB * 2**20)
+"""Deprecated: the default budget in bytes (use ``memory_budget_mb``, in MiB)."""
 
 _PIECEWISE_LINEAR_MODULES = (
     torch.nn.ReLU,
@@ -490,18 +493,19 @@ _MIN_CHUNK_ROWS = 1024
 def row_chunks(
     n_rows: int,
     bytes_per_row: int,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
     largest_per_row: int | None = None,
+    *,
+    max_memory: int | None = None,
 ) -> list[slice]:
-    """Split ``range(n_rows)`` into slices whose temporaries fit ``max_memory`` bytes.
+    """Split ``range(n_rows)`` into slices whose temporaries fit ``memory_budget_mb`` MiB.
 
     Within the budget, chunks are made smaller still so that their largest temporary
     (``largest_per_row`` bytes a row) stays near 4 MiB (but at least 1024 rows): large fresh
-    allocations cost page faults that outweigh the per-chunk overhead.
+    allocations cost page faults that outweigh the per-chunk overhead. ``max_memory`` (bytes)
+    is the deprecated form of the budget.
     """
-    budget = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
-    if budget <= 0:
-        raise ValueError(f"max_memory must be a positive number of bytes; got {max_memory!r}.")
+    budget = budget_bytes(memory_budget_mb, legacy_bytes=max_memory, legacy_name="max_memory")
     size = max(1, budget // max(1, int(bytes_per_row)))
     if largest_per_row:
         size = min(size, max(_MIN_CHUNK_ROWS, _CHUNK_TARGET // max(1, int(largest_per_row))))
@@ -756,6 +760,7 @@ def iter_input_derivatives(
     *,
     second_order: bool = False,
     logits: bool = False,
+    memory_budget_mb: float | None = None,
     max_memory: int | None = None,
 ):
     """Per-row input derivatives, chunk by chunk of rows.
@@ -771,8 +776,12 @@ def iter_input_derivatives(
     logits : bool
         Differentiate the output layer's pre-activation (the logits of a classifier) instead
         of its activation (MLPBatch only).
+    memory_budget_mb : float, optional
+        Working memory (MiB) of the chunks in flight (default
+        :data:`sensitivity._config.DEFAULT_MEMORY_BUDGET_MB`). It decides only how rows are cut
+        into chunks; every row's derivatives are computed alike.
     max_memory : int, optional
-        Budget in bytes for the temporaries of one chunk (default :data:`DEFAULT_MAX_MEMORY`).
+        Deprecated: the budget in bytes.
 
     Yields
     ------
@@ -792,7 +801,21 @@ def iter_input_derivatives(
             "differentiated as it returns its outputs."
         )
     per_row, largest = _bytes_per_row(net, second_order)
-    for sl in row_chunks(n, per_row, max_memory, largest):
+    chunks = row_chunks(n, per_row, memory_budget_mb, largest, max_memory=max_memory)
+    if isinstance(net, MLPBatch) and len(chunks) > 1:
+        # chunks in worker threads, one torch thread each (no spinning OpenMP team on a
+        # shared machine), as many in flight as the budget holds; yielded in order
+        budget = budget_bytes(memory_budget_mb, legacy_bytes=max_memory, warn=False)
+        rows = chunks[0].stop - chunks[0].start
+        in_flight = max(1, budget // max(1, rows * per_row))
+        workers = min(n_workers(None, len(chunks)), in_flight)
+        for g in range(0, len(chunks), workers):
+            group = chunks[g : g + workers]
+            tasks = [(net, arr, sl, second_order, logits) for sl in group]
+            for sl, (J, D) in zip(group, run_tasks(_mlp_rows, tasks, workers), strict=True):
+                yield sl, J, D
+        return
+    for sl in chunks:
         Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
         with torch.no_grad():
             if isinstance(net, MLPBatch):
@@ -812,12 +835,20 @@ def iter_input_derivatives(
         yield sl, J, D
 
 
+def _mlp_rows(net, arr, sl, second_order, logits):
+    """One task of :func:`iter_input_derivatives`: the derivatives of the rows ``sl``."""
+    Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
+    with torch.no_grad():
+        return _mlp_chunk(net, Xc, second_order, logits)
+
+
 def input_derivatives(
     model,
     X,
     *,
     second_order: bool = False,
     logits: bool = False,
+    memory_budget_mb: float | None = None,
     max_memory: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """All rows' input Jacobian (and diagonal second derivatives), chunked to a memory budget.
@@ -833,7 +864,12 @@ def input_derivatives(
     """
     Js, Ds = [], []
     for _, J, D in iter_input_derivatives(
-        model, X, second_order=second_order, logits=logits, max_memory=max_memory
+        model,
+        X,
+        second_order=second_order,
+        logits=logits,
+        memory_budget_mb=memory_budget_mb,
+        max_memory=max_memory,
     ):
         Js.append(J)
         Ds.append(D)
@@ -844,7 +880,12 @@ def input_derivatives(
 
 
 def input_jacobian(
-    model, X, *, logits: bool = False, max_memory: int | None = None
+    model,
+    X,
+    *,
+    logits: bool = False,
+    memory_budget_mb: float | None = None,
+    max_memory: int | None = None,
 ) -> torch.Tensor:
     """Per-row input Jacobian ``dy_k / dx_i``, shape ``(B, n, n_outputs, p)``.
 
@@ -852,7 +893,9 @@ def input_jacobian(
     included), ``torch.func.jacrev`` for a :class:`TorchNetwork`. See
     :func:`iter_input_derivatives`.
     """
-    return input_derivatives(model, X, logits=logits, max_memory=max_memory)[0]
+    return input_derivatives(
+        model, X, logits=logits, memory_budget_mb=memory_budget_mb, max_memory=max_memory
+    )[0]
 
 
 def _mlp_hessian_chunk(batch: MLPBatch, X: torch.Tensor, output: int, logits: bool):
@@ -908,6 +951,7 @@ def input_hessian(
     output: int = 0,
     *,
     logits: bool = False,
+    memory_budget_mb: float | None = None,
     max_memory: int | None = None,
 ) -> torch.Tensor:
     """Per-row full input Hessian ``d2 y_k / dx_i dx_j`` of one output ``k``.
@@ -922,7 +966,7 @@ def input_hessian(
     X : array-like of shape (n, p)
     output : int
         Index of the output ``k``.
-    logits, max_memory
+    logits, memory_budget_mb, max_memory
         As in :func:`iter_input_derivatives`.
 
     Returns
@@ -937,7 +981,7 @@ def input_hessian(
         raise ValueError("logits=True needs an MLP; a torch module is differentiated as is.")
     parts = []
     per_row, largest = _bytes_per_row(net, True, hessian=True)
-    for sl in row_chunks(n, per_row, max_memory, largest):
+    for sl in row_chunks(n, per_row, memory_budget_mb, largest, max_memory=max_memory):
         Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
         with torch.no_grad():
             if isinstance(net, MLPBatch):

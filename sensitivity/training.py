@@ -21,14 +21,25 @@ output), the binary log-loss :math:`-\sum_k [y_k \log p_k + (1-y_k)\log(1-p_k)]`
 outputs) or the multinomial log-loss :math:`-\sum_k y_k \log p_k` (softmax output), exactly as
 ``MLPRegressor``/``MLPClassifier`` define them.
 
-Stopping (per network): the largest absolute gradient entry falls below ``tol`` (scikit-learn's
-``lbfgs`` uses the same test through SciPy's ``gtol``), or the relative decrease of the
-objective over an iteration falls below ``ftol``, or ``max_iter`` iterations.
+Stopping (per network), in terms free of the number of rows ``n``: the largest absolute entry
+of the gradient of the *mean* objective :math:`L_b` falls below ``tol`` (scikit-learn's
+``lbfgs`` uses the same test through SciPy's ``gtol``), or the relative decrease of
+:math:`L_b` over an accepted iteration is at most ``ftol``, or ``max_iter`` iterations, or no
+acceptable step after 12 backtracking steps (not converged). The objective is accumulated in
+float64 whatever the working type, and a step whose change of the objective is within float32
+rounding is accepted but never counts as convergence: before, at n = 20,000 rows such steps
+stopped float32 fits after 16 iterations on average (100 at n = 500). The same objective
+written with 20 times more rows stops after the same iterations (``tests/test_training.py``).
+On permuted targets fewer iterations at large ``n`` remain (60 at n = 20,000, 94 at 5,000,
+100 at 500; float64 alike: 72, 99, 100): with many rows there is little noise to overfit and
+more networks meet the gradient test (78 % at n = 20,000 against 6 % at n = 500).
 
 Determinism: all randomness (initial weights, permutations, bootstrap counts) is drawn by the
-caller before training; a network's trajectory depends only on its own data, so results do not
-depend on the chunk size or on how chunks are spread over workers (up to floating point
-reassociation in batched matrix products, far below the tolerances).
+caller before training; a network's trajectory depends only on its own data and on the block
+(``block_size`` consecutive networks) it is trained in, so results do not depend on
+``n_jobs``, ``chunk_size`` or ``memory_budget_mb``, which only decide how many blocks run at
+once. Blocks run as tasks in worker threads with one torch intra-op thread each (see
+:mod:`sensitivity._threads`).
 
 References
 ----------
@@ -39,29 +50,67 @@ Nocedal, J. & Wright, S. J. (2006). Numerical Optimization, 2nd ed., Springer: A
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import itertools
 import math
 import platform
 import sys
+import types
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 
+from ._config import DEFAULT_MEMORY_BUDGET_MB, check_memory_budget_mb
+from ._threads import n_workers, run_tasks
 from .network import ACTIVATIONS
 
 __all__ = [
+    "DEFAULTS",
+    "DEFAULT_TRAIN_PARAMS",
     "TrainResult",
+    "TrainerOptions",
     "TrainingSpec",
     "fit_networks",
     "init_weights",
+    "keep_freed_blocks_in_heap",
     "train_networks",
 ]
 
 LOSSES = ("squared_error", "log_loss")
+
+
+@dataclass(frozen=True)
+class TrainerOptions:
+    """The batched trainer's settings and their defaults (defined here only).
+
+    ``max_iter``, ``tol``, ``ftol``, ``memory``: iteration cap, gradient tolerance (largest
+    absolute entry), relative objective-decrease tolerance, L-BFGS history (see the stopping
+    rule in the module docstring). ``dtype``, ``device``: torch type and device.
+    ``block_size``: networks fitted together in one batched computation (fixes the rounding of
+    the results); ``chunk_size``, ``memory_budget_mb``: how many blocks may be in flight at once
+    (never change a result).
+    """
+
+    max_iter: int = 100
+    tol: float = 1e-4
+    ftol: float = 1e-9
+    memory: int = 10
+    dtype: torch.dtype = torch.float32
+    device: object = None
+    chunk_size: int | None = None
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB
+    block_size: int = 128
+
+
+DEFAULTS = TrainerOptions()
+DEFAULT_TRAIN_PARAMS = types.MappingProxyType(
+    {k: v for k, v in dataclasses.asdict(DEFAULTS).items() if k != "memory"}
+)
+"""The user-settable trainer settings (``train_params``) and their defaults, read-only."""
 
 
 @dataclass(frozen=True)
@@ -162,16 +211,18 @@ _MMAP_THRESHOLD_MAX = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)  # 32 MiB o
 
 
 @functools.cache
-def _keep_freed_blocks_in_heap() -> bool:
-    """Stop glibc from handing the trainer's arrays back to the kernel after every pass.
+def keep_freed_blocks_in_heap() -> bool:
+    """Opt-in: ask glibc to keep freed large blocks in the heap (a process-wide setting).
 
-    Each pass allocates and frees the same few ``(B, n, width)`` arrays (megabytes each).
-    glibc serves blocks above its mmap threshold (128 KiB at start) with fresh ``mmap``
-    pages and trims free memory at the heap's top, so every pass page-faults its arrays back
-    in: measured 4,400 minor faults and 4 of 7 ms per evaluation of 256 networks (n = 500,
-    10 hidden units). glibc raises both thresholds by itself as large blocks are freed, up to
-    a 32 MiB mmap threshold and a trim threshold twice that; this sets that end state at once
-    (once per process, Linux/glibc only; elsewhere nothing happens). Returns whether it was set.
+    glibc serves blocks above its mmap threshold (128 KiB at start) with fresh ``mmap`` pages
+    and returns free memory at the heap's top to the kernel, so code that allocates and frees
+    the same megabyte arrays over and over page-faults them back in. glibc raises both
+    thresholds by itself as large blocks are freed (up to a 32 MiB mmap threshold and a trim
+    threshold twice that); this sets that end state at once. It changes the allocator of the
+    **whole process**, so the package never calls it by itself: call it once if you want it
+    (measured effect on the trainer: see ``benchmarks/bench_speed.py``; small, since glibc's own
+    dynamic thresholds reach the same state after the first pass). Linux/glibc only; elsewhere
+    nothing happens. Returns whether it was set.
     """
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
         return False
@@ -185,29 +236,75 @@ def _keep_freed_blocks_in_heap() -> bool:
 
 
 # ---------------------------------------------------------------------- objective
+def _rows_first(t: torch.Tensor) -> torch.Tensor:
+    """(B, n, w) -> (n, B, w), contiguous."""
+    return t.transpose(0, 1).contiguous()
+
+
 class _Problem:
     """Loss and gradient of ``B`` networks whose parameters are rows of a (B, P) tensor.
 
-    Layout for speed (the trainer's inner loop): the inputs carry a column of ones, so the
-    first layer is one batched product ``[X, 1] @ [W; b]`` and its gradient one product
-    ``[X, 1]^T @ delta`` (a single broadcast GEMM when all networks share X); all ``(B, n, h)``
-    tensors stay contiguous (strided batches make torch fall back to a loop of small GEMMs).
+    Layout (the trainer's inner loop; chosen by measurement, see ``benchmarks/bench_speed.py``):
+    every activation is stored **rows first**, ``(n, B, width)``, so that with inputs shared by
+    all networks the first layer of all ``B`` networks is **one** matrix product
+    ``[X, 1] @ [W_1 | ... | W_B]`` of shape ``(n, p+1) @ (p+1, B h)``, and its gradient one
+    product ``[X, 1]^T @ delta`` with ``delta`` seen as ``(n, B h)``. Batched products of many
+    tiny matrices (what a ``(B, n, h)`` layout needs) ran 4-8x slower per flop than these two
+    large ones. Products with one output column (a single output, the usual case) are
+    elementwise multiply-and-sum; other layers use batched products on strided views.
+
+    A network may see the shared inputs with one column replaced (``col = (cols, values)``,
+    ``values`` of shape (n, B): a permuted or resampled column of a per-variable test). The first
+    layer is then the shared product plus a rank-one term per network,
+    ``z_b += (values_b - x_{cols_b}) w_{b, cols_b}^T``, and the gradient of row ``cols_b`` of
+    ``W_b`` gets the matching correction: no per-network copy of ``X`` is made.
     """
 
-    def __init__(self, spec, sizes, X, Y, weights, dtype, device):
+    def __init__(self, spec, sizes, X, Y, weights, dtype, device, col=None):
         self.spec = spec
         self.sizes = sizes
-        self.X = X  # (n, p) shared or (B, n, p)
         ones = torch.ones(*X.shape[:-1], 1, dtype=X.dtype, device=X.device)
-        self.X1 = torch.cat([X, ones], dim=-1)  # (n, p+1) or (B, n, p+1)
-        # transposed once, contiguous (a transposed view makes a broadcast matmul loop)
-        self.X1T = self.X1.T.contiguous() if X.ndim == 2 else self.X1.transpose(1, 2)
-        self.Y = Y  # (n, k) shared or (B, n, k)
-        self.weights = weights  # (B, n) normalised to sum 1 per network, or None
+        X1 = torch.cat([X, ones], dim=-1)  # (n, p+1) or (B, n, p+1)
+        self.shared = X.ndim == 2
+        if self.shared:
+            self.X1 = X1
+            self.X1T = X1.T.contiguous()  # a transposed view would make matmul loop
+        else:
+            self.X1 = X1  # (B, n, p+1)
+            self.X1T = X1.transpose(1, 2)
+        self.col = None
+        if col is not None:
+            if not self.shared:
+                raise ValueError("A replaced column needs inputs shared by all networks.")
+            cols, values = col
+            cols = torch.as_tensor(cols, dtype=torch.long, device=X.device)
+            self.col = (cols, values - X[:, cols])  # (B,), (n, B): the change of the column
+        # targets and row weights rows first: (n, B, k) / (n, 1, k) shared, (n, B)
+        self.Y = _rows_first(Y) if Y.ndim == 3 else Y.unsqueeze(1)
+        self.weights = None if weights is None else weights.T.contiguous()
         self._set_layout(sizes)
         self.n_layers = len(sizes) - 1
         self.act = ACTIVATIONS[spec.activation].f
         self.act_d1 = ACTIVATIONS[spec.activation].d1  # from the activation value alone
+        self._work: dict = {}  # reusable (n, B, h) buffers of the first layer (no-grad path)
+
+    def _buf(self, name: str, shape) -> torch.Tensor | None:
+        """A reusable workspace of ``shape`` (None when autograd records: tests' ``loss``).
+
+        Every pass needs the same few ``(n, B, h)`` arrays; allocating them afresh makes the
+        allocator hand the memory back to the kernel and page-fault it in again at the next
+        pass (measured: 180,000-240,000 minor faults and 40-60 % more CPU time per 50 passes
+        of 256 networks), unless the process-wide :func:`keep_freed_blocks_in_heap` is used.
+        Buffers are per problem (one block, one thread) and shrink with the working set.
+        """
+        if torch.is_grad_enabled():
+            return None
+        size = math.prod(shape)
+        buf = self._work.get(name)
+        if buf is None or buf.numel() < size:
+            buf = torch.empty(size, dtype=self.X1.dtype, device=self.X1.device)
+            self._work[name] = buf
+        return buf[:size].view(shape)
 
     def _set_layout(self, sizes):
         """Where each layer's weights and biases sit in a parameter row: all weight matrices
@@ -239,26 +336,111 @@ class _Problem:
         """The problem restricted to the networks ``idx`` (per-network data gathered)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        if self.X.ndim == 3:
-            new.X = self.X[idx]
+        if not self.shared:
             new.X1 = self.X1[idx]
             new.X1T = new.X1.transpose(1, 2)
-        if self.Y.ndim == 3:
-            new.Y = self.Y[idx]
+        if self.col is not None:
+            new.col = (self.col[0][idx], self.col[1][:, idx].contiguous())
+        if self.Y.shape[1] > 1:
+            new.Y = self.Y[:, idx]
         if self.weights is not None:
-            new.weights = self.weights[idx]
+            new.weights = self.weights[:, idx]
         new.penalty = self.penalty[idx]
         return new
 
+    # -- products in the rows-first layout
+    def _first_layer(self, W, b):
+        """Pre-activation of the first layer, (n, B, h)."""
+        B, _, h = W.shape
+        W1 = torch.cat([W, b.unsqueeze(1)], dim=1)  # (B, p+1, h)
+        if not self.shared:
+            return _rows_first(torch.bmm(self.X1, W1))
+        n = self.X1.shape[0]
+        W1c = W1.transpose(0, 1).reshape(-1, B * h)
+        out = self._buf("z", (n, B * h))
+        z = (torch.mm(self.X1, W1c) if out is None else torch.mm(self.X1, W1c, out=out)).view(
+            n, B, h
+        )
+        if self.col is not None:
+            cols, dx = self.col
+            w_col = W[torch.arange(B, device=W.device), cols]  # (B, h)
+            z.addcmul_(dx.unsqueeze(2), w_col.unsqueeze(0))
+        return z
+
+    def _first_layer_grad(self, delta):
+        """Gradient (B, p+1, h) of ``[W; b]`` of the first layer for ``delta`` (n, B, h)."""
+        n, B, h = delta.shape
+        if not self.shared:
+            return torch.bmm(self.X1T, delta.transpose(0, 1))
+        g = torch.mm(self.X1T, delta.reshape(n, B * h)).view(-1, B, h).transpose(0, 1)
+        if self.col is not None:
+            cols, dx = self.col
+            g = g.contiguous()
+            g[torch.arange(B, device=g.device), cols] += self._mul(dx.unsqueeze(2), delta).sum(
+                dim=0
+            )
+        return g
+
+    def _mul(self, a, b, name="tmp"):
+        """``a * b`` (broadcast) into the workspace ``name`` when there is one."""
+        shape = torch.broadcast_shapes(a.shape, b.shape)
+        out = self._buf(name, shape)
+        return a * b if out is None else torch.mul(a, b, out=out)
+
+    def _act0(self, z):
+        """The hidden activation of the first layer, in place on its workspace when possible."""
+        if torch.is_grad_enabled():
+            return self.act(z)
+        name = self.spec.activation
+        if name == "logistic":
+            return z.sigmoid_()
+        if name == "tanh":
+            return z.tanh_()
+        if name == "relu":
+            return z.relu_()
+        return z
+
+    def _times_d1(self, delta, a):
+        """``delta * f'(.)`` from the activation value ``a``, in place (workspace ``d1``)."""
+        out = self._buf("d1", a.shape)
+        name = self.spec.activation
+        if out is None or name not in ("logistic", "tanh"):
+            return delta.mul_(self.act_d1(None, a))
+        if name == "logistic":
+            d1 = torch.addcmul(a, a, a, value=-1.0, out=out)  # a (1 - a)
+        else:
+            d1 = torch.mul(a, a, out=out).neg_().add_(1.0)  # 1 - a^2
+        return delta.mul_(d1)
+
+    def _layer(self, a, W):
+        """``a @ W_b`` per network: (n, B, m) x (B, m, o) -> (n, B, o)."""
+        if W.shape[2] == 1:
+            return self._mul(a, W[:, :, 0]).sum(dim=2, keepdim=True)
+        return torch.bmm(a.transpose(0, 1), W).transpose(0, 1)
+
+    def _layer_grad(self, a, delta):
+        """``a_b^T delta_b`` per network: (n, B, m), (n, B, o) -> (B, m, o)."""
+        if delta.shape[2] == 1:
+            return self._mul(a, delta).sum(dim=0).unsqueeze(2)
+        return torch.bmm(a.permute(1, 2, 0), delta.transpose(0, 1))
+
+    def _back(self, delta, W, name=None):
+        """``delta_b @ W_b^T`` per network: (n, B, o), (B, m, o) -> (n, B, m) (into the
+        workspace ``name`` when given: the delta of the first layer)."""
+        if W.shape[2] == 1:
+            return delta * W[:, :, 0] if name is None else self._mul(delta, W[:, :, 0], name)
+        return torch.bmm(delta.transpose(0, 1), W.transpose(1, 2)).transpose(0, 1)
+
     def _forward(self, Ws, bs, n_layers):
         """Activations of layers ``0..n_layers-1`` (the last one's pre-activation if it is
-        the output layer): ``[a_1, ..., a_L]``, each (B, n, width)."""
-        W0 = torch.cat([Ws[0], bs[0].unsqueeze(1)], dim=1)  # (B, p+1, h)
+        the output layer): ``[a_1, ..., a_L]``, each (n, B, width)."""
         outs = []
-        z = torch.matmul(self.X1, W0)
         for i in range(n_layers):
-            if i > 0:
-                z = torch.baddbmm(bs[i].unsqueeze(1), outs[-1], Ws[i])
+            if i == 0:
+                z = self._first_layer(Ws[0], bs[0])
+                outs.append(self._act0(z) if i < self.n_hidden else z)
+                continue
+            z = self._layer(outs[-1], Ws[i]).add_(bs[i])
             outs.append(self.act(z) if i < self.n_hidden else z)
         return outs
 
@@ -267,33 +449,31 @@ class _Problem:
         return self.n_layers - 1
 
     def _data_term(self, per_row):
+        """Mean (or weighted sum) over rows of ``per_row`` (n, B): (B,)."""
         if self.weights is None:
-            return per_row.mean(dim=1)
-        return (per_row * self.weights).sum(dim=1)
+            return per_row.sum(dim=0, dtype=torch.float64).div_(per_row.shape[0])
+        return (per_row * self.weights).sum(dim=0, dtype=torch.float64)
+
+    def _per_row_loss(self, z):
+        Y = self.Y
+        if self.spec.loss == "squared_error":
+            return 0.5 * ((z - Y) ** 2).mean(dim=2)
+        if self.spec.out_activation == "softmax":
+            return -(Y * torch.log_softmax(z, dim=2)).sum(dim=2)
+        # binary log-loss from logits: softplus(z) - y z
+        return (torch.nn.functional.softplus(z) - Y * z).sum(dim=2)
 
     def loss(self, theta):
         """Per-network objective, shape (B,) (plain operations: autograd checks the gradient)."""
         Ws, bs = self.unpack(theta)
-        h = self.X
-        for i in range(self.n_layers):
-            h = torch.matmul(h, Ws[i]) + bs[i].unsqueeze(1)
-            if i < self.n_layers - 1:
-                h = self.act(h)
-        Y = self.Y
-        if self.spec.loss == "squared_error":
-            per_row = 0.5 * ((h - Y) ** 2).mean(dim=2)
-        elif self.spec.out_activation == "softmax":
-            per_row = -(Y * torch.log_softmax(h, dim=2)).sum(dim=2)
-        else:
-            # binary log-loss from logits: softplus(z) - y z
-            per_row = (torch.nn.functional.softplus(h) - Y * h).sum(dim=2)
+        z = self._forward(Ws, bs, self.n_layers)[-1]
         sq = theta[:, : self.n_coef].pow(2).sum(dim=1)
-        return self._data_term(per_row) + self.penalty * sq
+        return self._data_term(self._per_row_loss(z)) + self.penalty * sq
 
     def _output_delta(self, delta):
         """``delta`` (dloss/dz per row, unweighted) scaled by the row weights (1/n or c_i)."""
         if self.weights is None:
-            return delta.mul_(1.0 / delta.shape[1])
+            return delta.mul_(1.0 / delta.shape[0])
         return delta.mul_(self.weights.unsqueeze(2))
 
     def loss_grad(self, theta):
@@ -326,15 +506,16 @@ class _Problem:
         pen2 = (2.0 * self.penalty).reshape(B, 1, 1)
         for i in range(n_layers - 1, -1, -1):
             if i == 0:
-                g0 = torch.matmul(self.X1T, delta)  # (B, p+1, h): weights and bias rows
+                g0 = self._first_layer_grad(delta)  # (B, p+1, h): weights and bias rows
                 gW[0], gb[0] = g0[:, :-1], g0[:, -1]
             else:
-                gW[i] = torch.bmm(acts[i - 1].transpose(1, 2), delta)
-                gb[i] = delta.sum(dim=1)
+                gW[i] = self._layer_grad(acts[i - 1], delta)
+                gb[i] = delta.sum(dim=0)
             gW[i] = torch.addcmul(gW[i], pen2, Ws[i])
-            if i > 0:
-                delta = torch.bmm(delta, Ws[i].transpose(1, 2))
-                delta = delta.mul_(self.act_d1(None, acts[i - 1]))
+            if i > 1:
+                delta = self._back(delta, Ws[i]).mul_(self.act_d1(None, acts[i - 1]))
+            elif i == 1:
+                delta = self._times_d1(self._back(delta, Ws[1], "delta"), acts[0])
         return torch.cat([w.reshape(B, -1) for w in gW] + gb, dim=1)
 
 
@@ -350,8 +531,8 @@ class _VarProProblem(_Problem):
     far fewer iterations.
     """
 
-    def __init__(self, spec, sizes, X, Y, weights, dtype, device):
-        super().__init__(spec, sizes, X, Y, weights, dtype, device)
+    def __init__(self, spec, sizes, X, Y, weights, dtype, device, col=None):
+        super().__init__(spec, sizes, X, Y, weights, dtype, device, col=col)
         self.full_sizes = sizes
         hidden = sizes[:-1]  # the output layer is solved exactly, not a parameter
         self._set_layout(hidden)
@@ -363,22 +544,22 @@ class _VarProProblem(_Problem):
 
     def _solve_output(self, H):
         """Ridge output weights ``V`` (B, m, k) and intercepts ``c`` (B, k) for hidden
-        activations ``H`` (B, n, m): the normal equations built blockwise (no ``[H, 1]`` copy)."""
-        B, n, m = H.shape
-        Y = self.Y
+        activations ``H`` (n, B, m): the normal equations built blockwise (no ``[H, 1]`` copy)."""
+        n, B, m = H.shape
+        Y = self.Y  # (n, B, k) or (n, 1, k)
         k = Y.shape[-1]
-        w = self.weights
-        Hw = H if w is None else H * w.unsqueeze(2)  # weighted rows (unnormalised if w None)
+        w = self.weights  # (n, B) or None
+        Hw = H if w is None else self._mul(H, w.unsqueeze(2), "hw")  # weighted rows
         scale = 1.0 / n if w is None else 1.0
         G = torch.empty(B, m + 1, m + 1, dtype=H.dtype, device=H.device)
-        G[:, :m, :m] = torch.bmm(Hw.transpose(1, 2), H)
-        s = Hw.sum(dim=1)
+        G[:, :m, :m] = torch.bmm(Hw.permute(1, 2, 0), H.transpose(0, 1))
+        s = Hw.sum(dim=0)
         G[:, :m, m] = s
         G[:, m, :m] = s
-        G[:, m, m] = float(n) if w is None else w.sum(dim=1)
+        G[:, m, m] = float(n) if w is None else w.sum(dim=0)
         R = torch.empty(B, m + 1, k, dtype=H.dtype, device=H.device)
-        R[:, :m] = torch.matmul(Hw.transpose(1, 2), Y)
-        R[:, m] = Y.sum(dim=-2) if w is None else torch.matmul(w.unsqueeze(1), Y).squeeze(1)
+        R[:, :m] = self._layer_grad(Hw, Y.expand(n, B, k))
+        R[:, m] = (Y.sum(dim=0) if w is None else (w.unsqueeze(2) * Y).sum(dim=0)).expand(B, k)
         diag = G.diagonal(dim1=1, dim2=2)
         # a tiny jitter keeps the unpenalised intercept / alpha = 0 case solvable
         jitter = 1e-10 * diag.mean(dim=1, keepdim=True) + 1e-30
@@ -402,17 +583,16 @@ class _VarProProblem(_Problem):
         H = acts[-1]
         V, c = self._solve_output(H)
         k = V.shape[2]
-        r = torch.bmm(H, V).add_(c.unsqueeze(1)).sub_(self.Y)  # (B, n, k)
+        r = self._layer(H, V).add_(c).sub_(self.Y)  # (n, B, k)
         per_row = (0.5 / k) * (r * r).sum(dim=2)
         coef = theta[:, : self.n_coef]
         sq = (coef * coef).sum(dim=1) + (V * V).sum(dim=(1, 2))
         f = self._data_term(per_row) + self.penalty * sq
         delta = self._output_delta(r.mul_(1.0 / k))
-        if k == 1:  # an outer product: a broadcast multiply beats a GEMM with inner size 1
-            delta = delta * V.transpose(1, 2)
+        if self.n_hidden_layers == 1:  # H is the first layer's: workspaces
+            delta = self._times_d1(self._back(delta, V, "delta"), H)
         else:
-            delta = torch.bmm(delta, V.transpose(1, 2))
-        delta = delta.mul_(self.act_d1(None, H))
+            delta = self._back(delta, V).mul_(self.act_d1(None, H))
         return f, self._backprop(Ws, acts, delta, self.n_hidden_layers)
 
 
@@ -431,7 +611,7 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
     B, P = theta.shape
     dtype, device = theta.dtype, theta.device
     out_theta = theta.clone()
-    out_f = torch.empty(B, dtype=dtype, device=device)
+    out_f = torch.empty(B, dtype=torch.float64, device=device)
     out_iter = torch.zeros(B, dtype=torch.long, device=device)
     out_conv = torch.zeros(B, dtype=torch.bool, device=device)
 
@@ -446,8 +626,8 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
     n_iter = torch.zeros(B, dtype=torch.long, device=device)
     n_back = torch.zeros(B, dtype=torch.long, device=device)  # rejections in this line search
     d = torch.zeros_like(theta)
-    t = torch.zeros_like(f)
-    gd = torch.zeros_like(f)
+    t = torch.zeros(B, dtype=dtype, device=device)  # step lengths, in the parameters' type
+    gd = torch.zeros(B, dtype=dtype, device=device)
     conv = g.abs().amax(dim=1) <= tol
     done = conv.clone()
     c1 = 1e-4
@@ -493,7 +673,7 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
             gdn = torch.where(bad, -(g * g).sum(dim=1), gdn)
             cautious = bad | (n_iter == 0)  # no curvature information: a short first step
             tn = torch.where(
-                cautious, torch.clamp(1.0 / g.abs().sum(dim=1), max=1.0), torch.ones_like(f)
+                cautious, torch.clamp(1.0 / g.abs().sum(dim=1), max=1.0), torch.ones_like(t)
             )
             nc = new.unsqueeze(1)
             d, gd, t = torch.where(nc, dn, d), torch.where(new, gdn, gd), torch.where(new, tn, t)
@@ -506,7 +686,7 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
         curv = f_new - f - gd * t
         t_q = -gd * t * t / (2.0 * torch.where(curv > 0, curv, 1.0))
         t_q = torch.where(curv > 0, t_q, 0.5 * t)
-        t = torch.where(ok, t, torch.minimum(torch.maximum(t_q, 0.1 * t), 0.5 * t))
+        t = torch.where(ok, t, torch.minimum(torch.maximum(t_q, 0.1 * t), 0.5 * t)).to(dtype)
         stuck = n_back > max_backtrack
         # accepted: the curvature pair joins the network's history (if it is usable)
         s = trial - theta
@@ -527,7 +707,7 @@ def _lbfgs(problem, theta, *, max_iter, tol, ftol, memory, max_backtrack=12):
         g = torch.where(okc, g_new, g)
         f = torch.where(ok, f_new, f)
         n_iter = n_iter + ok.long()
-        conv = ok & ((g.abs().amax(dim=1) <= tol) | (rel <= max(ftol, float(slack))))
+        conv = ok & ((g.abs().amax(dim=1) <= tol) | (rel <= ftol))
         done = conv | stuck
     return out_theta, out_f, out_iter, out_conv
 
@@ -539,15 +719,16 @@ def fit_networks(
     init: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
     *,
     sample_weight: np.ndarray | None = None,
-    max_iter: int = 500,
-    tol: float = 1e-5,
-    ftol: float = 1e-10,
-    memory: int = 10,
+    replace_column: tuple[np.ndarray, np.ndarray] | None = None,
+    max_iter: int = DEFAULTS.max_iter,
+    tol: float = DEFAULTS.tol,
+    ftol: float = DEFAULTS.ftol,
+    memory: int = DEFAULTS.memory,
     solver: str = "auto",
-    dtype: torch.dtype = torch.float64,
-    device=None,
+    dtype: torch.dtype = DEFAULTS.dtype,
+    device=DEFAULTS.device,
 ) -> TrainResult:
-    """Fit ``B`` networks at once (one chunk; see :func:`train_networks` for chunking).
+    """Fit ``B`` networks at once (one block; see :func:`train_networks` for many blocks).
 
     Parameters
     ----------
@@ -560,9 +741,12 @@ def fit_networks(
         Initial weights, per layer ``(B, n_in, n_out)`` and ``(B, n_out)``.
     sample_weight : ndarray (B, n) or None
         Non-negative row weights per network (bootstrap counts).
+    replace_column : (cols (B,), values (B, n)), optional
+        Network ``b`` sees the shared ``X`` with column ``cols[b]`` replaced by ``values[b]``
+        (computed as a rank-one change of the first layer, without copying ``X``).
     max_iter, tol, ftol, memory
         Iteration cap, gradient tolerance (max-abs), relative objective-decrease tolerance,
-        L-BFGS history length.
+        L-BFGS history length (defaults: :data:`DEFAULT_TRAIN_PARAMS`).
     dtype, device
         Torch floating type and device of the computation.
 
@@ -570,7 +754,6 @@ def fit_networks(
     -------
     TrainResult
     """
-    _keep_freed_blocks_in_heap()
     coefs0, ints0 = init
     B = coefs0[0].shape[0]
     sizes = (coefs0[0].shape[1], *(c.shape[2] for c in coefs0))
@@ -589,6 +772,12 @@ def fit_networks(
         if bool((wsum <= 0).any()):
             raise ValueError("Every network needs a positive total row weight.")
         wt = sw / wsum.unsqueeze(1)
+    col = None
+    if replace_column is not None:
+        if Xt.ndim != 2:
+            raise ValueError("replace_column needs inputs X shared by all networks (n, p).")
+        cols, values = replace_column
+        col = (np.asarray(cols), torch.as_tensor(np.asarray(values), **tens).T)
     if solver == "auto":
         solver = "varpro" if spec.loss == "squared_error" and spec.hidden_sizes else "lbfgs"
     if solver not in ("varpro", "lbfgs"):
@@ -596,7 +785,7 @@ def fit_networks(
     if solver == "varpro" and spec.loss != "squared_error":
         raise ValueError("solver='varpro' needs the squared-error loss (a linear output layer).")
     varpro = solver == "varpro"
-    prob = (_VarProProblem if varpro else _Problem)(spec, sizes, Xt, Yt, wt, dtype, device)
+    prob = (_VarProProblem if varpro else _Problem)(spec, sizes, Xt, Yt, wt, dtype, device, col=col)
     prob.penalty = 0.5 * spec.alpha / wsum
     n_opt = len(coefs0) - 1 if varpro else len(coefs0)
     theta0 = torch.cat(
@@ -621,37 +810,37 @@ def fit_networks(
     )
 
 
-def chunk_size_for(
-    n_samples: int, sizes: Sequence[int], *, per_network_X: bool, memory: int, budget_mb: float
-) -> int:
-    """Networks per chunk so that one chunk's working tensors stay near ``budget_mb``."""
-    width = sum(sizes[1:]) * 4 + (sizes[0] if per_network_X else 0) + 2
+def block_memory_mb(
+    n_samples: int,
+    sizes: Sequence[int],
+    n_networks: int,
+    *,
+    memory: int = DEFAULTS.memory,
+    itemsize: int = 4,
+) -> float:
+    """Estimated working memory (MiB) of one block of ``n_networks`` networks.
+
+    Per network: a few ``(n, width)`` arrays per layer (activations, deltas, temporaries) and
+    the L-BFGS history (``2 * memory`` parameter vectors plus a few more).
+    """
+    width = sum(sizes[1:]) * 4 + 4
     params = sum(a * b + b for a, b in itertools.pairwise(sizes))
-    per_net = (n_samples * width + params * (2 * memory + 8)) * 8
-    return max(1, int(budget_mb * 2**20 // per_net))
+    per_net = (n_samples * width + params * (2 * memory + 8)) * itemsize
+    return n_networks * per_net / 2**20
 
 
-def _fit_task(spec, X, Y, init, sample_weight, col_perm, y_perm, opts, block, col_values=None):
-    """One joblib task: fit its networks block by block (fixed blocks: deterministic)."""
-    B = init[0][0].shape[0]
-    parts = []
-    for s in range(0, B, block):
-        e = min(B, s + block)
-        sub_init = ([c[s:e] for c in init[0]], [b[s:e] for b in init[1]])
-        Yb = Y if y_perm is None else Y[y_perm[s:e]]  # (b, n, k)
-        Xb = X
-        if col_perm is not None:
-            cols, perms = col_perm[0][s:e], col_perm[1][s:e]
-            Xb = np.broadcast_to(X, (e - s, *X.shape)).copy()
-            rows = np.arange(e - s)[:, None]
-            Xb[rows, np.arange(X.shape[0])[None, :], cols[:, None]] = X[perms, cols[:, None]]
-        if col_values is not None:
-            cols, values = col_values[0][s:e], col_values[1][s:e]
-            Xb = np.broadcast_to(X, (e - s, *X.shape)).copy()
-            Xb[np.arange(e - s), :, cols] = values
-        sw = None if sample_weight is None else sample_weight[s:e]
-        parts.append(fit_networks(spec, Xb, Yb, sub_init, sample_weight=sw, **opts))
-    return TrainResult.concat(parts)
+def _fit_block(spec, X, Y, init, sample_weight, y_perm, col_perm, col_values, opts):
+    """One task: fit the networks of one block (per-network data gathered here)."""
+    Yb = Y if y_perm is None else Y[y_perm]  # (b, n, k)
+    replace = None
+    if col_perm is not None:
+        cols, perms = col_perm
+        replace = (cols, X[perms, cols[:, None]])  # (b,), (b, n)
+    elif col_values is not None:
+        replace = col_values
+    return fit_networks(
+        spec, X, Yb, init, sample_weight=sample_weight, replace_column=replace, **opts
+    )
 
 
 def train_networks(
@@ -664,14 +853,26 @@ def train_networks(
     col_perm: tuple[np.ndarray, np.ndarray] | None = None,
     col_values: tuple[np.ndarray, np.ndarray] | None = None,
     sample_weight: np.ndarray | None = None,
-    chunk_size: int | None = None,
-    memory_budget_mb: float = 256.0,
-    block_size: int = 512,
+    chunk_size: int | None = DEFAULTS.chunk_size,
+    memory_budget_mb: float = DEFAULTS.memory_budget_mb,
+    block_size: int = DEFAULTS.block_size,
     n_jobs: int | None = None,
     progress=None,
     **opts,
 ) -> TrainResult:
-    """Fit ``B`` networks in chunks run as independent joblib tasks.
+    """Fit ``B`` networks, block by block, the blocks spread over worker threads.
+
+    The networks are cut into **blocks** of ``block_size`` consecutive networks; each block is
+    one batched computation (:func:`fit_networks`) and one task. Blocks depend only on
+    ``block_size``; ``n_jobs``, ``chunk_size`` and ``memory_budget_mb`` decide only how many
+    blocks run at once, so none of them changes any number (even in float32).
+
+    Threads: each task runs in a worker thread with torch limited to one intra-op thread in
+    that thread (:mod:`sensitivity._threads`): no OpenMP team spins between operations, so a
+    machine whose cores are shared with other busy processes slows the fits down only in
+    proportion to the cores it takes. The setting is restored after every task; nothing
+    process-wide is changed. ``joblib.parallel_config(backend=...)`` (processes, Dask) takes
+    precedence over the thread backend.
 
     Parameters
     ----------
@@ -692,69 +893,77 @@ def train_networks(
     sample_weight : ndarray (B, n), optional
         Per-network row weights (bootstrap counts).
     chunk_size : int, optional
-        Networks per joblib task (rounded up to whole blocks); by default as many as fit
-        ``memory_budget_mb``.
+        Upper bound on the networks in flight at once (rounded up to whole blocks); by default
+        as many blocks as ``memory_budget_mb`` holds.
+    memory_budget_mb : float
+        Working memory (MiB) of the blocks in flight together; limits only how many blocks run
+        at once. A ``UserWarning`` says when one block alone needs more.
     block_size : int
-        Networks trained together in one batched computation (fewer if one block would exceed
-        ``memory_budget_mb``). Blocks depend only on the data and this setting, never on
-        ``chunk_size`` or ``n_jobs``, so neither changes any result, even in float32.
+        Networks trained together in one batched computation.
     n_jobs : int, optional
-        joblib workers (``joblib.parallel_config(backend="dask")`` sends the chunks to Dask).
+        Worker threads; ``None``: ``torch.get_num_threads()`` (the cores, or the user's torch
+        setting); ``-1``: all cores.
     progress : callable, optional
-        Called with the number of networks of each finished chunk (a tqdm ``update``).
+        Called with the number of networks of each finished block (a tqdm ``update``).
     **opts
         Passed to :func:`fit_networks` (``max_iter``, ``tol``, ``dtype``, ``device``...).
 
     Returns
     -------
     TrainResult
-        Networks in the order of ``init``, whatever the chunking.
+        Networks in the order of ``init``, whatever the threads and memory settings.
     """
     B = init[0][0].shape[0]
     if col_perm is not None and col_values is not None:
         raise ValueError("Pass col_perm or col_values, not both.")
+    budget = check_memory_budget_mb(memory_budget_mb)
+    block = int(block_size)
+    if block < 1:
+        raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
     sizes = (X.shape[1], *(c.shape[2] for c in init[0]))
-    fits = chunk_size_for(
+    dtype = opts.get("dtype", DEFAULTS.dtype)
+    need = block_memory_mb(
         X.shape[0],
         sizes,
-        per_network_X=col_perm is not None or col_values is not None,
-        memory=opts.get("memory", 10),
-        budget_mb=memory_budget_mb,
+        min(block, B),
+        memory=opts.get("memory", DEFAULTS.memory),
+        itemsize=torch.finfo(dtype).bits // 8,
     )
-    block = max(1, min(int(block_size), fits))
-    if chunk_size is None:
-        chunk_size = max(block, fits)
-    chunk_size = block * max(1, -(-int(chunk_size) // block))
-    bounds = [(s, min(B, s + chunk_size)) for s in range(0, B, chunk_size)]
+    if need > budget:
+        warnings.warn(
+            f"One block of {min(block, B)} networks needs about {need:.0f} MiB, more than "
+            f"memory_budget_mb={budget:g}; it runs anyway (a smaller block_size lowers the "
+            "memory, but changes the floating-point rounding of the results).",
+            UserWarning,
+            stacklevel=2,
+        )
+    in_flight = max(1, int(budget // max(need, 1e-9)))
+    if chunk_size is not None:
+        in_flight = min(in_flight, max(1, -(-int(chunk_size) // block)))
+    bounds = [(s, min(B, s + block)) for s in range(0, B, block)]
 
     def part(a, s, e):
         return None if a is None else a[s:e]
 
-    tasks = (
-        delayed(_fit_task)(
+    tasks = [
+        (
             spec,
             X,
             Y,
             ([c[s:e] for c in init[0]], [b[s:e] for b in init[1]]),
             part(sample_weight, s, e),
-            None if col_perm is None else (col_perm[0][s:e], col_perm[1][s:e]),
             part(y_perm, s, e),
-            opts,
-            block,
+            None if col_perm is None else (col_perm[0][s:e], col_perm[1][s:e]),
             None if col_values is None else (col_values[0][s:e], col_values[1][s:e]),
+            opts,
         )
         for s, e in bounds
-    )
-    if n_jobs in (None, 1) and len(bounds) == 1:
-        results = [_fit_task(*t[1], **t[2]) for t in tasks]  # no joblib overhead
+    ]
+    n = min(n_workers(n_jobs, len(tasks)), in_flight)
+
+    def done(i):
         if progress is not None:
-            progress(B)
-    else:
-        results = []
-        for (s, e), res in zip(
-            bounds, Parallel(n_jobs=n_jobs, return_as="generator")(tasks), strict=True
-        ):
-            results.append(res)
-            if progress is not None:
-                progress(e - s)
+            progress(bounds[i][1] - bounds[i][0])
+
+    results = run_tasks(_fit_block, tasks, n, on_done=done)
     return TrainResult.concat(results)

@@ -325,7 +325,9 @@ def test_arbitrary_torch_module_by_autograd_equals_differences():
         with torch.no_grad():
             return module(torch.as_tensor(Z)).numpy()[None]
 
-    J, D = input_derivatives(net, X, second_order=True, max_memory=4096)  # several chunks
+    J, D = input_derivatives(
+        net, X, second_order=True, memory_budget_mb=4096 / 2**20
+    )  # several chunks
     Jf, Df = central_differences(f, X)
     assert_rel_close(J.numpy(), Jf)
     assert_rel_close(
@@ -387,7 +389,7 @@ def test_summaries_follow_their_formulas_and_chunking_changes_nothing():
     batch = random_batch(rng, (4, 7, 2), "logistic", "identity", B=3)
     X = rng.normal(size=(301, 4))
     whole = deriv.derivative_summaries(batch, X, return_derivatives=True)
-    chunked = deriv.derivative_summaries(batch, X, max_memory=2000)
+    chunked = deriv.derivative_summaries(batch, X, memory_budget_mb=2000 / 2**20)
     J, D = whole.jacobian, whole.second
     n = X.shape[0]
     expected = {
@@ -534,5 +536,29 @@ def test_bad_inputs_get_clear_errors(neuralsens):
     dropout = torch.nn.Sequential(_Quirky(), torch.nn.Dropout(0.5)).double()
     with pytest.raises(ValueError, match=r"module\.eval\(\)"):
         dimopoulos(dropout, X[:, :3])
-    with pytest.raises(ValueError, match="max_memory"):
+    with pytest.raises(ValueError, match="memory_budget_mb"):
+        input_jacobian(to_mlp_batch(model), X, memory_budget_mb=0)
+    with pytest.raises(ValueError, match="max_memory"), pytest.warns(FutureWarning):
         input_jacobian(to_mlp_batch(model), X, max_memory=0)
+    with pytest.raises(ValueError, match="not both"):
+        input_jacobian(to_mlp_batch(model), X, memory_budget_mb=1.0, max_memory=2**20)
+
+
+def test_threaded_row_chunks_give_the_same_numbers():
+    """Chunks of rows computed in worker threads (one torch thread each) equal the serial
+    computation exactly, and the caller's torch thread setting is restored."""
+    rng = np.random.default_rng(4)
+    coefs = [rng.normal(size=(2, 4, 6)), rng.normal(size=(2, 6, 2))]
+    ints = [rng.normal(size=(2, 6)), rng.normal(size=(2, 2))]
+    batch = MLPBatch.from_arrays(coefs, ints, activation="tanh", out_activation="identity")
+    X = rng.normal(size=(3000, 4))
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        J1, D1 = input_derivatives(batch, X, second_order=True, memory_budget_mb=0.05)
+        torch.set_num_threads(2)
+        J2, D2 = input_derivatives(batch, X, second_order=True, memory_budget_mb=0.05)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(J1, J2) and torch.equal(D1, D2)

@@ -311,10 +311,67 @@ def test_batched_networks_equal_network_by_network(method, data):
     kw = {"perturbation": "additive"} if method == "miv_additive" else {}
     if method in ("input_perturbation", "permutation"):
         kw.update(n_repeats=2, random_state=0)
-        chunked = small(batch, X, Y2, memory_budget=5_000, **kw).importances
+        chunked = small(batch, X, Y2, memory_budget_mb=5_000 / 2**20, **kw).importances
     else:
-        chunked = small(batch, X, memory_budget=5_000, **kw)
+        chunked = small(batch, X, memory_budget_mb=5_000 / 2**20, **kw)
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+
+
+class _Stacked:
+    """The same networks seen as a plain predict function (the stacked-copies path)."""
+
+    def __init__(self, batch):
+        self.batch = batch
+        self.output_names = batch.output_names
+        self.is_classifier = batch.is_classifier
+        self.feature_names = None
+
+    def predict(self, X):
+        return self.batch.predict(X)[0]
+
+
+@pytest.mark.parametrize("out", ["identity", "logistic", "softmax"])
+def test_rank_one_first_layer_equals_predicting_the_copies(out, data):
+    """MIV and input perturbation of an MLP (a rank-one change of the first layer, rows
+    summed before a linear output layer) equal the predictions of the perturbed copies; two
+    hidden layers and an input transform."""
+    X, y = data
+    sizes = (3, 5, 4, 3 if out == "softmax" else 1)
+    batch = _random_batch(B=1, sizes=sizes, out=out, input_scale=np.array([0.5, 2.0, 1.5]),
+                          input_offset=np.array([0.1, -0.2, 0.3]))  # fmt: skip
+    stacked = _Stacked(batch)
+    for kw in ({}, {"perturbation": "additive"}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            a, b = P.miv(batch, X, **kw), P.miv(stacked, X, **kw)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    yv = np.asarray(y) if out == "identity" else (np.asarray(y) > 1.5).astype(int)
+    if out == "softmax":
+        yv = np.digitize(np.asarray(y), [1.0, 1.8])
+    if out != "identity":
+        names = [str(c) for c in range(sizes[-1])] if out == "softmax" else ["1"]
+        batch = MLPBatch(**{**batch.__dict__, "output_names": tuple(names),
+                            "is_classifier": True})  # fmt: skip
+        stacked = _Stacked(batch)
+    kw = {"n_repeats": 2, "noise_levels": (0.2, 0.5), "random_state": 0}
+    a = P.input_perturbation(batch, X, yv, **kw).importances
+    b = P.input_perturbation(stacked, X, yv, **kw).importances
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_memory_budget_and_threads_never_change_the_numbers(data):
+    X, _ = data
+    batch = _random_batch(B=3, sizes=(3, 6, 2))
+    ref = P.miv(batch, X, perturbation="additive", n_jobs=1)
+    for kw in ({"memory_budget_mb": 0.01}, {"n_jobs": 2}, {"memory_budget_mb": 0.01, "n_jobs": 2}):
+        np.testing.assert_array_equal(P.miv(batch, X, perturbation="additive", **kw), ref)
+    with pytest.warns(FutureWarning, match="memory_budget_mb"):
+        old = P.miv(batch, X, perturbation="additive", memory_budget=10_000)
+    np.testing.assert_array_equal(old, ref)
+    with pytest.raises(ValueError, match="memory_budget_mb"):
+        P.miv(batch, X, memory_budget_mb=0)
+    with pytest.raises(ValueError, match="not both"):
+        P.miv(batch, X, memory_budget_mb=1.0, memory_budget=10_000)
 
 
 # ---------------------------------------------------------------------- any model

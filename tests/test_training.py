@@ -85,7 +85,8 @@ def test_trainer_reaches_sklearn_lbfgs_loss_from_the_same_init(data, solver):
         MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=0.3),
         X, y, init,
     )  # fmt: skip
-    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=3000, solver=solver)
+    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=3000, solver=solver,
+                       dtype=torch.float64)  # fmt: skip
     assert res.converged[0]
     assert res.loss[0] == pytest.approx(sk.loss_, rel=1e-6)
 
@@ -99,7 +100,8 @@ def test_classifier_trainer_reaches_sklearn_loss(data):
         MLPClassifier(hidden_layer_sizes=(4,), activation="logistic", solver="lbfgs", alpha=0.5),
         X, target, init,
     )  # fmt: skip
-    res = fit_networks(spec, X, np.eye(3)[target], init, tol=1e-9, ftol=0, max_iter=3000)
+    res = fit_networks(spec, X, np.eye(3)[target], init, tol=1e-9, ftol=0, max_iter=3000,
+                       dtype=torch.float64)  # fmt: skip
     assert res.loss[0] == pytest.approx(sk.loss_, rel=1e-6)
 
 
@@ -110,7 +112,7 @@ def test_per_network_targets_weights_and_inits_are_respected(data):
     init = init_weights(spec, 3, 1, 3, seed=5)
     Y = np.stack([y, y[rng.permutation(60)], -y])[..., None]
     w = rng.integers(0, 3, size=(3, 60)).astype(float)
-    kw = {"tol": 1e-8, "max_iter": 500}
+    kw = {"tol": 1e-8, "max_iter": 500, "dtype": torch.float64}
     together = fit_networks(spec, X, Y, init, sample_weight=w, **kw)
     for b in range(3):
         one = ([c[b : b + 1] for c in init[0]], [c[b : b + 1] for c in init[1]])
@@ -129,7 +131,8 @@ def test_varpro_and_plain_lbfgs_minimise_the_same_objective(data):
     X, y = data
     spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
     init = init_weights(spec, 3, 1, 1, seed=2)
-    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, max_iter=2000, solver="varpro")
+    res = fit_networks(spec, X, y[:, None], init, tol=1e-9, ftol=0, max_iter=2000, solver="varpro",
+                       dtype=torch.float64)  # fmt: skip
     prob = _VarProProblem(spec, (3, 3, 1), torch.as_tensor(X), torch.as_tensor(y[:, None]),
                           None, torch.float64, None)  # fmt: skip
     prob.penalty = torch.tensor([0.5 / 60], dtype=torch.float64)
@@ -149,7 +152,7 @@ def test_chunking_and_n_jobs_do_not_change_results(data):
     B = 7
     initB = ([np.repeat(c, B, 0) for c in init[0]], [np.repeat(b, B, 0) for b in init[1]])
     perms = np.stack([rng.permutation(60) for _ in range(B)])
-    kw = {"tol": 1e-6, "max_iter": 300}
+    kw = {"tol": 1e-6, "max_iter": 300, "dtype": torch.float64}
     a = train_networks(spec, X, y[:, None], initB, y_perm=perms, **kw)
     b = train_networks(spec, X, y[:, None], initB, y_perm=perms, chunk_size=3, n_jobs=2, **kw)
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-10)
@@ -164,7 +167,7 @@ def test_column_permutation_matches_a_manually_permuted_input(data):
     init = init_weights(spec, 3, 1, 2, seed=0)
     cols = np.array([0, 2])
     perms = np.stack([rng.permutation(60) for _ in range(2)])
-    kw = {"tol": 1e-8, "max_iter": 400}
+    kw = {"tol": 1e-8, "max_iter": 400, "dtype": torch.float64}
     res = train_networks(spec, X, y[:, None], init, col_perm=(cols, perms), **kw)
     for b in range(2):
         Xp = X.copy()
@@ -185,13 +188,14 @@ def test_training_spec_reads_sklearn_models():
 
 
 def _directional_fd(prob, theta, direction, h=1e-6):
-    fp, _ = prob.loss_grad(theta + h * direction)
-    fm, _ = prob.loss_grad(theta - h * direction)
+    with torch.no_grad():  # the trainer's path (reused workspaces)
+        fp, _ = prob.loss_grad(theta + h * direction)
+        fm, _ = prob.loss_grad(theta - h * direction)
     return (fp - fm) / (2 * h)
 
 
 @pytest.mark.parametrize("activation", ["logistic", "tanh", "relu", "identity"])
-@pytest.mark.parametrize("per_network_X", [False, True])
+@pytest.mark.parametrize("per_network_X", [False, True, "column"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("problem", ["varpro", "squared_error", "binary", "multiclass"])
 def test_gradient_equals_finite_differences(activation, per_network_X, weighted, problem):
@@ -215,10 +219,21 @@ def test_gradient_equals_finite_differences(activation, per_network_X, weighted,
         w = torch.as_tensor(rng.integers(0, 3, size=(B, n)).astype(float))
         w = w / w.sum(dim=1, keepdim=True)
     cls = _VarProProblem if problem == "varpro" else _Problem
-    prob = cls(spec, sizes, torch.as_tensor(X), torch.as_tensor(Y), w, torch.float64, None)
+    col = None
+    if per_network_X == "column":  # shared X, one column per network replaced (rank one)
+        X = rng.normal(size=(n, p))
+        col = (np.array([0, 2, 1]), torch.as_tensor(rng.normal(size=(n, B))))
+    prob = cls(spec, sizes, torch.as_tensor(X), torch.as_tensor(Y), w, torch.float64, None,
+               col=col)  # fmt: skip
     prob.penalty = torch.full((B,), 0.5 * 0.7 / n, dtype=torch.float64)
     theta = torch.as_tensor(rng.normal(scale=0.7, size=(B, prob.n_params)))
-    f, g = prob.loss_grad(theta)
+    with torch.no_grad():  # the trainer's path (reused workspaces)
+        f, g = prob.loss_grad(theta)
+        f2, g2 = prob.loss_grad(theta)  # a second pass over the same workspaces
+    assert torch.equal(f, f2) and torch.equal(g, g2)
+    f_plain, g_plain = prob.loss_grad(theta)  # autograd on: fresh arrays
+    torch.testing.assert_close(f, f_plain, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(g, g_plain, rtol=1e-12, atol=1e-14)
     if problem != "varpro":
         assert torch.allclose(f, prob.loss(theta))
     for _ in range(3):
@@ -235,7 +250,7 @@ def test_backtracking_networks_keep_their_own_trajectories(data, monkeypatch):
     spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 0.1)
     init = init_weights(spec, 3, 1, 2, seed=4)
     init[0][0][1] *= 40.0
-    kw = {"tol": 1e-7, "max_iter": 300}
+    kw = {"tol": 1e-7, "max_iter": 300, "dtype": torch.float64}
     passes = []
     loss_grad = _VarProProblem.loss_grad
 
@@ -253,14 +268,25 @@ def test_backtracking_networks_keep_their_own_trajectories(data, monkeypatch):
         assert alone.n_iter[0] == both.n_iter[b]
 
 
-def test_glibc_is_told_to_keep_freed_blocks():
+def test_allocator_setting_is_opt_in(data, monkeypatch):
+    """Training never touches glibc's allocator by itself (a process-wide setting); the
+    opt-in function does, where glibc exists."""
+    import ctypes
     import platform
     import sys
 
-    from sensitivity.training import _keep_freed_blocks_in_heap
+    from sensitivity import training
 
+    def refuse(*args, **kwargs):
+        raise AssertionError("the trainer loaded libc by itself")
+
+    X, y = data
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
+    with monkeypatch.context() as m:
+        m.setattr(ctypes, "CDLL", refuse)
+        train_networks(spec, X, y[:, None], init_weights(spec, 3, 1, 2, 0), max_iter=3)
     expected = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
-    assert _keep_freed_blocks_in_heap() is expected
+    assert training.keep_freed_blocks_in_heap() is expected
 
 
 def test_col_values_equals_col_perm_when_values_are_the_permuted_column():
@@ -278,3 +304,39 @@ def test_col_values_equals_col_perm_when_values_are_the_permuted_column():
     np.testing.assert_array_equal(a.coefs[0], b.coefs[0])
     c = train_networks(spec, X, Y, init, col_values=(cols, values + 1.0), max_iter=30)
     assert not np.allclose(a.loss, c.loss)
+
+
+def test_memory_budget_never_changes_results(data):
+    """The block size is fixed; the memory budget decides only how many blocks run at once."""
+    X, y = data
+    rng = np.random.default_rng(5)
+    spec = TrainingSpec((3,), "tanh", "identity", "squared_error", 1.0)
+    init = init_weights(spec, 3, 1, 7, seed=0)
+    perms = np.stack([rng.permutation(60) for _ in range(7)])
+    kw = {"max_iter": 40, "block_size": 3, "y_perm": perms}
+    ref = train_networks(spec, X, y[:, None], init, **kw)
+    with pytest.warns(UserWarning, match="memory_budget_mb"):
+        tiny = train_networks(spec, X, y[:, None], init, memory_budget_mb=1e-4, n_jobs=2, **kw)
+    np.testing.assert_array_equal(tiny.loss, ref.loss)
+    np.testing.assert_array_equal(tiny.coefs[0], ref.coefs[0])
+    with pytest.raises(ValueError, match="memory_budget_mb"):
+        train_networks(spec, X, y[:, None], init, memory_budget_mb=0, **kw)
+
+
+def test_stopping_rule_does_not_depend_on_the_number_of_rows():
+    """The same objective written with 20x more rows (every row repeated, the penalty
+    alpha / (2n) kept) stops after the same number of iterations (within 20%): the tests are
+    the gradient of the *mean* objective and its relative decrease, both free of n, and
+    float32 rounding of the objective (accumulated in float64) no longer counts as convergence."""
+    rng = np.random.default_rng(0)
+    init = init_weights(TrainingSpec((5,), "logistic", "identity", "squared_error", 1.0), 4, 1,
+                        6, seed=1)  # fmt: skip
+    X = rng.normal(size=(300, 4))
+    y = np.sin(X[:, :1]) + X[:, 1:2] * X[:, 2:3] + 0.5 * rng.normal(size=(300, 1))
+    iters = []
+    for reps in (1, 20):  # scikit-learn's penalty is alpha / (2 n): scale alpha with n
+        spec = TrainingSpec((5,), "logistic", "identity", "squared_error", 1.0 * reps)
+        res = train_networks(spec, np.tile(X, (reps, 1)), np.tile(y, (reps, 1)), init,
+                             max_iter=80, tol=1e-4, ftol=1e-9, dtype=torch.float32)  # fmt: skip
+        iters.append(res.n_iter.mean())
+    assert abs(iters[1] / iters[0] - 1) < 0.2, iters

@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..network import MLPBatch
+from .._config import DEFAULT_MEMORY_BUDGET_MB, budget_bytes
+from .._threads import n_workers, run_tasks
+from ..network import ACTIVATIONS, MLPBatch, _first_layer
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
+    "DEFAULT_MEMORY_BUDGET_MB",
     "PredictionModel",
     "batch_size",
     "check_data",
@@ -29,8 +32,12 @@ __all__ = [
     "replaced_column_sums",
 ]
 
-DEFAULT_MEMORY_BUDGET = 2**27
-"""Bytes of working memory one batched prediction call may use (128 MiB)."""
+DEFAULT_MEMORY_BUDGET = int(DEFAULT_MEMORY_BUDGET_MB * 2**20)
+"""Deprecated: the default budget in bytes (use ``memory_budget_mb``, in MiB)."""
+
+PROGRESS_WORK = 5e9
+"""``progress=None`` shows a progress bar when a computation touches more numbers than this
+(rows x copies x networks x hidden units: several seconds)."""
 
 
 @runtime_checkable
@@ -83,23 +90,25 @@ def predict(model, rows: np.ndarray) -> np.ndarray:
     return out[None]
 
 
-def chunk_rows(model, n_features: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
-    """Rows per prediction call so that one call stays within ``memory_budget`` bytes.
+def chunk_rows(
+    model, n_features: int, memory_budget_mb: float | None = None, *, memory_budget=None
+) -> int:
+    """Rows per prediction call so that one call stays within ``memory_budget_mb`` MiB.
 
     For an MLPBatch a row costs its input plus, per network, a few copies of the widest layer
     (pre-activation, activation, output); for other models a generous multiple of the input.
+    ``memory_budget`` (bytes) is the deprecated form of the budget.
     """
-    if not isinstance(memory_budget, int | np.integer) or memory_budget <= 0:
-        raise ValueError(
-            f"memory_budget must be a positive integer (bytes); got {memory_budget!r}."
-        )
+    budget = budget_bytes(
+        memory_budget_mb, legacy_bytes=memory_budget, legacy_name="memory_budget", warn=False
+    )
     if isinstance(model, MLPBatch):
         item = torch.finfo(model.dtype).bits // 8
         widest = max(model.layer_sizes)
         per_row = 8 * n_features + model.batch_size * (3 * widest + 2 * model.n_outputs) * item
     else:
         per_row = 64 * (n_features + len(model.output_names))
-    return max(1, int(memory_budget) // per_row)
+    return max(1, budget // per_row)
 
 
 # ---------------------------------------------------------------------- data checks
@@ -191,7 +200,8 @@ def _iter_replaced(
     base: np.ndarray,
     cols: np.ndarray,
     value_fn: ValueFn,
-    memory_budget: int,
+    budget: int,
+    progress=None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Predict the virtual stack of copies of ``base`` with one column replaced.
 
@@ -202,13 +212,127 @@ def _iter_replaced(
     _check_model(model)
     n, p = base.shape
     total = len(cols) * n
-    step = chunk_rows(model, p, memory_budget)
+    step = chunk_rows(model, p, memory_budget=budget)
+    bar = _bar(progress, total * 64, total, "rows")
     for start in range(0, total, step):
         idx = np.arange(start, min(start + step, total))
         c, i = np.divmod(idx, n)
         rows = base[i]
         rows[np.arange(idx.size), cols[c]] = value_fn(c, i)
         yield start, c, i, predict(model, rows)
+        if bar is not None:
+            bar.update(idx.size)
+    if bar is not None:
+        bar.close()
+
+
+def _bar(progress, work: float, total: int, unit: str):
+    """A tqdm bar when ``progress`` is True, or None and ``work`` is large; else None."""
+    show = work > PROGRESS_WORK if progress is None else bool(progress)
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, leave=False)
+
+
+# ---------------------------------------------------------------------- MLP fast path
+_MLP_CHUNK_BYTES = 2**23
+"""Size (bytes) of a row chunk's first-layer pre-activations in the MLP path (fixed, so that
+the memory budget never changes a result: it decides only how many chunks run at once)."""
+
+
+_INPLACE = {
+    "identity": lambda t: t,
+    "logistic": torch.sigmoid_,
+    "tanh": torch.tanh_,
+    "relu": torch.relu_,
+}
+
+
+def _mlp_chunk_sums(model: MLPBatch, base, cols, value_fn, row_stat, rows: slice):
+    r"""Sums over the rows ``rows`` of ``row_stat`` for every copy: (B, n_copies, s).
+
+    The first layer's pre-activations ``A = t(x) W_1 + b_1`` are computed once for the chunk;
+    copy ``c`` changes column ``j = cols[c]`` by ``dx`` per row, so its pre-activations are
+    ``A + dx (s_j W_1[j])`` (``s_j`` the input transform's scale): one rank-one update instead
+    of a new product with all ``p`` inputs. ``row_stat=None`` sums the predictions; with a
+    linear output layer the rows are then summed before the output layer
+    (:math:`\sum_r (h_r V + c) = (\sum_r h_r) V + r c`).
+    """
+    dtype, device = model.dtype, model.device
+    i = np.arange(rows.start, rows.stop)
+    r = i.size
+    Xc = torch.from_numpy(base[rows].copy()).to(device=device, dtype=dtype)
+    with torch.no_grad():
+        A0 = torch.matmul(model.transform_inputs(Xc), model.weights[0])
+        A0 = A0.add_(model.biases[0].unsqueeze(1))  # (B, r, u1)
+        Wd = _first_layer(model)  # (B, p, u1): d pre-activation / d x
+        last = len(model.weights) - 1
+        acts = model.activations
+        linear_sum = row_stat is None and (last == 0 or acts[-1] == "identity")
+        out = None
+        zbuf = torch.empty_like(A0)  # one workspace per chunk: no fresh pages per copy
+        for c in range(len(cols)):
+            j = int(cols[c])
+            dx = value_fn(np.full(r, c), i) - base[i, j]
+            dxt = torch.as_tensor(dx, device=device).to(dtype).view(1, r, 1)
+            z = torch.addcmul(A0, dxt, Wd[:, j].unsqueeze(1), out=zbuf)
+            if last == 0:
+                h = z
+            else:
+                h = _INPLACE.get(acts[0], lambda t: ACTIVATIONS[acts[0]].f(t))(z)
+                for layer in range(1, last):
+                    h = torch.matmul(h, model.weights[layer]) + model.biases[layer].unsqueeze(1)
+                    h = ACTIVATIONS[acts[layer]].f(h)
+            if linear_sum:
+                if last == 0:
+                    stat = h.sum(dim=1, dtype=torch.float64)
+                else:
+                    hs = h.sum(dim=1, dtype=torch.float64).unsqueeze(1)  # (B, 1, u_L)
+                    W, b = model.weights[-1].to(torch.float64), model.biases[-1]
+                    stat = torch.bmm(hs, W).squeeze(1) + r * b.to(torch.float64)
+                stat = stat.cpu().numpy()
+            else:
+                if last > 0:
+                    h = torch.matmul(h, model.weights[-1]) + model.biases[-1].unsqueeze(1)
+                if acts[-1] == "softmax":
+                    pred = torch.softmax(h, dim=-1)
+                elif last > 0:
+                    pred = ACTIVATIONS[acts[-1]].f(h)
+                else:
+                    pred = ACTIVATIONS[acts[0]].f(h) if acts[0] != "identity" else h
+                pred = pred.cpu().numpy().astype(np.float64, copy=False)
+                if row_stat is None:
+                    stat = pred.sum(axis=1)
+                else:
+                    stat = np.asarray(row_stat(pred, i), dtype=np.float64).sum(axis=1)
+            if out is None:
+                out = np.zeros((stat.shape[0], len(cols), stat.shape[-1]))
+            out[:, c] = stat
+    return out
+
+
+def _mlp_replaced_sums(model, base, cols, value_fn, row_stat, budget, n_jobs, progress):
+    n = base.shape[0]
+    item = torch.finfo(model.dtype).bits // 8
+    per_row = model.batch_size * max(model.layer_sizes[1:]) * item
+    step = max(16, _MLP_CHUNK_BYTES // max(1, per_row))
+    chunks = [slice(s, min(n, s + step)) for s in range(0, n, step)]
+    in_flight = max(1, budget // (6 * min(step, n) * per_row + 1))
+    workers = min(n_workers(n_jobs, len(chunks)), in_flight)
+    work = float(n) * len(cols) * model.batch_size * sum(model.layer_sizes[1:])
+    bar = _bar(progress, work, len(chunks), "chunks")
+    tasks = [(model, base, cols, value_fn, row_stat, sl) for sl in chunks]
+    parts = run_tasks(
+        _mlp_chunk_sums, tasks, workers, on_done=None if bar is None else lambda i: bar.update()
+    )
+    if bar is not None:
+        bar.close()
+    total = parts[0]
+    for part in parts[1:]:  # in chunk order: the same sums for any number of workers
+        total = total + part
+    return total
 
 
 def replaced_column_sums(
@@ -216,18 +340,33 @@ def replaced_column_sums(
     base: np.ndarray,
     cols: np.ndarray,
     value_fn: ValueFn,
-    row_stat: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    row_stat: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
     *,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget_mb: float | None = None,
+    memory_budget: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
 ) -> np.ndarray:
     """Sums over rows, per copy, of ``row_stat(predictions (B, r, n_out), i) -> (B, r, s)``.
+
+    ``row_stat=None`` sums the predictions themselves. For an :class:`MLPBatch` the copies are
+    evaluated by a rank-one update of the first layer (:func:`_mlp_chunk_sums`), chunk by
+    chunk of rows in worker threads (``n_jobs``; one torch thread each); for other models by
+    batched predictions of the stacked copies. ``memory_budget_mb`` (``memory_budget``: the
+    deprecated byte count) limits the memory in flight and never changes a result.
+    ``progress``: a tqdm bar (None: only for long computations).
 
     Returns ``(B, n_copies, s)``.
     """
     cols = np.asarray(cols, dtype=np.intp)
+    budget = budget_bytes(
+        memory_budget_mb, legacy_bytes=memory_budget, legacy_name="memory_budget", warn=False
+    )
+    if isinstance(model, MLPBatch):
+        return _mlp_replaced_sums(model, base, cols, value_fn, row_stat, budget, n_jobs, progress)
     out = None
-    for _, c, i, pred in _iter_replaced(model, base, cols, value_fn, memory_budget):
-        stat = np.asarray(row_stat(pred, i), dtype=np.float64)
+    for _, c, i, pred in _iter_replaced(model, base, cols, value_fn, budget, progress):
+        stat = pred if row_stat is None else np.asarray(row_stat(pred, i), dtype=np.float64)
         if out is None:
             out = np.zeros((stat.shape[0], len(cols), stat.shape[2]))
         starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
@@ -242,11 +381,15 @@ def replaced_column_predictions(
     cols: np.ndarray,
     value_fn: ValueFn,
     *,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget_mb: float | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     """All predictions of the copies: ``(B, n_copies, n, n_outputs)``."""
     cols = np.asarray(cols, dtype=np.intp)
+    budget = budget_bytes(
+        memory_budget_mb, legacy_bytes=memory_budget, legacy_name="memory_budget", warn=False
+    )
     n = base.shape[0]
-    parts = [pred for *_, pred in _iter_replaced(model, base, cols, value_fn, memory_budget)]
+    parts = [pred for *_, pred in _iter_replaced(model, base, cols, value_fn, budget)]
     flat = np.concatenate(parts, axis=1)
     return flat.reshape(flat.shape[0], len(cols), n, flat.shape[2])

@@ -220,6 +220,7 @@ def partial_derivatives(
     second_order: bool | Literal["auto"] = False,
     logits: bool = False,
     scale: Literal["sd"] | np.ndarray | None = None,
+    memory_budget_mb: float | None = None,
     max_memory: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     r"""Per-row partial derivatives :math:`\partial y_k/\partial x_i` (and second derivatives).
@@ -238,8 +239,10 @@ def partial_derivatives(
     scale : {"sd"}, array-like or None
         Multiply first derivatives by :math:`s_i` and second derivatives by :math:`s_i^2`
         (``"sd"``: the sample standard deviation of column :math:`i`, ``ddof=1``).
+    memory_budget_mb : float, optional
+        Working memory (MiB) of one chunk of rows (default 256); never changes a result.
     max_memory : int, optional
-        Budget in bytes for the temporaries of one chunk of rows.
+        Deprecated: the budget in bytes.
 
     Returns
     -------
@@ -251,7 +254,12 @@ def partial_derivatives(
     s = input_scales(X, scale)
     Js, Ds = [], []
     for _, J, D in iter_input_derivatives(
-        model, X, second_order=second, logits=logits, max_memory=max_memory
+        model,
+        X,
+        second_order=second,
+        logits=logits,
+        memory_budget_mb=memory_budget_mb,
+        max_memory=max_memory,
     ):
         Js.append(J.cpu().numpy().astype(np.float64, copy=False))
         if D is not None:
@@ -302,6 +310,7 @@ def derivative_summaries(
     logits: bool = False,
     scale: Literal["sd"] | np.ndarray | None = None,
     ddof: float = 1,
+    memory_budget_mb: float | None = None,
     max_memory: int | None = None,
     return_derivatives: bool = False,
 ) -> Bunch:
@@ -322,8 +331,10 @@ def derivative_summaries(
         See :func:`partial_derivatives`.
     ddof : float
         Delta degrees of freedom of ``std``.
+    memory_budget_mb : float, optional
+        Working memory (MiB) of one chunk of rows (default 256); never changes a result.
     max_memory : int, optional
-        Budget in bytes for one chunk's temporaries.
+        Deprecated: the budget in bytes.
     return_derivatives : bool
         Also return the per-row derivatives (``B * n * n_outputs * n_features`` numbers each).
 
@@ -346,7 +357,12 @@ def derivative_summaries(
     acc = _Accumulator()
     Js, Ds = [], []
     for _, J, D in iter_input_derivatives(
-        model, X, second_order=second, logits=logits, max_memory=max_memory
+        model,
+        X,
+        second_order=second,
+        logits=logits,
+        memory_budget_mb=memory_budget_mb,
+        max_memory=max_memory,
     ):
         J = J.to(torch.float64)
         D = None if D is None else D.to(torch.float64)

@@ -7,8 +7,11 @@ scikit-learn model, Pipeline or torch module; ``B = 1``). Results are arrays
 ``(B, n_outputs, n_features)``: one value per output for multi-output regressors and per class
 probability for classifiers (a binary classifier has one output, its positive class).
 
-Every perturbed copy of the data is predicted in batched calls sized to a memory budget
-(``memory_budget`` bytes), never row by row.
+Every perturbed copy of the data is evaluated in batched calls sized to a memory budget
+(``memory_budget_mb``, MiB), never row by row. For an MLPBatch a copy that changes one input
+``x_j`` changes the first layer's pre-activations by a rank-one term, ``A + dx (s_j W_1[j])``:
+the copies reuse one product ``X W_1`` per chunk of rows, and the chunks run in worker threads
+(``n_jobs``). Memory and thread settings never change a result.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import numpy as np
 from sklearn.inspection import permutation_importance as _sk_permutation_importance
 from sklearn.utils import Bunch, check_random_state
 
+from .._config import budget_bytes
 from ..network import MLPBatch
 from ._data import (
-    DEFAULT_MEMORY_BUDGET,
     batch_size,
     check_data,
     chunk_rows,
@@ -75,7 +78,10 @@ def miv(
     *,
     delta: float = 0.1,
     perturbation: Literal["multiplicative", "additive"] = "multiplicative",
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget_mb: float | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     r"""Mean impact value of every input (signed).
 
@@ -113,8 +119,14 @@ def miv(
     delta : float, default=0.1
         Relative perturbation, in (0, 1).
     perturbation : {"multiplicative", "additive"}, default="multiplicative"
-    memory_budget : int
-        Bytes one batched prediction call may use.
+    memory_budget_mb : float, optional
+        Working memory (MiB) of the chunks in flight (default 256); never changes a result.
+    n_jobs : int, optional
+        Worker threads over chunks of rows (None: ``torch.get_num_threads()``).
+    progress : bool, optional
+        Show a tqdm bar (None: only for long computations).
+    memory_budget : int, optional
+        Deprecated: the budget in bytes.
 
     Returns
     -------
@@ -152,11 +164,18 @@ def miv(
     def values(c: np.ndarray, i: np.ndarray) -> np.ndarray:
         return Xa[i, cols[c]] * factors[c] + offsets[c]
 
+    budget = _budget(memory_budget_mb, memory_budget)
     sums = replaced_column_sums(
-        model, Xa, cols, values, lambda pred, i: pred, memory_budget=memory_budget
+        model, Xa, cols, values, None, memory_budget_mb=budget, n_jobs=n_jobs, progress=progress
     )  # (B, 2p, n_out)
     out = (sums[:, :p] - sums[:, p:]) / n  # (B, p, n_out)
     return out.transpose(0, 2, 1).copy()
+
+
+def _budget(memory_budget_mb, memory_budget) -> float:
+    """The budget in MiB from the new keyword or the deprecated byte count (with a warning)."""
+    nbytes = budget_bytes(memory_budget_mb, legacy_bytes=memory_budget, legacy_name="memory_budget")
+    return nbytes / 2**20
 
 
 def _warn_multiplicative(X: np.ndarray, names, mean: np.ndarray, sd: np.ndarray) -> None:
@@ -298,7 +317,10 @@ def input_perturbation(
     n_repeats: int = 5,
     loss: Loss = "auto",
     random_state=None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget_mb: float | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+    memory_budget: int | None = None,
 ) -> Bunch:
     r"""Input perturbation: increase of the loss when one input is blurred with noise.
 
@@ -340,7 +362,14 @@ def input_perturbation(
         Noise draws per level.
     loss : {"auto", "mse", "log_loss"}
     random_state : int, RandomState or None
-    memory_budget : int
+    memory_budget_mb : float, optional
+        Working memory (MiB) of the chunks in flight (default 256); never changes a result.
+    n_jobs : int, optional
+        Worker threads over chunks of rows (None: ``torch.get_num_threads()``).
+    progress : bool, optional
+        Show a tqdm bar (None: only for long computations).
+    memory_budget : int, optional
+        Deprecated: the budget in bytes.
 
     Returns
     -------
@@ -385,7 +414,9 @@ def input_perturbation(
         cols,
         values,
         lambda pred, i: _row_losses(pred, Y[i], kind),
-        memory_budget=memory_budget,
+        memory_budget_mb=_budget(memory_budget_mb, memory_budget),
+        n_jobs=n_jobs,
+        progress=progress,
     )  # (B, 1 + p L R, n_out)
     mean_loss = sums / n
     base = mean_loss[:, 0]  # (B, n_out)
@@ -410,9 +441,9 @@ def _check_repeats(n_repeats) -> None:
 class _FrozenModel:
     """A fitted model for ``sklearn.inspection.permutation_importance`` (never refitted)."""
 
-    def __init__(self, model, memory_budget: int) -> None:
+    def __init__(self, model, memory_budget_mb: float) -> None:
         self.model = model
-        self.memory_budget = memory_budget
+        self.memory_budget_mb = memory_budget_mb
 
     def fit(self, X, y=None):  # pragma: no cover - required by sklearn's parameter check
         raise RuntimeError("The analysed model is already fitted; it is never refitted here.")
@@ -420,7 +451,7 @@ class _FrozenModel:
     def predict_all(self, X: np.ndarray) -> np.ndarray:
         """Predictions ``(B, n, n_out)`` in chunks that fit the memory budget."""
         X = np.asarray(X, dtype=np.float64)
-        step = chunk_rows(self.model, X.shape[1], self.memory_budget)
+        step = chunk_rows(self.model, X.shape[1], self.memory_budget_mb)
         parts = [predict(self.model, X[s : s + step]) for s in range(0, X.shape[0], step)]
         return np.concatenate(parts, axis=1)
 
@@ -445,7 +476,8 @@ def permutation(
     loss: Loss = "auto",
     random_state=None,
     n_jobs: int | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget_mb: float | None = None,
+    memory_budget: int | None = None,
 ) -> Bunch:
     r"""Permutation importance: increase of the loss when one input is shuffled.
 
@@ -475,7 +507,10 @@ def permutation(
     random_state : int, RandomState or None
     n_jobs : int or None
         Parallel jobs over variables (scikit-learn's).
-    memory_budget : int
+    memory_budget_mb : float, optional
+        Working memory (MiB) of one batched prediction call (default 256).
+    memory_budget : int, optional
+        Deprecated: the budget in bytes.
 
     Returns
     -------
@@ -495,7 +530,7 @@ def permutation(
     Y, kind = _encode_target(model, y, n, loss)
     B, k = batch_size(model), _n_outputs(model)
     scorer, keys = _loss_scorer(kind, B, k)
-    frozen = _FrozenModel(model, memory_budget)
+    frozen = _FrozenModel(model, _budget(memory_budget_mb, memory_budget))
     res = _sk_permutation_importance(
         frozen,
         Xa,
