@@ -461,7 +461,7 @@ def _baseline_groups(baselines: np.ndarray, average: bool) -> list[np.ndarray]:
 
 
 def _ig_batch(
-    view, X, baselines, average, *, n_steps, integration, tolerance, sel, logits, max_memory
+    view, X, baselines, average, *, n_steps, integration, tolerance, sel, logits, memory_budget_mb
 ):
     """Integrated Gradients of every network of ``view`` (averaged over a baseline sample).
 
@@ -485,7 +485,7 @@ def _ig_batch(
                 method=integration,
                 outputs=sel,
                 logits=logits,
-                max_memory=max_memory,
+                memory_budget_mb=memory_budget_mb,
             )
             parts = (r.attributions, r.prediction, r.baseline_prediction, r.gap)
             acc = parts if acc is None else tuple(a + q for a, q in zip(acc, parts, strict=True))
@@ -565,7 +565,7 @@ def _compute(
     absolute: bool | None = None,
     logits: bool = False,
     random_state=None,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> dict:
     """Attributions of every network of ``view`` (leading axis B) as a dict of arrays."""
     rng = check_random_state(random_state)
@@ -573,7 +573,7 @@ def _compute(
     out = {"prediction": fx, "baseline_prediction": None, "baseline": None, "gap": None}
     settings: dict = {}
     if method in ("saliency", "gradient_x_input"):
-        G = _attr.gradients(view, X, outputs=sel, logits=logits, max_memory=max_memory)
+        G = _attr.gradients(view, X, outputs=sel, logits=logits, memory_budget_mb=memory_budget_mb)
         if method == "saliency":
             absolute = True if absolute is None else bool(absolute)
             settings["absolute"] = absolute
@@ -592,7 +592,13 @@ def _compute(
         absolute = False if absolute is None else bool(absolute)
         settings["absolute"] = absolute
         out["values"] = _attr.smoothgrad(
-            view, X, noise, absolute=absolute, outputs=sel, logits=logits, max_memory=max_memory
+            view,
+            X,
+            noise,
+            absolute=absolute,
+            outputs=sel,
+            logits=logits,
+            memory_budget_mb=memory_budget_mb,
         )
     elif method == "integrated_gradients":
         integration = _resolve_integration(view, integration)
@@ -609,7 +615,7 @@ def _compute(
             tolerance=tolerance,
             sel=sel,
             logits=logits,
-            max_memory=max_memory,
+            memory_budget_mb=memory_budget_mb,
         )
         out.update(values=attr, prediction=fx, baseline_prediction=fb, gap=gap, baseline=base)
         settings.update(n_steps=steps, integration=integration, tolerance=tolerance)
@@ -664,7 +670,7 @@ def attributions(
     random_state=None,
     feature_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> LocalAttributions:
     r"""Per-row attributions of a fitted model.
 
@@ -720,8 +726,9 @@ def attributions(
     random_state : int, RandomState or None
         Seeds the baseline sample and the SmoothGrad noise.
     feature_names, output_names : sequence of str, optional
-    max_memory : int, optional
-        Bytes for the temporaries of one chunk of rows (never changes the result).
+    memory_budget_mb : float, optional
+        Memory budget in MiB for the temporaries of one chunk of rows (never changes the
+        result).
 
     Returns
     -------
@@ -757,7 +764,7 @@ def attributions(
         absolute=absolute,
         logits=logits,
         random_state=random_state,
-        max_memory=max_memory,
+        memory_budget_mb=memory_budget_mb,
     )
 
     def one(a, complement=False):

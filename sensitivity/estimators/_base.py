@@ -94,7 +94,7 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
     train_params : dict or None
         Trainer settings: ``max_iter`` (100), ``tol`` (1e-4), ``ftol`` (1e-9), ``dtype``
         (float32), ``device`` (None: CPU), ``chunk_size``, ``memory_budget_mb`` (256),
-        ``block_size`` (512; part of the result's definition, unlike ``chunk_size``,
+        ``block_size`` (128; part of the result's definition, unlike ``chunk_size``,
         ``memory_budget_mb`` and ``n_jobs``).
     conditional : "auto", list, dict or callable, default="auto"
         The models of ``x_j`` given the other inputs for ``null="conditional"``: "auto"

@@ -132,9 +132,7 @@ logits
                 absolute=self.absolute,
                 logits=self.logits,
                 random_state=self._statistic_seed,
-                max_memory=None
-                if self.memory_budget_mb is None
-                else int(self.memory_budget_mb * 2**20),
+                memory_budget_mb=self.memory_budget_mb,
             )
 
     def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
@@ -167,7 +165,3 @@ logits
             completeness_gap=None if res["gap"] is None else res["gap"][0],
             settings=res["settings"],
         )
-
-
-def _bytes(memory_budget_mb):
-    return None if memory_budget_mb is None else int(memory_budget_mb * 2**20)

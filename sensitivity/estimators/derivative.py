@@ -19,8 +19,6 @@ from ._base import BaseSensitivity, fill_doc, with_common_parameters
 
 __all__ = ["Dimopoulos", "derivative_stats"]
 
-_MIB = 2**20
-
 
 def derivative_stats(
     model, X, *, statistic, scale, logits, second_order, ddof, memory_budget_mb, derivatives=False
@@ -42,7 +40,7 @@ def derivative_stats(
             logits=logits,
             scale=scale,
             ddof=ddof,
-            max_memory=None if memory_budget_mb is None else int(memory_budget_mb * _MIB),
+            memory_budget_mb=memory_budget_mb,
             return_derivatives=derivatives,
         )
     out = {"importance": res[statistic], "direction": res["mean"]}
@@ -201,7 +199,7 @@ class Dimopoulos(BaseSensitivity):
             second_order=self.second_order if second_order is None else second_order,
             logits=self.logits,
             scale=self.scale,
-            max_memory=None if self.memory_budget_mb is None else int(self.memory_budget_mb * _MIB),
+            memory_budget_mb=self.memory_budget_mb,
         )
         return Bunch(
             jacobian=J[0],

@@ -20,7 +20,13 @@ import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from ..network import MLPBatch
-from ..training import TrainingSpec, TrainResult, init_weights, train_networks
+from ..training import (
+    DEFAULT_TRAIN_PARAMS,
+    TrainingSpec,
+    TrainResult,
+    init_weights,
+    train_networks,
+)
 
 __all__ = [
     "CV_ALPHA_GRID",
@@ -30,16 +36,6 @@ __all__ = [
     "to_model_space",
 ]
 
-DEFAULT_TRAIN_PARAMS = {
-    "max_iter": 100,
-    "tol": 1e-4,
-    "ftol": 1e-9,
-    "dtype": torch.float32,
-    "device": None,
-    "chunk_size": None,
-    "memory_budget_mb": 256.0,
-    "block_size": 512,
-}
 
 #: Penalties (scikit-learn's ``alpha`` units, on standardized inputs) tried by ``train_alpha="cv"``.
 CV_ALPHA_GRID = (1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)

@@ -314,7 +314,7 @@ def path_gradients(
     *,
     outputs: Sequence[int] | None = None,
     logits: bool = False,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
     fast: bool = True,
     piecewise: bool = False,
 ) -> np.ndarray:
@@ -333,7 +333,7 @@ def path_gradients(
         Output indices (default: all).
     logits : bool
         Differentiate the output layer's pre-activation (MLPBatch only).
-    max_memory : int, optional
+    memory_budget_mb : float, optional
         Bytes for the temporaries of one chunk of rows.
     fast : bool
         For an MLPBatch, use the first-layer shortcut (module docstring); False evaluates the
@@ -378,7 +378,7 @@ def path_gradients(
         per_row = item * S * p * 64 * max(len(sel), 16)
         largest = per_row // 4
     out = np.empty((B, n, len(sel), p))
-    for sl in row_chunks(n, per_row, max_memory, largest):
+    for sl in row_chunks(n, per_row, memory_budget_mb, largest):
         x1 = _chunk_tensor(X1, sl, dtype, device)
         x0 = _chunk_tensor(X0, sl if X0.shape[0] == n else slice(0, 1), dtype, device)
         with torch.no_grad():
@@ -397,14 +397,14 @@ def gradients(
     *,
     outputs: Sequence[int] | None = None,
     logits: bool = False,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> np.ndarray:
     """Input gradients ``d f_k / d x_i`` at the rows of ``X``: (B, n, K_sel, p).
 
     Saliency is their absolute value; gradient x input multiplies them by ``X``.
     """
     return path_gradients(
-        model, X, X, [1.0], [1.0], outputs=outputs, logits=logits, max_memory=max_memory
+        model, X, X, [1.0], [1.0], outputs=outputs, logits=logits, memory_budget_mb=memory_budget_mb
     )
 
 
@@ -416,7 +416,7 @@ def smoothgrad(
     absolute: bool = False,
     outputs: Sequence[int] | None = None,
     logits: bool = False,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> np.ndarray:
     r"""SmoothGrad (Smilkov et al. 2017): the gradient averaged over noisy copies of each row.
 
@@ -434,7 +434,7 @@ def smoothgrad(
         The noise draws :math:`\varepsilon_{sn}` (the caller draws them: the result is a
         deterministic function of them).
     absolute : bool
-    outputs, logits, max_memory
+    outputs, logits, memory_budget_mb
         As in :func:`path_gradients`.
 
     Returns
@@ -449,7 +449,7 @@ def smoothgrad(
         raise ValueError(f"noise has shape {eps.shape}; expected (n_samples, {n}, {p}).")
     S = eps.shape[0]
     noisy = (X1[None] + eps).reshape(S * n, p)  # sample-major
-    G = gradients(net, noisy, outputs=outputs, logits=logits, max_memory=max_memory)
+    G = gradients(net, noisy, outputs=outputs, logits=logits, memory_budget_mb=memory_budget_mb)
     G = G.reshape(G.shape[0], S, n, G.shape[2], p)
     if absolute:
         G = np.abs(G)
@@ -465,7 +465,7 @@ def integrated_gradients(
     method: str = "gausslegendre",
     outputs: Sequence[int] | None = None,
     logits: bool = False,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> Bunch:
     r"""Integrated Gradients (Sundararajan, Taly & Yan 2017) with their completeness gap.
 
@@ -483,7 +483,7 @@ def integrated_gradients(
         Quadrature rule, see :func:`integration_rule`, or ``"piecewise_gausslegendre"``:
         ``n_steps`` Gauss-Legendre nodes on each piece between the kinks of the first hidden
         layer (MLPBatch only, see :func:`path_gradients`).
-    outputs, logits, max_memory
+    outputs, logits, memory_budget_mb
         As in :func:`path_gradients`.
 
     Returns
@@ -507,7 +507,7 @@ def integrated_gradients(
         weights,
         outputs=sel,
         logits=logits,
-        max_memory=max_memory,
+        memory_budget_mb=memory_budget_mb,
         piecewise=piecewise,
     )
     attr = P * (X1 - X0)[None, :, None, :]

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
+from .._config import DEFAULT_MEMORY_BUDGET_MB
 from ..network import MLPBatch
-from ._data import DEFAULT_MEMORY_BUDGET, check_data, replaced_column_predictions
+from ._data import check_data, replaced_column_predictions
 
 __all__ = [
     "DEFAULT_QUANTILES",
@@ -135,7 +136,7 @@ def lek_profiles(
     steps: int = 100,
     groups=None,
     random_state=None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
 ) -> LekProfiles:
     r"""Lek's profiles of every variable.
 
@@ -156,7 +157,8 @@ def lek_profiles(
     groups : see :func:`lek_groups`
     random_state : int, RandomState or None
         For k-means groups.
-    memory_budget : int
+    memory_budget_mb : float
+        Memory budget in MiB of one chunk of rows (never changes the result).
 
     Returns
     -------
@@ -186,7 +188,7 @@ def lek_profiles(
         return grid[c, i % steps]
 
     pred = replaced_column_predictions(
-        model, base, np.arange(p), values, memory_budget=memory_budget
+        model, base, np.arange(p), values, memory_budget_mb=memory_budget_mb
     )  # (B, p, G * steps, n_out)
     pred = pred.reshape(pred.shape[0], p, G, steps, pred.shape[-1])
     return LekProfiles(
