@@ -46,10 +46,10 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensitivity import adapters  # noqa: E402
-from sensitivity.influence import SampleInfluence  # noqa: E402
-from sensitivity.methods import influence as inf  # noqa: E402
-from sensitivity.training import fit_networks  # noqa: E402
+from sensitivity import adapters
+from sensitivity.influence import SampleInfluence
+from sensitivity.methods import influence as inf
+from sensitivity.training import fit_networks
 
 D = torch.float64
 
@@ -172,7 +172,7 @@ def usefulness(dataset: str, seed: int, alpha: float, fractions=(0.1, 0.2)):
     by_loss = np.argsort(-si.train_loss_, kind="stable")
     out = {}
     for f in fractions:
-        k = int(round(f * n))
+        k = round(f * n)
         out[f"self-influence {f:.0%}"] = is_flip[by_self[:k]].mean() * k / is_flip.sum()
         out[f"training loss {f:.0%}"] = is_flip[by_loss[:k]].mean() * k / is_flip.sum()
         out[f"random {f:.0%}"] = f
