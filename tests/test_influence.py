@@ -29,6 +29,11 @@ matplotlib.use("Agg")
 D = torch.float64
 
 
+def _close(a, b, rtol=1e-7, atol=1e-7):
+    """``torch.testing.assert_close``'s float64 tolerances (its first call is slow)."""
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
+
+
 def _problem(out: str, hidden: str, k: int, n: int = 30, sizes=(3, 4, 3), seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     obj = inf.Objective((*sizes, k), (hidden,) * (len(sizes) - 1) + (out,), 0.7, n)
@@ -60,13 +65,13 @@ def test_row_and_prediction_gradients_equal_autograd(out, hidden, k):
         ref = torch.autograd.functional.jacobian(
             lambda t, i=i: obj.row_loss(t, Z[i : i + 1], Y[i : i + 1]).sum(), theta
         )
-        torch.testing.assert_close(G[i], ref, rtol=1e-12, atol=1e-12)
+        _close(G[i], ref, rtol=1e-12, atol=1e-12)
     for o in range(k):
         for logits in (False, True):
             Pg = inf.prediction_gradients(obj, theta, Z[:2], o, logits=logits)
             f = obj.logits if logits else obj.outputs
             ref = torch.autograd.functional.jacobian(lambda t, o=o, f=f: f(t, Z[:2])[:, o], theta)
-            torch.testing.assert_close(Pg, ref, rtol=1e-12, atol=1e-12)
+            _close(Pg, ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(("out", "hidden", "k"), CASES)
@@ -74,11 +79,11 @@ def test_gradient_and_hessian_equal_finite_differences(out, hidden, k):
     obj, theta, Z, Y = _problem(out, hidden, k)
     g = inf.objective_gradient(obj, theta, Z, Y)
     H = inf.hessian(obj, theta, Z, Y)
-    torch.testing.assert_close(H, H.T, rtol=0, atol=1e-14)
+    _close(H, H.T, rtol=0, atol=1e-14)
     # the objective is the mean row loss plus alpha / (2 n) ||W||^2 (connection weights only)
     W = theta[: obj.n_coef]
     expected = obj.row_loss(theta, Z, Y).mean() + 0.35 / 30 * (W @ W)
-    torch.testing.assert_close(obj.value(theta, Z, Y), expected)
+    _close(obj.value(theta, Z, Y), expected)
     h = 1e-6
     rng = np.random.default_rng(1)
     for j in rng.choice(obj.n_params, 6, replace=False):
@@ -88,15 +93,13 @@ def test_gradient_and_hessian_equal_finite_differences(out, hidden, k):
         assert abs(float(fd - g[j])) < 1e-7
         gp = inf.objective_gradient(obj, theta + e, Z, Y)
         gm = inf.objective_gradient(obj, theta - e, Z, Y)
-        torch.testing.assert_close(H[:, j], (gp - gm) / (2 * h), rtol=1e-5, atol=1e-7)
+        _close(H[:, j], (gp - gm) / (2 * h), rtol=1e-5, atol=1e-7)
     V = torch.randn(obj.n_params, 3, dtype=D)
-    torch.testing.assert_close(inf.hessian_vector_product(obj, theta, Z, Y, V), H @ V)
+    _close(inf.hessian_vector_product(obj, theta, Z, Y, V), H @ V)
     # chunking the rows changes nothing
     small = 8 * 12 * sum(obj.sizes) * 10  # chunks of 10 rows
-    torch.testing.assert_close(inf.hessian(obj, theta, Z, Y, max_memory=small), H)
-    torch.testing.assert_close(
-        inf.row_gradients(obj, theta, Z, Y, max_memory=1), inf.row_gradients(obj, theta, Z, Y)
-    )
+    _close(inf.hessian(obj, theta, Z, Y, max_memory=small), H)
+    _close(inf.row_gradients(obj, theta, Z, Y, max_memory=1), inf.row_gradients(obj, theta, Z, Y))
 
 
 def test_perturbation_influence_equals_mixed_derivative():
@@ -112,7 +115,7 @@ def test_perturbation_influence_equals_mixed_derivative():
             gp = inf.row_gradients(obj, theta, Z[i : i + 1] + e, Y[i : i + 1])[0]
             gm = inf.row_gradients(obj, theta, Z[i : i + 1] - e, Y[i : i + 1])[0]
             fd = -(S @ ((gp - gm) / (2 * h))) * scale[j]
-            torch.testing.assert_close(M[:, i, j], fd, rtol=1e-6, atol=1e-8)
+            _close(M[:, i, j], fd, rtol=1e-6, atol=1e-8)
 
 
 def test_cg_solves_spd_systems_and_rejects_indefinite_ones():
@@ -122,7 +125,7 @@ def test_cg_solves_spd_systems_and_rejects_indefinite_ones():
     B = torch.randn(12, 4, generator=g, dtype=D)
     res = inf.cg_solve(lambda V: A @ V, B, tol=1e-12)
     assert res.converged
-    torch.testing.assert_close(res.x, torch.linalg.solve(A, B), rtol=1e-8, atol=1e-10)
+    _close(res.x, torch.linalg.solve(A, B), rtol=1e-8, atol=1e-10)
     with pytest.raises(ValueError, match="non-positive curvature"):
         inf.cg_solve(lambda V: -A @ V, B)
 
