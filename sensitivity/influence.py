@@ -165,8 +165,8 @@ class SampleInfluence(BaseEstimator):
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(60, 3)); y = X[:, 0] + 0.1 * rng.normal(size=60)
-    >>> net = MLPRegressor((4,), activation="tanh", solver="lbfgs", alpha=1.0, tol=1e-12,
-    ...                    max_iter=5000, random_state=0).fit(X, y)
+    >>> net = MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs",
+    ...                    alpha=1.0, tol=1e-12, max_iter=5000, random_state=0).fit(X, y)
     >>> si = SampleInfluence(net, polish=True).fit(X, y)
     >>> si.influence(X[:1], y[:1]).shape
     (60, 4)
