@@ -161,6 +161,58 @@ def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=
     return rows_out
 
 
+def well_fitted_test_row(alpha=5.0, n=200, n_top=50, seed=0):
+    """The limit of a first-order formula: at the test row of smallest loss, the loss is
+    quadratic in the parameter change; the prediction there stays linear."""
+    X, y = _data("regression", n, seed)
+    Xt, yt = _data("regression", 100, seed + 1000)
+    net = _quiet(_network("regression", (10,), "tanh", alpha, seed).fit, X, y)
+    si = _quiet(SampleInfluence(net, polish=5000).fit, X, y)
+    obj, theta = si._obj, si._theta
+    Zt = torch.as_tensor(Xt, dtype=D)
+    Yt = torch.as_tensor(yt.reshape(-1, 1), dtype=D)
+    test_loss = inf.row_losses(obj, theta, Zt, Yt).numpy()
+    t = int(np.argmin(test_loss))
+    sp = _quiet(SampleInfluence(si.estimator_, target="prediction").fit, X, y)
+    spec = replace(adapters.training_spec(si.estimator_), input_scale=None, input_offset=None)
+    W, b = si.network_.numpy_weights()
+    out = []
+    for name, est in (("loss", si), ("prediction", sp)):
+        infl = est.influence_matrix(Xt[t : t + 1], yt[t : t + 1])[0]
+        top = np.argsort(-np.abs(infl))[:n_top]
+        pred = -infl[top] / n
+        sw = np.ones((n_top, n))
+        sw[np.arange(n_top), top] = 0.0
+        init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
+        res = fit_networks(
+            spec, X, y[:, None], init, sample_weight=sw, max_iter=5000, tol=1e-12, ftol=0.0,
+            solver="lbfgs",
+        )  # fmt: skip
+        thetas = torch.cat(
+            [torch.as_tensor(c.reshape(n_top, -1)) for c in res.coefs]
+            + [torch.as_tensor(v.reshape(n_top, -1)) for v in res.intercepts],
+            dim=1,
+        )
+        if name == "loss":
+            q = [float(obj.row_loss(th, Zt[t : t + 1], Yt[t : t + 1])[0]) for th in thetas]
+            base = float(test_loss[t])
+        else:
+            q = [float(obj.outputs(th, Zt[t : t + 1])[0, 0]) for th in thetas]
+            base = float(obj.outputs(theta, Zt[t : t + 1])[0, 0])
+        actual = np.array(q) - base
+        out.append(
+            {
+                "target": name,
+                "alpha": alpha,
+                "test row": f"min (loss {test_loss[t]:.2g})",
+                "pearson": pearsonr(pred, actual)[0],
+                "spearman": spearmanr(pred, actual)[0],
+                "median |pred/actual - 1|": _median_rel(pred, actual),
+            }
+        )
+    return out
+
+
 def perturbation_faithfulness(task="regression", alpha=5.0, n=200, n_top=30, delta=0.1, seed=0):
     """I_pert: predicted change of the worst test row's loss when x_ij moves by delta (in the
     user's units) vs retraining on the perturbed data (warm start), for the n_top (row,
@@ -374,7 +426,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
-        "--only", choices=["faithfulness", "perturbation", "usefulness", "speed"], default=None
+        "--only",
+        choices=["faithfulness", "well-fitted", "perturbation", "usefulness", "speed"],
+        default=None,
     )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
@@ -399,6 +453,10 @@ def main():
                 print(pd.DataFrame(rows[-3:]).round(3).to_string(index=False), flush=True)
         print("\nAll together:")
         print(pd.DataFrame(rows).round(3).to_string(index=False))
+    if args.only in (None, "faithfulness", "well-fitted"):
+        print("\n== 1c. A test row the network fits almost exactly: loss vs prediction ==")
+        rows = well_fitted_test_row(5.0) + well_fitted_test_row(20.0)
+        print(pd.DataFrame(rows).round(3).to_string(index=False), flush=True)
     if args.only in (None, "faithfulness", "perturbation"):
         print("\n== 1b. Perturbation influence: predicted vs refitted change, x_ij + delta ==")
         pert = [perturbation_faithfulness(task) for task in ("regression", "classification")]
