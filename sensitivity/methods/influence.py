@@ -88,7 +88,6 @@ _LOSS_OF_OUTPUT = {
 }
 
 _MEMORY = 2**27  # bytes for the temporaries of one chunk (128 MiB)
-_BATCHED_BACKWARD = 2**25  # vectorize backward passes over columns below this size (bytes)
 
 
 @dataclass(frozen=True)
@@ -151,13 +150,19 @@ class Objective:
         return self.n_coef + sum(self.sizes[1:])
 
     def unpack(self, theta: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Weights ``(n_in, n_out)`` and biases ``(n_out,)`` per layer from a flat ``(P,)``."""
+        """Weights ``(n_in, n_out)`` and biases ``(n_out,)`` per layer from a flat ``(P,)``.
+
+        A stack of parameter vectors ``(m, P)`` gives weights ``(m, n_in, n_out)`` and biases
+        ``(m, 1, n_out)`` (``m`` networks evaluated on the same rows).
+        """
+        lead = theta.shape[:-1]
         Ws, bs, off = [], [], 0
         for fi, fo in itertools.pairwise(self.sizes):
-            Ws.append(theta[off : off + fi * fo].reshape(fi, fo))
+            Ws.append(theta[..., off : off + fi * fo].reshape(*lead, fi, fo))
             off += fi * fo
         for fo in self.sizes[1:]:
-            bs.append(theta[off : off + fo])
+            b = theta[..., off : off + fo]
+            bs.append(b.unsqueeze(-2) if lead else b)
             off += fo
         return Ws, bs
 
@@ -327,29 +332,30 @@ def objective_gradient(
 
 
 def _hvp_columns(obj, theta, Z, Y, V, max_memory):
-    """``sum_i nabla^2 l_i V`` (data part only, not divided by n), by double back-propagation:
-    the gradient graph is built once per chunk of rows, then one backward pass per column."""
+    """``sum_i nabla^2 l_i V`` (data part only, not divided by n), by double back-propagation.
+
+    A block of ``b`` columns is done in one pass: the network is evaluated with ``b`` copies of
+    the parameters stacked (one batched computation), the gradient of the data sum taken for
+    each copy, and the sum over copies of ``<gradient_j, v_j>`` differentiated once more:
+    row ``j`` of the result is :math:`H v_j`. Blocks and row chunks keep the temporaries near
+    ``max_memory``.
+    """
     m = V.shape[1]
     out = torch.zeros_like(V)
-    per_row = 8 * 12 * _width(obj)
-    VT = V.T.contiguous()
-    for s in _chunks(Z.shape[0], per_row, max_memory):
-        th = theta.detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(obj.row_loss(th, Z[s], Y[s]).sum(), th, create_graph=True)
-        # small problems: several columns per backward pass (vectorized), where the per-pass
-        # overhead dominates; large ones: one pass per column (measured faster)
-        rows = s.stop - s.start
-        block = int(_BATCHED_BACKWARD // max(1, 8 * rows * _width(obj)))
-        if block >= 8:
-            for c in range(0, m, block):
-                (hv,) = torch.autograd.grad(
-                    g, th, VT[c : c + block], retain_graph=True, is_grads_batched=True
-                )
-                out[:, c : c + block] += hv.T
-            continue
-        for j in range(m):
-            (hv,) = torch.autograd.grad(g, th, V[:, j], retain_graph=j < m - 1)
-            out[:, j] += hv
+    VT = V.T
+    n = Z.shape[0]
+    width = _width(obj)
+    budget = max_memory or _MEMORY
+    rows = max(1, min(n, int(budget // (8 * 12 * width))))
+    block = max(1, min(m, int(budget // (8 * 12 * width * rows))))
+    for s in range(0, n, rows):
+        Zs, Ys = Z[s : s + rows], Y[s : s + rows]
+        for c in range(0, m, block):
+            Vc = VT[c : c + block]
+            th = theta.detach().expand(Vc.shape[0], -1).clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(obj.row_loss(th, Zs, Ys).sum(), th, create_graph=True)
+            (hv,) = torch.autograd.grad((g * Vc).sum(), th)
+            out[:, c : c + block] += hv.T
     return out
 
 
@@ -499,20 +505,27 @@ def perturbation_influence(
     For a fixed vector :math:`v_t = H^{-1}\\nabla q_t`, :math:`v_t^\\top \\nabla_\\theta
     \\sum_i \\ell(z_i)` depends on row :math:`i`'s inputs only through its own term, so its
     gradient with respect to all inputs gives every row at once (one double back-propagation
-    per test quantity). ``Z`` are the network's inputs; the derivative with respect to the
-    user's variable :math:`x_j` is that with respect to :math:`z_j` times ``input_scale[j]``
-    (:math:`z = x s + o`).
+    for a block of test quantities, the parameters stacked once per test quantity). ``Z`` are
+    the network's inputs; the derivative with respect to the user's variable :math:`x_j` is
+    that with respect to :math:`z_j` times ``input_scale[j]`` (:math:`z = x s + o`).
     """
     T = test_solved.shape[0]
+    n = Z.shape[0]
     out = torch.empty(T, *Z.shape, dtype=Z.dtype, device=Z.device)
-    per_row = 8 * 12 * _width(obj)
-    for s in _chunks(Z.shape[0], per_row, max_memory):
-        th = theta.detach().clone().requires_grad_(True)
-        Zs = Z[s].detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(obj.row_loss(th, Zs, Y[s]).sum(), th, create_graph=True)
-        for t in range(T):
-            (gz,) = torch.autograd.grad(g, Zs, test_solved[t], retain_graph=t < T - 1)
-            out[t, s] = -gz
+    width = _width(obj) + Z.shape[1]
+    budget = max_memory or _MEMORY
+    rows = max(1, min(n, int(budget // (8 * 12 * width))))
+    block = max(1, min(T, int(budget // (8 * 12 * width * rows))))
+    for s in range(0, n, rows):
+        for c in range(0, T, block):
+            Sc = test_solved[c : c + block]
+            b = Sc.shape[0]
+            th = theta.detach().expand(b, -1).clone().requires_grad_(True)
+            Zs = Z[s : s + rows].detach().expand(b, -1, -1).clone().requires_grad_(True)
+            loss = obj.row_loss(th, Zs, Y[s : s + rows]).sum()
+            (g,) = torch.autograd.grad(loss, th, create_graph=True)
+            (gz,) = torch.autograd.grad((g * Sc).sum(), Zs)
+            out[c : c + block, s : s + rows] = -gz
     if input_scale is not None:
         out = out * input_scale
     return out
