@@ -464,11 +464,22 @@ def main():
     if args.only in (None, "usefulness"):
         print("\n== 2. Usefulness: share of the flipped labels found (10% of labels flipped) ==")
         seeds = range(3 if args.quick else 10)
-        for dataset, alpha in (("synthetic", 1.0), ("breast_cancer", 1.0)):
-            res = pd.DataFrame([usefulness(dataset, s, alpha) for s in seeds])
-            summary = pd.DataFrame({"mean": res.mean(), "sd": res.std(), "min": res.min()})
-            print(f"-- {dataset}, MLPClassifier(10, tanh, alpha={alpha}), {len(res)} seeds")
-            print(summary.round(3).to_string())
+        table = []
+        for dataset in ("synthetic", "breast_cancer"):
+            for alpha in (0.3, 1.0, 3.0):
+                res = pd.DataFrame([usefulness(dataset, s, alpha) for s in seeds])
+                row = {"data": dataset, "alpha": alpha, "seeds": len(res)}
+                for f in ("10%", "20%"):
+                    row[f"self-infl. {f}"] = f"{res[f'self-influence {f}'].mean():.3f}"
+                    row[f"loss {f}"] = f"{res[f'training loss {f}'].mean():.3f}"
+                    row[f"random {f}"] = f"{res[f'random {f}'].mean():.3f}"
+                better = (res["self-influence 10%"] >= res["training loss 10%"]).sum()
+                row["self >= loss at 10% (seeds)"] = f"{better}/{len(res)}"
+                row["train acc."] = f"{res['train accuracy'].mean():.3f}"
+                table.append(row)
+                print(pd.DataFrame(table[-1:]).to_string(index=False), flush=True)
+        print("\nAll together (MLPClassifier(10, tanh), mean over seeds):")
+        print(pd.DataFrame(table).to_string(index=False))
 
 
 if __name__ == "__main__":
