@@ -63,7 +63,8 @@ def _quiet(fn, *a, **k):
 # ---------------------------------------------------------------------- 1. faithfulness
 def _median_rel(pred, actual):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.median(np.abs(pred / actual - 1.0)))
+        value = float(np.median(np.abs(pred / actual - 1.0)))
+    return f"{value:.3f}" if np.isfinite(value) and value < 100 else "n/a"
 
 
 def _data(task: str, n: int, seed: int):
