@@ -91,5 +91,5 @@ print(
     f"flipped labels among the top 10% by self-influence: {np.isin(by_self, flipped).sum()} of "
     f"{len(flipped)}; by training loss: {np.isin(by_loss, flipped).sum()}"
 )
-sc.plot_self_influence(highlight=flipped)
+sc.plot_self_influence(highlight=flipped, highlight_label="flipped label")
 plt.show()

@@ -751,10 +751,12 @@ class SampleInfluence(BaseEstimator):
         frame = self.influence(X_test, y_test)
         return plot_influence(frame, test=test, n=n, ax=ax)
 
-    def plot_self_influence(self, *, highlight=None, ax=None):
+    def plot_self_influence(self, *, highlight=None, highlight_label="highlighted", ax=None):
         """Self-influence against training loss (:func:`plot_self_influence`)."""
         check_is_fitted(self, "self_influence_")
-        return plot_self_influence(self.self_influence_, highlight=highlight, ax=ax)
+        return plot_self_influence(
+            self.self_influence_, highlight=highlight, highlight_label=highlight_label, ax=ax
+        )
 
 
 # ---------------------------------------------------------------------- plots
@@ -810,7 +812,9 @@ def plot_influence(frame: pd.DataFrame, *, test=None, n: int = 10, ax=None):
     return fig
 
 
-def plot_self_influence(frame: pd.DataFrame, *, highlight=None, ax=None):
+def plot_self_influence(
+    frame: pd.DataFrame, *, highlight=None, highlight_label: str = "highlighted", ax=None
+):
     """Scatter of each training row's self-influence against its training loss.
 
     Parameters
@@ -819,6 +823,8 @@ def plot_self_influence(frame: pd.DataFrame, *, highlight=None, ax=None):
         ``SampleInfluence.self_influence_``.
     highlight : array-like of labels or bool mask (in ``frame``'s row order), optional
         Rows drawn as black crosses (e.g. known mislabelled rows).
+    highlight_label : str
+        Legend entry of the highlighted rows.
     ax : matplotlib Axes, optional
 
     Returns
@@ -840,7 +846,7 @@ def plot_self_influence(frame: pd.DataFrame, *, highlight=None, ax=None):
     x, y = frame["loss"].to_numpy(), frame["self_influence"].to_numpy()
     ax.scatter(x[~mask], y[~mask], s=14, facecolors="none", edgecolors="0.35", label="rows")
     if mask.any():
-        ax.scatter(x[mask], y[mask], s=28, marker="x", color="black", label="highlighted")
+        ax.scatter(x[mask], y[mask], s=28, marker="x", color="black", label=highlight_label)
         ax.legend(loc="best", frameon=False)
     ax.set_xlabel("training loss of the row")
     ax.set_ylabel(r"self-influence $\nabla\ell_i^\top H^{-1}\nabla\ell_i$")
