@@ -148,6 +148,9 @@ class SampleInfluence(BaseEstimator):
         Per training row: ``self_influence`` (:math:`\nabla\ell_i^\top H^{-1}\nabla\ell_i`),
         ``loo_self_change`` (its ``/n``: predicted rise of the row's own loss when left out),
         ``loss``, ``rank`` (1 = largest), sorted by rank.
+    n_flat_directions_ : int
+        Eigenvalues of the damped Hessian at zero that no training row's gradient has a
+        component along (left out by the pseudo-inverse; exact solver).
     polish_ : dict or None
         Objective and gradient norm before and after polishing, iterations, largest weight
         change.
@@ -434,8 +437,16 @@ class SampleInfluence(BaseEstimator):
             + [torch.as_tensor(b).reshape(-1) for b in new_b]
         ).to(torch.float64)
         after = float(obj.value(theta, Z, Y))
-        if not after <= before:
-            return  # the trainer could not improve on the fitted weights: keep them
+        if not after <= before:  # the trainer could not improve on the fitted weights
+            self.polish_ = {
+                "objective_before": before,
+                "objective_after": before,
+                "gradient_norm_before": g_before,
+                "gradient_norm_after": g_before,
+                "n_iter": 0,
+                "max_weight_change": 0.0,
+            }
+            return
         g_after = float(torch.linalg.vector_norm(_inf.objective_gradient(obj, theta, Z, Y)))
         self.polish_ = {
             "objective_before": before,
@@ -462,6 +473,7 @@ class SampleInfluence(BaseEstimator):
         lam = float(self.damping)
         self.hessian_ = None
         self.hessian_eigenvalues_ = (float("nan"), float("nan"))
+        self.n_flat_directions_ = 0
         if solver == "cg":
             return
         H = _inf.hessian(self._obj, self._theta, self._Z, self._Y, max_memory=self.max_memory)
@@ -472,7 +484,6 @@ class SampleInfluence(BaseEstimator):
         self.hessian_eigenvalues_ = (lo, hi)
         tiny = 1e-10 * max(abs(hi), 1.0)
         flat = evals <= tiny
-        self.n_flat_directions_ = 0
         if bool(flat.any()):
             # directions of exactly zero curvature that no training row's loss moves along
             # (the unpenalised bias of a hidden unit whose weights the penalty shrank to zero):
@@ -724,7 +735,9 @@ class SampleInfluence(BaseEstimator):
                         "them: left out by the pseudo-inverse)",
                     )
                 )
-        if self.polish_ is not None:
+        if self.polish_ is not None and self.polish_["n_iter"] == 0:
+            rows.append(("Polished", "no improvement found; the fitted weights are kept"))
+        elif self.polish_ is not None:
             p = self.polish_
             rows.append(
                 (
