@@ -22,6 +22,7 @@ from .estimators import (
     olden,
     permutation,
 )
+from .influence import SampleInfluence
 from .network import MLPBatch
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "MLPBatch",
     "Olden",
     "PermutationImportance",
+    "SampleInfluence",
     "__version__",
     "dimopoulos",
     "garson",

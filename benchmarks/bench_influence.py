@@ -1,0 +1,487 @@
+"""Influence functions (``sensitivity.influence.SampleInfluence``): faithfulness, usefulness,
+speed.
+
+1. Faithfulness. A one-hidden-layer MLP (5 inputs, 10 hidden units, n = 200) trained with an
+   L2 penalty to convergence (scikit-learn lbfgs, then polished by the batched trainer in
+   float64). For a test row, the predicted change of its loss when a training row is left
+   out (``loo_change``) is compared with actual leave-one-out retraining (warm start from the
+   fitted weights, float64 batched L-BFGS to a gradient of 1e-12 or no further decrease) for the
+   50 training rows of largest |influence|: Pearson and Spearman correlation. Test rows: the
+   ones of largest, 90th-percentile and median loss among 100 test rows (Koh & Liang examine
+   test points the model gets wrong; at a test row with near-zero loss the loss is quadratic in
+   the parameter change and a first-order formula cannot track it).
+2. Usefulness. 10 % of the labels of a binary classification data set flipped; the share of
+   flipped labels found by checking the top 10 % (and 20 %) of the training rows ranked by
+   self-influence, by training loss, and at random (expected 10 %, 20 %).
+3. Speed. All influences of 1,000 training rows on 100 test rows for a 5-10-1 network, against
+   pyDVL's ``DirectInfluence`` (exact Hessian) at equal accuracy, in the same run.
+
+pyDVL 0.10 pins numpy < 2 and pandas < 3: installing it into the shared environment would
+downgrade both. It is installed beside it instead, without dependencies:
+``pip install --no-deps --target /tmp/pydvl_pkgs pydvl==0.10.0 pyDeprecate Deprecated
+zarr==2.18.3 numcodecs==0.15.1 asciitree fasteners`` (the benchmark looks there, or at
+``$PYDVL_PATH``; without it the speed table compares against a plain torch.autograd
+implementation only).
+
+Run: ``OMP_NUM_THREADS=2 python benchmarks/bench_influence.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import pearsonr, spearmanr
+from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sensitivity import adapters
+from sensitivity.influence import SampleInfluence
+from sensitivity.methods import influence as inf
+from sensitivity.training import fit_networks
+
+D = torch.float64
+
+
+def _quiet(fn, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*a, **k)
+
+
+# ---------------------------------------------------------------------- 1. faithfulness
+def _median_rel(pred, actual):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(np.median(np.abs(pred / actual - 1.0)))
+    return f"{value:.3f}" if np.isfinite(value) and value < 100 else "n/a"
+
+
+def _data(task: str, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    f = np.sin(1.5 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.5 * X[:, 3]
+    if task == "regression":
+        return X, f + 0.5 * rng.normal(size=n)
+    p = 1.0 / (1.0 + np.exp(-2.0 * f))
+    return X, (rng.uniform(size=n) < p).astype(int)
+
+
+def _network(task, hidden, activation, alpha, seed):
+    kw = dict(
+        hidden_layer_sizes=hidden,
+        activation=activation,
+        solver="lbfgs",
+        alpha=alpha,
+        tol=1e-10,
+        max_iter=20000,
+        random_state=seed,
+    )
+    return MLPRegressor(**kw) if task == "regression" else MLPClassifier(**kw)
+
+
+def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=50, seed=0):
+    X, y = _data(task, n, seed)
+    Xt, yt = _data(task, 100, seed + 1000)
+    net = _quiet(_network(task, hidden, activation, alpha, seed).fit, X, y)
+    damping = 0.0
+    try:
+        si = _quiet(SampleInfluence(net, polish=5000).fit, X, y)
+    except ValueError as exc:  # not positive definite: report, then retry with damping
+        print(f"  {task} {hidden} {activation} alpha={alpha}: {str(exc)[:150]}...")
+        damping = 0.1
+        si = _quiet(SampleInfluence(net, polish=5000, damping=damping).fit, X, y)
+    obj, theta = si._obj, si._theta
+    Zt = torch.as_tensor(Xt, dtype=D)
+    Yt = torch.as_tensor(si._encode_y(yt, len(yt)), dtype=D)
+    test_loss = inf.row_losses(obj, theta, Zt, Yt).numpy()
+    order = np.argsort(test_loss)
+    picks = {
+        "max": order[-1],
+        "p90": order[int(0.9 * len(order))],
+        "median": order[len(order) // 2],
+    }
+    spec = replace(adapters.training_spec(si.estimator_), input_scale=None, input_offset=None)
+    W, b = si.network_.numpy_weights()
+    rows_out = []
+    for name, t in picks.items():
+        infl = si.influence_matrix(Xt[t : t + 1], yt[t : t + 1])[0]
+        top = np.argsort(-np.abs(infl))[:n_top]
+        pred = -infl[top] / n
+        sw = np.ones((n_top, n))
+        sw[np.arange(n_top), top] = 0.0
+        init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
+        t0 = time.perf_counter()
+        res = fit_networks(
+            spec,
+            si._Z.numpy(),
+            si._Y.numpy(),
+            init,
+            sample_weight=sw,
+            max_iter=5000,
+            tol=1e-12,
+            ftol=0.0,
+            solver="lbfgs",
+        )
+        t_loo = time.perf_counter() - t0
+        thetas = torch.cat(
+            [torch.as_tensor(c.reshape(n_top, -1)) for c in res.coefs]
+            + [torch.as_tensor(v.reshape(n_top, -1)) for v in res.intercepts],
+            dim=1,
+        )
+        base = float(test_loss[t])
+        actual = np.array(
+            [float(obj.row_loss(thetas[k], Zt[t : t + 1], Yt[t : t + 1])[0]) - base
+             for k in range(n_top)]
+        )  # fmt: skip
+        rows_out.append(
+            {
+                "task": task,
+                "net": f"5-{'-'.join(map(str, hidden))}-1 {activation}",
+                "alpha": alpha,
+                "damping": damping,
+                "test row": f"{name} (loss {base:.3g})",
+                "pearson": pearsonr(pred, actual)[0],
+                "spearman": spearmanr(pred, actual)[0],
+                "median |pred/actual - 1|": _median_rel(pred, actual),
+                "LOO fits converged": f"{res.converged.mean():.0%}",
+                "LOO time (s)": round(t_loo, 1),
+                "grad ratio": f"{si.stationarity_ratio_:.1e}",
+            }
+        )
+    return rows_out
+
+
+def well_fitted_test_row(alpha=5.0, n=200, n_top=50, seed=0):
+    """The limit of a first-order formula: at the test row of smallest loss, the loss is
+    quadratic in the parameter change; the prediction there stays linear."""
+    X, y = _data("regression", n, seed)
+    Xt, yt = _data("regression", 100, seed + 1000)
+    net = _quiet(_network("regression", (10,), "tanh", alpha, seed).fit, X, y)
+    si = _quiet(SampleInfluence(net, polish=5000).fit, X, y)
+    obj, theta = si._obj, si._theta
+    Zt = torch.as_tensor(Xt, dtype=D)
+    Yt = torch.as_tensor(yt.reshape(-1, 1), dtype=D)
+    test_loss = inf.row_losses(obj, theta, Zt, Yt).numpy()
+    t = int(np.argmin(test_loss))
+    sp = _quiet(SampleInfluence(si.estimator_, target="prediction").fit, X, y)
+    spec = replace(adapters.training_spec(si.estimator_), input_scale=None, input_offset=None)
+    W, b = si.network_.numpy_weights()
+    out = []
+    for name, est in (("loss", si), ("prediction", sp)):
+        infl = est.influence_matrix(Xt[t : t + 1], yt[t : t + 1])[0]
+        top = np.argsort(-np.abs(infl))[:n_top]
+        pred = -infl[top] / n
+        sw = np.ones((n_top, n))
+        sw[np.arange(n_top), top] = 0.0
+        init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
+        res = fit_networks(
+            spec, X, y[:, None], init, sample_weight=sw, max_iter=5000, tol=1e-12, ftol=0.0,
+            solver="lbfgs",
+        )  # fmt: skip
+        thetas = torch.cat(
+            [torch.as_tensor(c.reshape(n_top, -1)) for c in res.coefs]
+            + [torch.as_tensor(v.reshape(n_top, -1)) for v in res.intercepts],
+            dim=1,
+        )
+        if name == "loss":
+            q = [float(obj.row_loss(th, Zt[t : t + 1], Yt[t : t + 1])[0]) for th in thetas]
+            base = float(test_loss[t])
+        else:
+            q = [float(obj.outputs(th, Zt[t : t + 1])[0, 0]) for th in thetas]
+            base = float(obj.outputs(theta, Zt[t : t + 1])[0, 0])
+        actual = np.array(q) - base
+        out.append(
+            {
+                "target": name,
+                "alpha": alpha,
+                "test row": f"min (loss {test_loss[t]:.2g})",
+                "pearson": pearsonr(pred, actual)[0],
+                "spearman": spearmanr(pred, actual)[0],
+                "median |pred/actual - 1|": _median_rel(pred, actual),
+            }
+        )
+    return out
+
+
+def perturbation_faithfulness(task="regression", alpha=5.0, n=200, n_top=30, delta=0.1, seed=0):
+    """I_pert: predicted change of the worst test row's loss when x_ij moves by delta (in the
+    user's units) vs retraining on the perturbed data (warm start), for the n_top (row,
+    variable) pairs of largest |I_pert|."""
+    X, y = _data(task, n, seed)
+    Xt, yt = _data(task, 100, seed + 1000)
+    net = _quiet(_network(task, (10,), "tanh", alpha, seed).fit, X, y)
+    si = _quiet(SampleInfluence(net, polish=5000).fit, X, y)
+    obj, theta = si._obj, si._theta
+    Zt = torch.as_tensor(Xt, dtype=D)
+    Yt = torch.as_tensor(si._encode_y(yt, len(yt)), dtype=D)
+    test_loss = inf.row_losses(obj, theta, Zt, Yt).numpy()
+    t = int(np.argmax(test_loss))
+    fr = si.perturbation_influence(Xt[t : t + 1], yt[t : t + 1], top=n_top)
+    rows = np.asarray(fr.index.get_level_values("train"), dtype=int)
+    cols = np.array([int(v[1:]) for v in fr.index.get_level_values("variable")])
+    pred = delta * fr["change_per_unit"].to_numpy()
+    Xb = np.repeat(X[None], n_top, axis=0)
+    Xb[np.arange(n_top), rows, cols] += delta
+    spec = replace(adapters.training_spec(si.estimator_), input_scale=None, input_offset=None)
+    W, b = si.network_.numpy_weights()
+    init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
+    res = fit_networks(
+        spec, Xb, si._Y.numpy(), init, max_iter=5000, tol=1e-12, ftol=0.0, solver="lbfgs"
+    )
+    thetas = torch.cat(
+        [torch.as_tensor(c.reshape(n_top, -1)) for c in res.coefs]
+        + [torch.as_tensor(v.reshape(n_top, -1)) for v in res.intercepts],
+        dim=1,
+    )
+    actual = np.array(
+        [float(obj.row_loss(thetas[k], Zt[t : t + 1], Yt[t : t + 1])[0]) - test_loss[t]
+         for k in range(n_top)]
+    )  # fmt: skip
+    return {
+        "task": task,
+        "alpha": alpha,
+        "delta": delta,
+        "pairs": n_top,
+        "pearson": pearsonr(pred, actual)[0],
+        "spearman": spearmanr(pred, actual)[0],
+        "median |pred/actual - 1|": _median_rel(pred, actual),
+        "LOO fits converged": f"{res.converged.mean():.0%}",
+    }
+
+
+# ---------------------------------------------------------------------- 2. usefulness
+def usefulness(dataset: str, seed: int, alpha: float, fractions=(0.1, 0.2)):
+    rng = np.random.default_rng(seed)
+    if dataset == "breast_cancer":
+        X, y = load_breast_cancer(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+    else:
+        X, y = make_classification(
+            n_samples=500, n_features=8, n_informative=5, class_sep=1.5, random_state=seed
+        )
+    n = len(y)
+    flipped = rng.choice(n, size=n // 10, replace=False)
+    yf = y.copy()
+    yf[flipped] = 1 - yf[flipped]
+    net = _network("classification", (10,), "tanh", alpha, seed)
+    net = _quiet(net.fit, X, yf)
+    si = _quiet(SampleInfluence(net, polish=5000).fit, X, yf)
+    is_flip = np.zeros(n, dtype=bool)
+    is_flip[flipped] = True
+    by_self = si.self_influence_.index.to_numpy()  # ranked, largest first
+    by_loss = np.argsort(-si.train_loss_, kind="stable")
+    out = {}
+    for f in fractions:
+        k = round(f * n)
+        out[f"self-influence {f:.0%}"] = is_flip[by_self[:k]].mean() * k / is_flip.sum()
+        out[f"training loss {f:.0%}"] = is_flip[by_loss[:k]].mean() * k / is_flip.sum()
+        out[f"random {f:.0%}"] = f
+    out["train accuracy"] = float((net.predict(X) == yf).mean())
+    return out
+
+
+# ---------------------------------------------------------------------- 3. speed
+def _load_pydvl():
+    for path in (os.environ.get("PYDVL_PATH"), "/tmp/pydvl_pkgs"):
+        if path and Path(path).is_dir() and path not in sys.path:
+            sys.path.append(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pydvl.influence import InfluenceMode
+            from pydvl.influence.torch import DirectInfluence
+        return DirectInfluence, InfluenceMode
+    except ImportError:
+        return None
+
+
+def _autograd_reference(seq, lam, X, y, Xt, yt):
+    """Plain torch.autograd: per-row gradients by a loop, Hessian by double backward."""
+    params = list(seq.parameters())
+
+    def flat_grad(loss, create_graph=False):
+        gs = torch.autograd.grad(loss, params, create_graph=create_graph)
+        return torch.cat([g.reshape(-1) for g in gs])
+
+    def loss_fn(xb, yb):
+        return 0.5 * ((seq(xb) - yb) ** 2).mean()
+
+    g = flat_grad(loss_fn(X, y), create_graph=True)
+    P = g.numel()
+    rows = []
+    for j in range(P):
+        gj = torch.autograd.grad(g[j], params, retain_graph=True)
+        rows.append(torch.cat([t.reshape(-1) for t in gj]))
+    H = torch.stack(rows) + lam * torch.eye(P, dtype=D)
+    Gtr = torch.stack([flat_grad(loss_fn(X[i : i + 1], y[i : i + 1])) for i in range(len(X))])
+    Gte = torch.stack([flat_grad(loss_fn(Xt[i : i + 1], yt[i : i + 1])) for i in range(len(Xt))])
+    return -(torch.linalg.solve(H, Gte.T).T @ Gtr.T)
+
+
+def speed(repeats: int = 5, threads: int = 2):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _speed(repeats)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _speed(repeats):
+    rng = np.random.default_rng(0)
+    n, T = 1000, 100
+    X = rng.normal(size=(n + T, 5))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=n + T)
+    net = _quiet(_network("regression", (10,), "tanh", 1.0, 0).fit, X[:n], y[:n])
+    net = _quiet(SampleInfluence(net, polish=5000).fit, X[:n], y[:n]).estimator_
+    alpha = net.alpha
+    lam = alpha / n  # equal objective for both: the penalty alpha/(2n)||theta||^2 as damping
+    seq = torch.nn.Sequential(torch.nn.Linear(5, 10), torch.nn.Tanh(), torch.nn.Linear(10, 1))
+    with torch.no_grad():
+        seq[0].weight.copy_(torch.as_tensor(net.coefs_[0].T))
+        seq[0].bias.copy_(torch.as_tensor(net.intercepts_[0]))
+        seq[2].weight.copy_(torch.as_tensor(net.coefs_[1].T))
+        seq[2].bias.copy_(torch.as_tensor(net.intercepts_[1]))
+    seq = seq.double()
+    Xtr, Xte = X[:n], X[n:]
+    ytr, yte = y[:n], y[n:]
+
+    def ours():
+        si = _quiet(SampleInfluence(seq, alpha=0.0, damping=lam).fit, Xtr, ytr)
+        return si.influence_matrix(Xte, yte)
+
+    def ours_frame():
+        si = _quiet(SampleInfluence(net).fit, Xtr, ytr)  # penalty on weights only
+        return si.influence(Xte, yte)
+
+    tX, ty = torch.as_tensor(Xtr), torch.as_tensor(ytr).reshape(-1, 1)
+    tXt, tyt = torch.as_tensor(Xte), torch.as_tensor(yte).reshape(-1, 1)
+    methods = {
+        "sensitivity SampleInfluence (matrix)": ours,
+        "sensitivity SampleInfluence (ranked frame, 100k rows)": ours_frame,
+        "plain torch.autograd (loop over rows)": lambda: _autograd_reference(
+            seq, lam, tX, ty, tXt, tyt
+        ).numpy(),
+    }
+    loaded = _load_pydvl()
+    if loaded is not None:
+        DirectInfluence, InfluenceMode = loaded
+        from torch.utils.data import DataLoader, TensorDataset
+
+        def half_mse(out, target):
+            return 0.5 * torch.nn.functional.mse_loss(out, target)
+
+        def pydvl():
+            model = DirectInfluence(seq, half_mse, regularization=lam)
+            model = model.fit(DataLoader(TensorDataset(tX, ty), batch_size=n))
+            return model.influences(tXt, tyt, tX, ty, mode=InfluenceMode.Up).numpy()
+
+        methods["pyDVL 0.10 DirectInfluence"] = pydvl
+    reference = None
+    rows = []
+    for name, fn in methods.items():
+        t0 = time.perf_counter()
+        out = fn()
+        cold = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t0)
+        if isinstance(out, pd.DataFrame):
+            err = "(penalty on weights only)"
+        else:
+            if reference is None:
+                reference = out
+            # pyDVL reports <H^-1 grad test, grad train>, our influence is minus that
+            sign = -1.0 if "pyDVL" in name else 1.0
+            rel = np.abs(sign * out - reference).max() / np.abs(reference).max()
+            err = f"{rel:.1e}"
+        rows.append(
+            {
+                "method": name,
+                "first call (s)": round(cold, 3),
+                "min (s)": round(min(times), 3),
+                "median (s)": round(float(np.median(times)), 3),
+                "max rel. difference": err,
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("method")
+    base = frame.loc["sensitivity SampleInfluence (matrix)", "median (s)"]
+    frame["median / ours"] = (frame["median (s)"] / base).round(1)
+    return frame
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=["faithfulness", "well-fitted", "perturbation", "usefulness", "speed"],
+        default=None,
+    )
+    args = parser.parse_args()
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    print(f"load: {os.getloadavg()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    if args.only in (None, "speed"):
+        for threads in (2, 1):
+            print(
+                f"\n== 3. Speed: 1,000 training rows x 100 test rows, 5-10-1 tanh network, "
+                f"{threads} torch thread(s) =="
+            )
+            print(speed(3 if args.quick else 7, threads).to_string(), flush=True)
+    if args.only in (None, "faithfulness"):
+        print("\n== 1. Faithfulness: predicted vs actual leave-one-out change of a test loss ==")
+        configs = [((10,), "tanh", 5.0), ((10,), "tanh", 1.0), ((10,), "tanh", 20.0)]
+        if not args.quick:
+            configs += [((10,), "relu", 5.0), ((10,), "logistic", 5.0), ((10, 10), "tanh", 5.0)]
+        rows = []
+        for task in ("regression", "classification"):
+            for hidden, act, alpha in configs:
+                rows += faithfulness(task, hidden, act, alpha)
+                print(pd.DataFrame(rows[-3:]).round(3).to_string(index=False), flush=True)
+        print("\nAll together:")
+        print(pd.DataFrame(rows).round(3).to_string(index=False))
+    if args.only in (None, "faithfulness", "well-fitted"):
+        print("\n== 1c. A test row the network fits almost exactly: loss vs prediction ==")
+        rows = well_fitted_test_row(5.0) + well_fitted_test_row(20.0)
+        print(pd.DataFrame(rows).round(3).to_string(index=False), flush=True)
+    if args.only in (None, "faithfulness", "perturbation"):
+        print("\n== 1b. Perturbation influence: predicted vs refitted change, x_ij + delta ==")
+        pert = [perturbation_faithfulness(task) for task in ("regression", "classification")]
+        print(pd.DataFrame(pert).round(3).to_string(index=False))
+    if args.only in (None, "usefulness"):
+        print("\n== 2. Usefulness: share of the flipped labels found (10% of labels flipped) ==")
+        seeds = range(3 if args.quick else 10)
+        table = []
+        for dataset in ("synthetic", "breast_cancer"):
+            for alpha in (0.3, 1.0, 3.0):
+                res = pd.DataFrame([usefulness(dataset, s, alpha) for s in seeds])
+                row = {"data": dataset, "alpha": alpha, "seeds": len(res)}
+                for f in ("10%", "20%"):
+                    row[f"self-infl. {f}"] = f"{res[f'self-influence {f}'].mean():.3f}"
+                    row[f"loss {f}"] = f"{res[f'training loss {f}'].mean():.3f}"
+                    row[f"random {f}"] = f"{res[f'random {f}'].mean():.3f}"
+                better = (res["self-influence 10%"] >= res["training loss 10%"]).sum()
+                row["self >= loss at 10% (seeds)"] = f"{better}/{len(res)}"
+                row["train acc."] = f"{res['train accuracy'].mean():.3f}"
+                table.append(row)
+                print(pd.DataFrame(table[-1:]).to_string(index=False), flush=True)
+        print("\nAll together (MLPClassifier(10, tanh), mean over seeds):")
+        print(pd.DataFrame(table).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
