@@ -1,13 +1,16 @@
 """Variable importance (sensitivity analysis) for neural networks on tabular data.
 
-Public API: estimator classes (:class:`Garson`, :class:`Olden`, ...), plain functions on a
-fitted model (:func:`garson`, :func:`olden`, ...), the network batch :class:`MLPBatch` and the
-data loaders.
+Public API: estimator classes (:class:`Garson`, :class:`Olden`, :class:`Dimopoulos`,
+:class:`Attributions`, ...), plain functions on a fitted model (:func:`garson`, :func:`olden`,
+:func:`integrated_gradients`, ...), sample influence (:class:`SampleInfluence`), the network batch
+:class:`MLPBatch` and the data loaders.
 """
 
+from .attributions import integrated_gradients, occlusion, saliency, smoothgrad
 from .datasets import load_diabetes, load_neuraldat
 from .estimators import (
     MIV,
+    Attributions,
     Dimopoulos,
     Garson,
     InputPerturbation,
@@ -25,10 +28,11 @@ from .estimators import (
 from .influence import SampleInfluence
 from .network import MLPBatch
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "MIV",
+    "Attributions",
     "Dimopoulos",
     "Garson",
     "InputPerturbation",
@@ -41,16 +45,14 @@ __all__ = [
     "dimopoulos",
     "garson",
     "input_perturbation",
+    "integrated_gradients",
     "lekprofile",
     "load_diabetes",
     "load_neuraldat",
     "miv",
+    "occlusion",
     "olden",
     "permutation",
+    "saliency",
+    "smoothgrad",
 ]
-
-# local attributions (issue 16)
-from .attributions import integrated_gradients, occlusion, saliency, smoothgrad
-from .estimators import Attributions
-
-__all__ += ["Attributions", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]

@@ -117,8 +117,8 @@ class SampleInfluence(BaseEstimator):
         Relative residual at which conjugate gradients stop.
     cg_max_iter : int or None, default=None
         Conjugate-gradient iterations (None: twice the number of parameters).
-    max_memory : int or None, default=None
-        Bytes for the temporaries of one chunk of rows (None: 128 MiB).
+    memory_budget_mb : float or None, default=None
+        Memory budget in MiB for the temporaries of one chunk of rows (None: 256).
 
     Attributes
     ----------
@@ -190,7 +190,7 @@ class SampleInfluence(BaseEstimator):
         max_exact_params: int = 2000,
         cg_tol: float = 1e-10,
         cg_max_iter: int | None = None,
-        max_memory: int | None = None,
+        memory_budget_mb: float | None = None,
     ):
         self.estimator = estimator
         self.prefit = prefit
@@ -204,7 +204,7 @@ class SampleInfluence(BaseEstimator):
         self.max_exact_params = max_exact_params
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
-        self.max_memory = max_memory
+        self.memory_budget_mb = memory_budget_mb
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
@@ -397,7 +397,7 @@ class SampleInfluence(BaseEstimator):
 
     def _gradients(self) -> None:
         obj, th, Z, Y = self._obj, self._theta, self._Z, self._Y
-        self._G = _inf.row_gradients(obj, th, Z, Y, max_memory=self.max_memory)
+        self._G = _inf.row_gradients(obj, th, Z, Y, memory_budget_mb=self.memory_budget_mb)
         self.train_loss_ = _inf.row_losses(obj, th, Z, Y).numpy()
         gJ = _inf.objective_gradient(obj, th, Z, Y)
         self.gradient_norm_ = float(torch.linalg.vector_norm(gJ))
@@ -476,7 +476,9 @@ class SampleInfluence(BaseEstimator):
         self.n_flat_directions_ = 0
         if solver == "cg":
             return
-        H = _inf.hessian(self._obj, self._theta, self._Z, self._Y, max_memory=self.max_memory)
+        H = _inf.hessian(
+            self._obj, self._theta, self._Z, self._Y, memory_budget_mb=self.memory_budget_mb
+        )
         self.hessian_ = H.numpy()
         Hd = H + lam * torch.eye(P, dtype=H.dtype)
         evals, evecs = torch.linalg.eigh(Hd)
@@ -509,7 +511,7 @@ class SampleInfluence(BaseEstimator):
 
     def _matvec(self, V: torch.Tensor) -> torch.Tensor:
         HV = _inf.hessian_vector_product(
-            self._obj, self._theta, self._Z, self._Y, V, max_memory=self.max_memory
+            self._obj, self._theta, self._Z, self._Y, V, memory_budget_mb=self.memory_budget_mb
         )
         return HV + float(self.damping) * V
 
@@ -679,7 +681,7 @@ class SampleInfluence(BaseEstimator):
             self._Y,
             S,
             input_scale=scale,
-            max_memory=self.max_memory,
+            memory_budget_mb=self.memory_budget_mb,
         ).numpy()  # (T, n, p)
         T, n, p = M.shape
         flat = M.reshape(T, n * p)

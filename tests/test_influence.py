@@ -97,9 +97,13 @@ def test_gradient_and_hessian_equal_finite_differences(out, hidden, k):
     V = torch.randn(obj.n_params, 3, dtype=D)
     _close(inf.hessian_vector_product(obj, theta, Z, Y, V), H @ V)
     # chunking the rows changes nothing
-    small = 8 * 12 * sum(obj.sizes) * 10  # chunks of 10 rows
-    _close(inf.hessian(obj, theta, Z, Y, max_memory=small), H)
-    _close(inf.row_gradients(obj, theta, Z, Y, max_memory=1), inf.row_gradients(obj, theta, Z, Y))
+    small = 8 * 12 * sum(obj.sizes) * 10 / 2**20  # MiB: chunks of 10 rows
+    _close(inf.hessian(obj, theta, Z, Y, memory_budget_mb=small), H)
+    tiny = 1 / 2**20  # one byte: one row per chunk
+    _close(
+        inf.row_gradients(obj, theta, Z, Y, memory_budget_mb=tiny),
+        inf.row_gradients(obj, theta, Z, Y),
+    )
 
 
 def test_perturbation_influence_equals_mixed_derivative():
@@ -197,7 +201,7 @@ def test_leave_one_out_scaling_matches_retraining():
     init = ([np.repeat(w, 3 * m, 0) for w in W], [np.repeat(v, 3 * m, 0) for v in b])
     res = fit_networks(
         spec, X, y[:, None], init, sample_weight=sw, max_iter=3000, tol=1e-12, ftol=0.0,
-        solver="lbfgs",
+        solver="lbfgs", dtype=torch.float64,
     )  # fmt: skip
 
     def test_loss(k):

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._config import budget_bytes
 from ..network import ACTIVATIONS, MLPBatch
 
 __all__ = [
@@ -86,8 +87,6 @@ _LOSS_OF_OUTPUT = {
     "logistic": "binary_log_loss",
     "softmax": "multinomial_log_loss",
 }
-
-_MEMORY = 2**27  # bytes for the temporaries of one chunk (128 MiB)
 
 
 @dataclass(frozen=True)
@@ -222,8 +221,8 @@ def unflatten_parameters(obj: Objective, theta) -> tuple[list[np.ndarray], list[
     return [W.detach().numpy().copy() for W in Ws], [b.detach().numpy().copy() for b in bs]
 
 
-def _chunks(n: int, per_row: int, max_memory: int | None) -> list[slice]:
-    size = max(1, int((max_memory or _MEMORY) // max(1, per_row)))
+def _chunks(n: int, per_row: int, memory_budget_mb: int | None) -> list[slice]:
+    size = max(1, int(budget_bytes(memory_budget_mb)) // max(1, per_row))
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
@@ -282,7 +281,7 @@ def row_gradients(
     Z: torch.Tensor,
     Y: torch.Tensor,
     *,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> torch.Tensor:
     """Per-row loss gradients :math:`\\nabla_\\theta \\ell(z_i)`, shape ``(n, P)``.
 
@@ -294,7 +293,7 @@ def row_gradients(
         return torch.cat(
             [
                 _rows_backprop(obj, theta, Z[s], _loss_delta(obj, Y[s]))
-                for s in _chunks(Z.shape[0], per_row, max_memory)
+                for s in _chunks(Z.shape[0], per_row, memory_budget_mb)
             ]
         )
 
@@ -331,21 +330,21 @@ def objective_gradient(
     return g.detach()
 
 
-def _hvp_columns(obj, theta, Z, Y, V, max_memory):
+def _hvp_columns(obj, theta, Z, Y, V, memory_budget_mb):
     """``sum_i nabla^2 l_i V`` (data part only, not divided by n), by double back-propagation.
 
     A block of ``b`` columns is done in one pass: the network is evaluated with ``b`` copies of
     the parameters stacked (one batched computation), the gradient of the data sum taken for
     each copy, and the sum over copies of ``<gradient_j, v_j>`` differentiated once more:
     row ``j`` of the result is :math:`H v_j`. Blocks and row chunks keep the temporaries near
-    ``max_memory``.
+    ``memory_budget_mb``.
     """
     m = V.shape[1]
     out = torch.zeros_like(V)
     VT = V.T
     n = Z.shape[0]
     width = _width(obj)
-    budget = max_memory or _MEMORY
+    budget = budget_bytes(memory_budget_mb)
     rows = max(1, min(n, int(budget // (8 * 12 * width))))
     block = max(1, min(m, int(budget // (8 * 12 * width * rows))))
     for s in range(0, n, rows):
@@ -365,7 +364,7 @@ def hessian(
     Z: torch.Tensor,
     Y: torch.Tensor,
     *,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> torch.Tensor:
     """Exact Hessian :math:`\\nabla^2 J(\\theta)` of the penalised mean objective, ``(P, P)``.
 
@@ -375,7 +374,7 @@ def hessian(
     """
     P = obj.n_params
     eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
-    H = _hvp_columns(obj, theta, Z, Y, eye, max_memory) / obj.n_train
+    H = _hvp_columns(obj, theta, Z, Y, eye, memory_budget_mb) / obj.n_train
     H.diagonal()[: obj.n_coef] += obj.alpha / obj.n_train
     return 0.5 * (H + H.T)
 
@@ -387,7 +386,7 @@ def hessian_vector_product(
     Y: torch.Tensor,
     V: torch.Tensor,
     *,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> torch.Tensor:
     """:math:`H V` for a vector ``(P,)`` or a block ``(P, m)``, without forming :math:`H`.
 
@@ -396,7 +395,7 @@ def hessian_vector_product(
     """
     squeeze = V.ndim == 1
     Vm = V.reshape(V.shape[0], -1)
-    out = _hvp_columns(obj, theta, Z, Y, Vm, max_memory) / obj.n_train
+    out = _hvp_columns(obj, theta, Z, Y, Vm, memory_budget_mb) / obj.n_train
     out[: obj.n_coef] += (obj.alpha / obj.n_train) * Vm[: obj.n_coef]
     return out.reshape(V.shape) if squeeze else out
 
@@ -497,7 +496,7 @@ def perturbation_influence(
     test_solved: torch.Tensor,
     *,
     input_scale: torch.Tensor | None = None,
-    max_memory: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> torch.Tensor:
     """:math:`\\mathcal I_{\\mathrm{pert}}(z_i, q_t) = -(H^{-1}\\nabla q_t)^\\top
     \\nabla_x \\nabla_\\theta \\ell(z_i)`, shape ``(T, n, p)``.
@@ -513,7 +512,7 @@ def perturbation_influence(
     n = Z.shape[0]
     out = torch.empty(T, *Z.shape, dtype=Z.dtype, device=Z.device)
     width = _width(obj) + Z.shape[1]
-    budget = max_memory or _MEMORY
+    budget = budget_bytes(memory_budget_mb)
     rows = max(1, min(n, int(budget // (8 * 12 * width))))
     block = max(1, min(T, int(budget // (8 * 12 * width * rows))))
     for s in range(0, n, rows):
