@@ -443,8 +443,9 @@ def holdout_losses(
 
     Returns
     -------
-    Bunch with ``base`` ``(m,)`` (row losses with the real inputs), ``draw_mean`` ``(k, m)``
-    (row losses averaged over the draws), ``draw_total`` ``(k, B)`` (sum over rows, per draw).
+    Bunch with ``base`` ``(m,)`` (row losses with the real inputs), ``delta`` ``(k, m)``
+    (row loss increases :math:`\\Delta_i = B^{-1}\\sum_b (\\ell_i^{(b)} - \\ell_i)`, exactly 0
+    for a column the model ignores), ``draw_total`` ``(k, B)`` (sum over rows, per draw).
     """
     if method == "auto":
         method = "rank_one" if isinstance(view, MLPBatch) else "stacked"
@@ -466,19 +467,19 @@ def holdout_losses(
         )
     base = engine.base()
     k = len(conditional_models)
-    draw_mean = np.empty((k, X.shape[0]))
+    delta = np.empty((k, X.shape[0]))
     draw_total = np.empty((k, n_draws))
     for pos, cm in enumerate(conditional_models):
         draws = cm.sample(np.random.default_rng(seeds[pos]), n_draws, Z=X)
         losses = engine.losses(cm.index, draws, memory_budget)
-        draw_mean[pos] = losses.mean(axis=0)
+        delta[pos] = (losses - base).mean(axis=0)
         draw_total[pos] = losses.sum(axis=1)
     if not (np.all(np.isfinite(base)) and np.all(np.isfinite(draw_total))):
         raise ValueError("The model's loss is not finite on the held-out rows (NaN or inf).")
-    return Bunch(base=base, draw_mean=draw_mean, draw_total=draw_total)
+    return Bunch(base=base, delta=delta, draw_total=draw_total)
 
 
-def holdout_pvalues(base: np.ndarray, draw_mean: np.ndarray, draw_total: np.ndarray, alpha: float):
+def holdout_pvalues(base: np.ndarray, delta: np.ndarray, draw_total: np.ndarray, alpha: float):
     """Both tests from the losses of :func:`holdout_losses` (pooled over folds).
 
     Returns a Bunch with ``importance`` (mean loss increase, CPI), ``std_error``, ``p_hrt``
@@ -486,7 +487,6 @@ def holdout_pvalues(base: np.ndarray, draw_mean: np.ndarray, draw_total: np.ndar
     (two-sided ``1 - alpha`` t-interval), each ``(k,)``.
     """
     m = base.shape[0]
-    delta = draw_mean - base[None]  # (k, m)
     imp = delta.mean(axis=1)
     se = delta.std(axis=1, ddof=1) / np.sqrt(m)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -727,7 +727,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             res = holdout_losses(
                 view, Xt, Y, kind, models, n_draws=self.n_draws, seeds=seeds, memory_budget=budget
             )
-            base, draw_mean, draw_total = res.base, res.draw_mean, res.draw_total
+            base, delta, draw_total = res.base, res.delta, res.draw_total
             self.conditional_models_ = models
             self.mode_ = "test set"
         else:
@@ -741,13 +741,13 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 raise ValueError("Cross-fitting needs y; pass y to fit.")
             if not _is_sklearn(self.estimator):
                 raise TypeError(_not_refittable(self.estimator))
-            base, draw_mean, draw_total = self._cross_fit(Xa, X, y, names, rs, budget, fit_params)
+            base, delta, draw_total = self._cross_fit(Xa, X, y, names, rs, budget, fit_params)
             self.conditional_models_ = fit_conditional_models(
                 Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
             )
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
             self.mode_ = "cross-fitting"
-        self._finish(base, draw_mean, draw_total)
+        self._finish(base, delta, draw_total)
         return self
 
     def _conditional(self, Xa, names):
@@ -805,19 +805,19 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 )
             )
         base = np.concatenate([r.base for r in parts])
-        draw_mean = np.concatenate([r.draw_mean for r in parts], axis=1)
+        delta = np.concatenate([r.delta for r in parts], axis=1)
         draw_total = np.sum([r.draw_total for r in parts], axis=0)
-        return base, draw_mean, draw_total
+        return base, delta, draw_total
 
-    def _finish(self, base, draw_mean, draw_total) -> None:
+    def _finish(self, base, delta, draw_total) -> None:
         m = base.shape[0]
-        res = holdout_pvalues(base, draw_mean, draw_total, self.alpha)
+        res = holdout_pvalues(base, delta, draw_total, self.alpha)
         p = res.p_hrt if self.test == "hrt" else res.p_cpi
         p_adj = _inference.adjust_pvalues(p, self.p_adjust)
         self.n_heldout_ = m
         self.loss_ = float(base.mean())
         self.null_distribution_ = draw_total / m
-        self.loss_differences_ = draw_mean - base[None]
+        self.loss_differences_ = delta
         self.statistics_ = dict(res)
         r2 = np.array([cm.r2 for cm in self.conditional_models_])
         self.importances_ = importance_frame(
