@@ -1,0 +1,264 @@
+"""Held-out conditional test (issue 13): level, power, interval coverage and speed.
+
+1. Level. Design "corr": n_train = n_test = 300, six inputs, y = 2 x0 + sin(2 x1) + N(0, 0.5^2);
+   x2 = 0.8 x0 + 0.6 N(0, 1) (no effect, correlated 0.8 with an influential input), x3-x5
+   independent noise. An ``MLPRegressor(hidden_layer_sizes=(20,))`` (lbfgs) is fitted on the
+   training rows and tested on the held-out rows (HRT with 199 draws; CPI t-test). Rejection
+   rate at unadjusted 0.05 for x2 and x3-x5 over ``R`` data sets, with its binomial s.e.
+2. Power. make_friedman1 (10 inputs, x5-x9 noise, noise sd 1; n_train = n_test = 500;
+   ``MLPRegressor((50,))`` behind a StandardScaler) and a classification design (six inputs,
+   P(y = 1) = logistic(1.5 x0 - x1 + x2 x3), x4-x5 noise; ``MLPClassifier((20,))``): fraction of
+   data sets in which each variable is significant after Holm at 0.05.
+3. Coverage of the CPI t-interval (95 %) for the "corr" design: the target is the fitted
+   model's conditional predictive impact E[Delta], computed on 20,000 fresh rows with the same
+   fitted model and conditional models.
+4. Speed: 10 inputs, 1,000 held-out rows, 999 draws each, torch MLP 10-100-1 (ReLU, and Tanh):
+   ``HoldoutConditionalTest.fit`` (all of it: conditional models, draws, losses, p-values)
+   against a naive loop (one forward call per draw) in the same run; torch with 1 and 2
+   threads (torch's OpenMP threads spin-wait when the other core is busy: on a loaded shared
+   machine one thread can be faster).
+
+Run: ``PYTHONPATH=. python benchmarks/bench_holdout.py [R_level] [R_power] [R_coverage] [what]``
+with ``what`` a comma list of level,power,coverage,speed (both thread counts),speed1,speed2
+(default all).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.datasets import make_friedman1
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sensitivity.conditional import fit_conditional_models
+from sensitivity.holdout import HoldoutConditionalTest, holdout_losses, prediction_view
+from sensitivity.methods.perturbation import _encode_target
+
+
+def corr_design(n, rng):
+    x0 = rng.normal(size=n)
+    X = np.column_stack(
+        [x0, rng.normal(size=n), 0.8 * x0 + 0.6 * rng.normal(size=n), *rng.normal(size=(3, n))]
+    )
+    y = 2 * X[:, 0] + np.sin(2 * X[:, 1]) + 0.5 * rng.normal(size=n)
+    return X, y
+
+
+def clf_design(n, rng):
+    X = rng.normal(size=(n, 6))
+    logit = 1.5 * X[:, 0] - X[:, 1] + X[:, 2] * X[:, 3]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def quiet_fit(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y)
+
+
+def se(p, r):
+    return np.sqrt(p * (1 - p) / r)
+
+
+# ---------------------------------------------------------------------- 1. level
+def level(R):
+    rej_hrt, rej_cpi = [], []
+    t0 = time.perf_counter()
+    for seed in range(R):
+        rng = np.random.default_rng(seed)
+        X, y = corr_design(600, rng)
+        net = quiet_fit(
+            MLPRegressor(hidden_layer_sizes=(20,), solver="lbfgs", max_iter=500, random_state=seed),
+            X[:300],
+            y[:300],
+        )
+        t = HoldoutConditionalTest(net, prefit=True, n_draws=199, p_adjust=None, random_state=seed)
+        t.fit(X[:300], X_test=X[300:], y_test=y[300:])
+        f = t.importances_.loc[[f"x{j}" for j in range(6)]]
+        rej_hrt.append(f["p_hrt"].to_numpy() <= 0.05)
+        rej_cpi.append(f["p_cpi"].to_numpy() <= 0.05)
+    rh, rc = np.mean(rej_hrt, axis=0), np.mean(rej_cpi, axis=0)
+    print(
+        f"\n1. Level: 'corr' design, {R} data sets, MLP (20,), n_train = n_test = 300, "
+        f"199 draws; rejection rate at unadjusted 0.05 ({time.perf_counter() - t0:.0f} s)"
+    )
+    print(f"{'variable':<28}{'HRT':>14}{'CPI t-test':>16}")
+    labels = ["x0 (effect)", "x1 (effect)", "x2 (no effect, r=0.8 w/ x0)"] + [
+        f"x{j} (independent noise)" for j in (3, 4, 5)
+    ]
+    for j, lab in enumerate(labels):
+        print(f"{lab:<28}{rh[j]:>8.3f} ± {se(rh[j], R):.3f}{rc[j]:>10.3f} ± {se(rc[j], R):.3f}")
+    pooled_h, pooled_c = np.mean(np.array(rej_hrt)[:, 3:]), np.mean(np.array(rej_cpi)[:, 3:])
+    print(
+        f"{'x3-x5 pooled':<28}{pooled_h:>8.3f} ± {se(pooled_h, 3 * R):.3f}"
+        f"{pooled_c:>10.3f} ± {se(pooled_c, 3 * R):.3f}"
+    )
+
+
+# ---------------------------------------------------------------------- 2. power
+def power(R):
+    t0 = time.perf_counter()
+    sig_f, sig_c = [], []
+    for seed in range(R):
+        X, y = make_friedman1(n_samples=1000, n_features=10, noise=1.0, random_state=seed)
+        net = quiet_fit(
+            make_pipeline(
+                StandardScaler(),
+                MLPRegressor(
+                    hidden_layer_sizes=(50,), solver="lbfgs", max_iter=1000, random_state=seed
+                ),
+            ),
+            X[:500],
+            y[:500],
+        )
+        t = HoldoutConditionalTest(net, prefit=True, n_draws=199, random_state=seed)
+        t.fit(X[:500], X_test=X[500:], y_test=y[500:])
+        sig_f.append(t.importances_.loc[[f"x{j}" for j in range(10)], "significant"].to_numpy())
+        rng = np.random.default_rng(1000 + seed)
+        Xc, yc = clf_design(1000, rng)
+        clf = quiet_fit(
+            MLPClassifier(
+                hidden_layer_sizes=(20,), solver="lbfgs", max_iter=500, random_state=seed
+            ),
+            Xc[:500],
+            yc[:500],
+        )
+        t = HoldoutConditionalTest(clf, prefit=True, n_draws=199, random_state=seed)
+        t.fit(Xc[:500], X_test=Xc[500:], y_test=yc[500:])
+        sig_c.append(t.importances_.loc[[f"x{j}" for j in range(6)], "significant"].to_numpy())
+    pf, pc = np.mean(sig_f, axis=0), np.mean(sig_c, axis=0)
+    print(
+        f"\n2. Power: fraction of {R} data sets with the variable significant (Holm, 0.05; "
+        f"HRT, 199 draws; n_train = n_test = 500) ({time.perf_counter() - t0:.0f} s)"
+    )
+    print("make_friedman1, MLP (50,): x0-x4 effects, x5-x9 noise")
+    print("  " + "".join(f"{f'x{j}':>7}" for j in range(10)))
+    print("  " + "".join(f"{v:>7.2f}" for v in pf))
+    print(
+        "classification, MLPClassifier (20,): x0, x1 main effects, x2*x3 interaction, x4-x5 noise"
+    )
+    print("  " + "".join(f"{f'x{j}':>7}" for j in range(6)))
+    print("  " + "".join(f"{v:>7.2f}" for v in pc))
+
+
+# ---------------------------------------------------------------------- 3. coverage
+def coverage(R):
+    t0 = time.perf_counter()
+    covered, widths, truths = [], [], []
+    for seed in range(R):
+        rng = np.random.default_rng(5000 + seed)
+        X, y = corr_design(600, rng)
+        Xbig, ybig = corr_design(20_000, np.random.default_rng(10**6 + seed))
+        net = quiet_fit(
+            MLPRegressor(hidden_layer_sizes=(20,), solver="lbfgs", max_iter=500, random_state=seed),
+            X[:300],
+            y[:300],
+        )
+        t = HoldoutConditionalTest(net, prefit=True, n_draws=99, random_state=seed, test="cpi")
+        t.fit(X[:300], X_test=X[300:], y_test=y[300:])
+        f = t.importances_.loc[[f"x{j}" for j in range(6)]]
+        view = prediction_view(net)
+        Y, kind = _encode_target(view, ybig, len(ybig), "mse")
+        cms = fit_conditional_models(X[:300])
+        big = holdout_losses(view, Xbig, Y, kind, cms, n_draws=20, seeds=list(range(6)))
+        truth = big.delta.mean(axis=1)
+        covered.append((f["ci_low"].to_numpy() <= truth) & (truth <= f["ci_high"].to_numpy()))
+        widths.append((f["ci_high"] - f["ci_low"]).to_numpy())
+        truths.append(truth)
+    cov = np.mean(covered, axis=0)
+    print(
+        f"\n3. Coverage of the 95% CPI t-interval, 'corr' design, {R} data sets, 300 held-out "
+        f"rows, 99 draws; truth = the fitted model's CPI on 20,000 fresh rows "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    print(f"{'variable':<10}{'coverage':>16}{'mean CPI':>12}{'mean width':>12}")
+    for j in range(6):
+        print(
+            f"{f'x{j}':<10}{cov[j]:>9.3f} ± {se(cov[j], R):.3f}"
+            f"{np.mean(truths, axis=0)[j]:>12.4f}{np.mean(widths, axis=0)[j]:>12.4f}"
+        )
+
+
+# ---------------------------------------------------------------------- 4. speed
+def naive_loop(net, cms, Xte, yte, n_draws, seed):
+    """One forward call per draw (what a user would write); same draws as the test."""
+    Xt = torch.as_tensor(Xte, dtype=torch.float32)
+    yt = torch.as_tensor(yte, dtype=torch.float32)[:, None]
+    seeds = np.random.SeedSequence(seed).spawn(len(cms))
+    totals = np.empty((len(cms), n_draws))
+    with torch.no_grad():
+        for k, cm in enumerate(cms):
+            draws = cm.sample(np.random.default_rng(seeds[k]), n_draws, Z=Xte)
+            for b in range(n_draws):
+                Xb = Xt.clone()
+                Xb[:, cm.index] = torch.as_tensor(draws[b], dtype=torch.float32)
+                totals[k, b] = float(((net(Xb) - yt) ** 2).sum())
+    return totals
+
+
+def speed(threads, repeats=3):
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 10))
+    y = X[:, 0] + np.sin(X[:, 1]) + X[:, 2] * X[:, 3] + rng.normal(size=2000)
+    print(
+        "\n4. Speed: 10 inputs, 1,000 held-out rows, 999 draws each (9.99 M evaluated rows), "
+        "torch MLP 10-100-1, torch threads 2"
+    )
+    import os
+
+    print(f"   load average before: {os.getloadavg()[0]:.2f} (shared 2-core machine)")
+    print(f"{'network':<8}{'method':<34}{'min s':>8}{'median s':>10}{'vs naive':>10}")
+    for act in (torch.nn.ReLU, torch.nn.Tanh):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(10, 100), act(), torch.nn.Linear(100, 1))
+        cms = fit_conditional_models(X[:1000])
+        rows = {}
+        for name in ("fit (auto)", "fit (rank_one)", "naive loop"):
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                if name == "naive loop":
+                    naive_loop(net, cms, X[1000:], y[1000:], 999, 0)
+                else:
+                    t = HoldoutConditionalTest(net, prefit=True, n_draws=999, random_state=0)
+                    if name == "fit (rank_one)":
+                        t._method = "rank_one"
+                    t.fit(X[:1000], X_test=X[1000:], y_test=y[1000:])
+                times.append(time.perf_counter() - t0)
+            rows[name] = (min(times), float(np.median(times)))
+        base = rows["naive loop"][1]
+        label = act.__name__
+        engine = {"ReLU": "auto = piecewise-linear", "Tanh": "auto = rank-one"}[label]
+        for name, (lo, med) in rows.items():
+            desc = f"{name}: {engine}" if name == "fit (auto)" else name
+            if name == "fit (rank_one)" and label == "Tanh":
+                continue
+            print(f"{label:<8}{desc:<34}{lo:>8.2f}{med:>10.2f}{base / med:>9.1f}x")
+    print(f"   load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    R_level = int(args[0]) if len(args) > 0 else 200
+    R_power = int(args[1]) if len(args) > 1 else 40
+    R_cov = int(args[2]) if len(args) > 2 else 100
+    what = args[3].split(",") if len(args) > 3 else ["level", "power", "coverage", "speed"]
+    torch.set_num_threads(1)
+    for threads in (1, 2):
+        if f"speed{threads}" in what or "speed" in what:
+            speed(threads)
+    torch.set_num_threads(1)
+    if "level" in what:
+        level(R_level)
+    if "power" in what:
+        power(R_power)
+    if "coverage" in what:
+        coverage(R_cov)
