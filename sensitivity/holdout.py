@@ -62,7 +62,7 @@ from sklearn.base import is_classifier as _sk_is_classifier
 from sklearn.feature_selection import SelectorMixin
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import adapters
 from . import inference as _inference
@@ -695,17 +695,31 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self
         """
         self._check_params()
+        # scikit-learn's checks and attributes first (n_features_in_, feature_names_in_,
+        # sparse / complex / empty input), then the package's messages naming the column
+        validate_data(
+            self,
+            X,
+            reset=True,
+            dtype=np.float64,
+            ensure_all_finite=False,
+            ensure_min_features=2,
+            ensure_min_samples=2,
+        )
         Xa, names = self._check_X(X, "X")
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(names, dtype=object)
         self._feature_names = names
-        self.n_features_in_ = Xa.shape[1]
         rs = check_random_state(self.random_state)
         budget = int(self.memory_budget_mb * 2**20)
         if X_test is not None:
             if y_test is None:
                 raise ValueError("X_test needs y_test (the held-out targets).")
-            Xt, _ = self._check_X(X_test, "X_test", names)
+            Xt, test_names = self._check_X(X_test, "X_test", names)
+            if isinstance(X_test, pd.DataFrame) and isinstance(X, pd.DataFrame):
+                if list(test_names) != list(names):
+                    raise ValueError(
+                        f"X_test has columns {list(test_names)} but X has {list(names)}; pass "
+                        "the same columns in the same order."
+                    )
             if Xt.shape[1] != Xa.shape[1]:
                 raise ValueError(f"X_test has {Xt.shape[1]} columns but X has {Xa.shape[1]}.")
             self._check_resolution(Xt.shape[0], Xa.shape[1])
@@ -747,7 +761,11 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                     "estimator for cross-fitting)."
                 )
             if y is None:
-                raise ValueError("Cross-fitting needs y; pass y to fit.")
+                raise ValueError(
+                    "HoldoutConditionalTest requires y to be passed, but the target y is None "
+                    "(cross-fitting refits the estimator); pass y, or prefit=True with a "
+                    "fitted model and X_test, y_test."
+                )
             if not _is_sklearn(self.estimator):
                 raise TypeError(_not_refittable(self.estimator))
             base, delta, draw_total = self._cross_fit(Xa, X, y, names, rs, budget, fit_params)

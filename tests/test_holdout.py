@@ -14,6 +14,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sensitivity.conditional import fit_conditional_models
 from sensitivity.holdout import (
@@ -205,6 +206,8 @@ def test_classifier_with_log_loss_and_dataframe_names():
     assert f.loc["a", "significant"] and f.loc["flag", "significant"]
     assert [cm.kind for cm in t.conditional_models_] == ["gaussian"] * 3 + ["logistic"]
     assert list(t.feature_names_in_) == ["a", "b", "c", "flag"]
+    with pytest.raises(ValueError, match="X_test has columns"):
+        t.fit(X.iloc[:300], X_test=X.iloc[300:, ::-1], y_test=y[300:])
 
 
 class Quadratic(torch.nn.Module):
@@ -234,14 +237,14 @@ def test_readme_torch_example():
 
     from sensitivity.holdout import HoldoutConditionalTest
 
-    X, y = make_friedman1(n_samples=1000, n_features=7, noise=1.0, random_state=0)
-    X_train, X_test, y_train, y_test = X[:700], X[700:], y[:700], y[700:]
+    X, y = make_friedman1(n_samples=700, n_features=7, noise=1.0, random_state=0)
+    X_train, X_test, y_train, y_test = X[:400], X[400:], y[:400], y[400:]
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(7, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
     Xt, yt = torch.tensor(X_train, dtype=torch.float32), torch.tensor(y_train[:, None]).float()
-    for _ in range(300):
+    for _ in range(150):
         opt.zero_grad()
         torch.nn.functional.mse_loss(net(Xt), yt).backward()
         opt.step()
@@ -327,3 +330,11 @@ def test_usage_errors():
         HoldoutConditionalTest(net, prefit=True).fit(X, X_test=X)
     with pytest.raises(ValueError, match="test must be one of"):
         HoldoutConditionalTest(net, prefit=True, test="z").fit(X, X_test=X, y_test=y)
+
+
+# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws).
+@parametrize_with_checks([HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3)])
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
