@@ -34,7 +34,7 @@ def test_gaussian_fit_is_the_least_squares_regression():
     np.testing.assert_allclose(m.coef, b[1:], atol=1e-10)
     resid = X[:, 2] - m.predict_mean()
     np.testing.assert_allclose(m.r2, 1 - resid @ resid / np.sum((X[:, 2] - X[:, 2].mean()) ** 2))
-    np.testing.assert_allclose(m.noise_sd, np.sqrt(resid @ resid / (len(X) - 5)))
+    np.testing.assert_allclose(m.noise_sd, np.sqrt(resid @ resid / len(X)))
     assert m.kind == "gaussian" and m.name == "x2" and m.index == 2
 
 
@@ -76,16 +76,18 @@ def test_draws_correlate_with_the_other_inputs_as_the_real_column_does():
         assert abs(r - m.r2) < 0.05
 
 
-def test_new_row_draws_have_the_unbiased_residual_variance():
+def test_new_row_draws_have_the_maximum_likelihood_residual_variance():
     X = toeplitz_X(n=200, p=8, seed=6)
     new = toeplitz_X(n=400, p=8, seed=7)
     (m,) = fit_conditional_models(X, columns=[3])
     draws = m.sample(np.random.default_rng(8), 500, Z=new)
     noise = draws - m.predict_mean(new)
     var = noise.var()
-    assert abs(var / m.noise_sd**2 - 1) < 0.03  # scaled by sqrt(n / (n - p))
+    assert abs(var / m.noise_sd**2 - 1) < 0.02  # RSS / n, unscaled
+    # and its second moment about the true conditional mean matches the real column's
+    assert m.new_row_scale == 1.0
     in_sample = m.sample(np.random.default_rng(8), 5) - m.predict_mean()
-    np.testing.assert_allclose(in_sample.var(axis=1), m.noise_sd**2 * (200 - 8) / 200)
+    np.testing.assert_allclose(in_sample.var(axis=1), m.noise_sd**2)
     # column 3 of the new rows is ignored
     new2 = new.copy()
     new2[:, 3] = 1e6

@@ -168,6 +168,13 @@ def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
     assert f.loc["x2", "r2_conditional"] == pytest.approx(0.64, abs=0.08)
     assert t.null_distribution_.shape == (4, 199) and t.loss_differences_.shape == (4, 400)
     assert t.n_heldout_ == 400 and t.estimator_ is net
+    assert [cm.n_train for cm in t.conditional_models_] == [400] * 4  # fitted on X_test
+    tr = HoldoutConditionalTest(net, prefit=True, n_draws=199, conditional_rows="train")
+    tr.fit(X[:500], X_test=X[500:], y_test=y[500:])
+    assert [cm.n_train for cm in tr.conditional_models_] == [500] * 4
+    assert list(tr.importances_.index[:2]) == ["x0", "x1"]
+    with pytest.raises(ValueError, match="conditional_rows must be one of"):
+        clone(tr).set_params(conditional_rows="all").fit(X[:500], X_test=X[500:], y_test=y[500:])
     np.testing.assert_array_equal(t.transform(X[:3]), X[:3, :2])
     text = t.summary()
     assert "holdout randomization test, 199 conditional draws" in text
@@ -332,8 +339,12 @@ def test_usage_errors():
         HoldoutConditionalTest(net, prefit=True, test="z").fit(X, X_test=X, y_test=y)
 
 
-# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws).
-@parametrize_with_checks([HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3)])
+# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws; the
+# conditional models on the training folds, as the checks' tiny integer data sets would separate
+# the binary-looking columns of a 7-row held-out fold).
+@parametrize_with_checks(
+    [HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3, conditional_rows="train")]
+)
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
