@@ -805,9 +805,16 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         return self
 
     def _conditional(self, Xa, names):
-        return fit_conditional_models(
-            Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
-        )
+        where = "held-out" if self.conditional_rows == "test" else "training"
+        try:
+            return fit_conditional_models(
+                Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
+            )
+        except ValueError as err:
+            raise ValueError(
+                f"Conditional models on the {where} rows (conditional_rows="
+                f"{self.conditional_rows!r}): {err}"
+            ) from err
 
     def _evaluate_setup(self, model, Xt: np.ndarray, y_test, names):
         view = prediction_view(model, feature_names=names, loss=self.loss, n_features=Xt.shape[1])

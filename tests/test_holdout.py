@@ -320,6 +320,11 @@ def test_too_few_heldout_rows_or_draws_for_alpha():
         HoldoutConditionalTest(net, prefit=True, n_draws=19).fit(
             X[:50], X_test=X[50:], y_test=y[50:]
         )
+    # the conditional models need more held-out rows than inputs
+    with pytest.raises(ValueError, match=r"Conditional models on the held-out rows.*4 rows and 4"):
+        HoldoutConditionalTest(
+            net, prefit=True, n_draws=1, test="cpi", p_adjust=None, alpha=0.1
+        ).fit(X[:50], X_test=X[50:54], y_test=y[50:54])
     # the t-test needs no particular number of draws
     HoldoutConditionalTest(net, prefit=True, n_draws=1, test="cpi").fit(
         X[:50], X_test=X[50:], y_test=y[50:]
