@@ -168,10 +168,10 @@ def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
     assert f.loc["x2", "r2_conditional"] == pytest.approx(0.64, abs=0.08)
     assert t.null_distribution_.shape == (4, 199) and t.loss_differences_.shape == (4, 400)
     assert t.n_heldout_ == 400 and t.estimator_ is net
-    assert [cm.n_train for cm in t.conditional_models_] == [400] * 4  # fitted on X_test
-    tr = HoldoutConditionalTest(net, prefit=True, n_draws=199, conditional_rows="train")
+    assert [cm.n_train for cm in t.conditional_models_] == [500] * 4  # fitted on X (train)
+    tr = HoldoutConditionalTest(net, prefit=True, n_draws=199, conditional_rows="test")
     tr.fit(X[:500], X_test=X[500:], y_test=y[500:])
-    assert [cm.n_train for cm in tr.conditional_models_] == [500] * 4
+    assert [cm.n_train for cm in tr.conditional_models_] == [400] * 4  # on X_test
     assert list(tr.importances_.index[:2]) == ["x0", "x1"]
     with pytest.raises(ValueError, match="conditional_rows must be one of"):
         clone(tr).set_params(conditional_rows="all").fit(X[:500], X_test=X[500:], y_test=y[500:])
@@ -323,7 +323,13 @@ def test_too_few_heldout_rows_or_draws_for_alpha():
     # the conditional models need more held-out rows than inputs
     with pytest.raises(ValueError, match=r"Conditional models on the held-out rows.*4 rows and 4"):
         HoldoutConditionalTest(
-            net, prefit=True, n_draws=1, test="cpi", p_adjust=None, alpha=0.1
+            net,
+            prefit=True,
+            n_draws=1,
+            test="cpi",
+            p_adjust=None,
+            alpha=0.1,
+            conditional_rows="test",
         ).fit(X[:50], X_test=X[50:54], y_test=y[50:54])
     # the t-test needs no particular number of draws
     HoldoutConditionalTest(net, prefit=True, n_draws=1, test="cpi").fit(
@@ -344,12 +350,8 @@ def test_usage_errors():
         HoldoutConditionalTest(net, prefit=True, test="z").fit(X, X_test=X, y_test=y)
 
 
-# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws; the
-# conditional models on the training folds, as the checks' tiny integer data sets would separate
-# the binary-looking columns of a 7-row held-out fold).
-@parametrize_with_checks(
-    [HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3, conditional_rows="train")]
-)
+# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws).
+@parametrize_with_checks([HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3)])
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
