@@ -282,7 +282,7 @@ class _RankOne:
 
     def base(self) -> np.ndarray:
         with torch.no_grad():
-            return self._loss(self.H).double().numpy()
+            return self._loss(self.H.clone()).double().numpy()  # the tail works in place
 
     def draws_per_call(self, memory_budget: int) -> int:
         per_draw = self.X.shape[0] * (2 * self.width + 2) * self.item
