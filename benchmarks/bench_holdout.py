@@ -112,6 +112,37 @@ def level(R):
     print(f"{'x3-x5 pooled':<28}{cells}")
 
 
+def level_clf(R):
+    """Unadjusted level for the noise inputs x4, x5 of the classification design."""
+    rej = {"p_hrt": [], "p_cpi": []}
+    t0 = time.perf_counter()
+    for seed in range(R):
+        Xc, yc = clf_design(1000, np.random.default_rng(1000 + seed))
+        clf = quiet_fit(
+            MLPClassifier(
+                hidden_layer_sizes=(20,), solver="lbfgs", max_iter=500, random_state=seed
+            ),
+            Xc[:500],
+            yc[:500],
+        )
+        t = HoldoutConditionalTest(clf, prefit=True, n_draws=199, p_adjust=None, random_state=seed)
+        t.fit(Xc[:500], X_test=Xc[500:], y_test=yc[500:])
+        f = t.importances_.loc[["x4", "x5"]]
+        for k in rej:
+            rej[k].append(f[k].to_numpy() <= 0.05)
+    print(
+        f"\n1b. Level, classification design (log-loss), {R} data sets, MLPClassifier (20,), "
+        f"n_train = n_test = 500, 199 draws; unadjusted 0.05 ({time.perf_counter() - t0:.0f} s)"
+    )
+    for k, v in rej.items():
+        r = np.mean(v, axis=0)
+        pooled = np.mean(v)
+        print(
+            f"  {k[2:].upper():<4} x4 {r[0]:.3f} ± {se(r[0], R):.3f}   x5 {r[1]:.3f} ± "
+            f"{se(r[1], R):.3f}   pooled {pooled:.3f} ± {se(pooled, 2 * R):.3f}"
+        )
+
+
 # ---------------------------------------------------------------------- 2. power
 def power(R):
     t0 = time.perf_counter()
@@ -294,6 +325,8 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     if "level" in what:
         level(R_level)
+    if "level_clf" in what:
+        level_clf(R_level)
     if "power" in what:
         power(R_power)
     if "coverage" in what:
