@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensitivity.conditional import (
     ConditionalModel,
@@ -279,3 +281,26 @@ def test_bad_kinds_and_columns():
         m.sample(0, 2, Z=bad)
     with pytest.raises(ValueError, match="n_draws must be a positive integer"):
         m.sample(0, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(8, 60),
+    p=st.integers(2, 6),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_property_new_row_mean_equals_in_sample_fit_and_draws_permute_residuals(n, p, seed, scale):
+    if n <= p + 1:
+        return
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * scale * rng.uniform(0.1, 10, size=p) + rng.normal(size=p)
+    (m,) = fit_conditional_models(X, columns=[p - 1])
+    fitted = m.predict_mean()
+    # the raw-unit coefficients reproduce the fit on the rows themselves
+    np.testing.assert_allclose(m.predict_mean(X), fitted, rtol=1e-8, atol=1e-8 * scale)
+    draws = m.sample(rng, 3)
+    resid = X[:, p - 1] - fitted
+    np.testing.assert_allclose(
+        np.sort(draws - fitted, axis=1), np.tile(np.sort(resid), (3, 1)), atol=1e-9 * scale
+    )
