@@ -269,31 +269,34 @@ def naive_loop(net, cms, Xte, yte, n_draws, seed):
 
 
 def speed(threads, repeats=3):
+    """Wall and CPU seconds, the methods interleaved run by run (the load drifts)."""
+    import os
+
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 10))
     y = X[:, 0] + np.sin(X[:, 1]) + X[:, 2] * X[:, 3] + rng.normal(size=2000)
     print(
         "\n4. Speed: 10 inputs, 1,000 held-out rows, 999 draws each (9.99 M evaluated rows), "
-        f"torch MLP 10-100-1, torch threads {threads}"
+        f"torch MLP 10-100-1, torch threads {threads}; {repeats} interleaved runs"
     )
-    import os
-
     print(f"   load average before: {os.getloadavg()[0]:.2f} (shared 2-core machine)")
-    print("   (fit: 3 runs; the naive loop, slow, once)")
-    print(f"{'network':<8}{'method':<34}{'min s':>8}{'median s':>10}{'vs naive':>10}")
+    print(
+        f"{'network':<8}{'method':<30}{'wall min':>9}{'wall med':>9}{'cpu med':>9}"
+        f"{'wall ratio':>11}{'cpu ratio':>10}"
+    )
     for act in (torch.nn.ReLU, torch.nn.Tanh):
         torch.manual_seed(0)
         net = torch.nn.Sequential(torch.nn.Linear(10, 100), act(), torch.nn.Linear(100, 1))
         cms = fit_conditional_models(X[:1000])  # on the training rows, as the test does
-        rows = {}
-        names = ("fit (auto)", "fit (rank_one)", "naive loop")
+        names = ["fit (auto)", "fit (rank_one)", "naive loop"]
         if act is torch.nn.Tanh:  # auto is rank-one already
-            names = ("fit (auto)", "naive loop")
-        for name in names:
-            times = []
-            for _ in range(1 if name == "naive loop" else repeats):
-                t0 = time.perf_counter()
+            names = ["fit (auto)", "naive loop"]
+        wall = {n: [] for n in names}
+        cpu = {n: [] for n in names}
+        for _ in range(repeats):
+            for name in names:
+                w0, c0 = time.perf_counter(), time.process_time()
                 if name == "naive loop":
                     naive_loop(net, cms, X[1000:], y[1000:], 999, 0)
                 else:
@@ -301,14 +304,18 @@ def speed(threads, repeats=3):
                     if name == "fit (rank_one)":
                         t._method = "rank_one"
                     t.fit(X[:1000], X_test=X[1000:], y_test=y[1000:])
-                times.append(time.perf_counter() - t0)
-            rows[name] = (min(times), float(np.median(times)))
-        base = rows["naive loop"][1]
+                wall[name].append(time.perf_counter() - w0)
+                cpu[name].append(time.process_time() - c0)
         label = act.__name__
-        engine = {"ReLU": "auto = piecewise-linear", "Tanh": "auto = rank-one"}[label]
-        for name, (lo, med) in rows.items():
-            desc = f"{name}: {engine}" if name == "fit (auto)" else name
-            print(f"{label:<8}{desc:<34}{lo:>8.2f}{med:>10.2f}{base / med:>9.1f}x")
+        engine = {"ReLU": "piecewise-linear", "Tanh": "rank-one"}[label]
+        bw, bc = np.median(wall["naive loop"]), np.median(cpu["naive loop"])
+        for name in names:
+            desc = f"fit (auto = {engine})" if name == "fit (auto)" else name
+            w, c = np.median(wall[name]), np.median(cpu[name])
+            print(
+                f"{label:<8}{desc:<30}{min(wall[name]):>9.2f}{w:>9.2f}{c:>9.2f}"
+                f"{bw / w:>10.1f}x{bc / c:>9.1f}x"
+            )
     print(f"   load average after: {os.getloadavg()[0]:.2f}")
 
 
