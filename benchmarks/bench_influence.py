@@ -132,6 +132,7 @@ def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=
             tol=1e-12,
             ftol=0.0,
             solver="lbfgs",
+            dtype=torch.float64,
         )
         t_loo = time.perf_counter() - t0
         thetas = torch.cat(
@@ -187,7 +188,7 @@ def well_fitted_test_row(alpha=5.0, n=200, n_top=50, seed=0):
         init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
         res = fit_networks(
             spec, X, y[:, None], init, sample_weight=sw, max_iter=5000, tol=1e-12, ftol=0.0,
-            solver="lbfgs",
+            solver="lbfgs", dtype=torch.float64,
         )  # fmt: skip
         thetas = torch.cat(
             [torch.as_tensor(c.reshape(n_top, -1)) for c in res.coefs]
@@ -237,7 +238,8 @@ def perturbation_faithfulness(task="regression", alpha=5.0, n=200, n_top=30, del
     W, b = si.network_.numpy_weights()
     init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
     res = fit_networks(
-        spec, Xb, si._Y.numpy(), init, max_iter=5000, tol=1e-12, ftol=0.0, solver="lbfgs"
+        spec, Xb, si._Y.numpy(), init, max_iter=5000, tol=1e-12, ftol=0.0, solver="lbfgs",
+        dtype=torch.float64,
     )
     thetas = torch.cat(
         [torch.as_tensor(c.reshape(n_top, -1)) for c in res.coefs]

@@ -2,7 +2,8 @@
 
 Public API: estimator classes (:class:`Garson`, :class:`Olden`, :class:`Dimopoulos`,
 :class:`Attributions`, ...), plain functions on a fitted model (:func:`garson`, :func:`olden`,
-:func:`integrated_gradients`, ...), sample influence (:class:`SampleInfluence`), the network batch
+:func:`integrated_gradients`, ...), the held-out conditional test of any fitted model (:class:`HoldoutConditionalTest`), sample influence
+(:class:`SampleInfluence`), the network batch
 :class:`MLPBatch` and the data loaders.
 """
 
@@ -25,6 +26,7 @@ from .estimators import (
     olden,
     permutation,
 )
+from .holdout import HoldoutConditionalTest
 from .influence import SampleInfluence
 from .network import MLPBatch
 
@@ -35,6 +37,7 @@ __all__ = [
     "Attributions",
     "Dimopoulos",
     "Garson",
+    "HoldoutConditionalTest",
     "InputPerturbation",
     "LekProfile",
     "MLPBatch",

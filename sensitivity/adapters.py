@@ -896,8 +896,8 @@ def training_spec(model):
     the affine input transform of a Pipeline's scalers. Works on fitted or unfitted
     ``MLPRegressor``/``MLPClassifier`` and Pipelines (an unfitted Pipeline has no scaler
     transform yet: ``input_scale`` is then None), and on a torch ``nn.Sequential`` of
-    ``nn.Linear`` layers with one hidden activation (squared error for an identity output,
-    log-loss for a logistic or softmax one; ``alpha = 0``).
+    ``nn.Linear`` layers with one hidden activation (see :func:`_torch_training_spec`: the
+    final module decides regression or classification).
 
     Parameters
     ----------
@@ -965,23 +965,59 @@ def training_spec(model):
             classes=None if classes is None else np.asarray(classes),
         )
     if isinstance(model, torch.nn.Sequential):
-        batch = _from_torch_sequential(model, None, None, torch.float64)
-        hidden = set(batch.activations[:-1])
-        if len(hidden) > 1:
-            raise TypeError(f"Mixed hidden activations {sorted(hidden)} are not supported.")
-        out = batch.activations[-1]
-        loss = "squared_error" if out == "identity" else "log_loss"
-        return TrainingSpec(
-            hidden_sizes=batch.hidden_sizes,
-            activation=hidden.pop() if hidden else "identity",
-            out_activation=out,
-            loss=loss,
-            alpha=0.0,
-            is_classifier=loss == "log_loss",
-        )
+        return _torch_training_spec(model)
     raise TypeError(
         f"The batched trainer cannot reproduce the training of {type(model).__name__}; "
         "use trainer='estimator' (refits clones of the estimator)."
+    )
+
+
+def _torch_training_spec(model: torch.nn.Sequential):
+    """The training problem of a torch ``nn.Sequential`` MLP.
+
+    The modules are ``nn.Linear`` layers with one kind of hidden activation between them
+    (``nn.ReLU``, ``nn.Tanh``, ``nn.Sigmoid`` or none, i.e. ``nn.Identity``; ``nn.Dropout`` is
+    ignored, as in evaluation mode). **The final module says what the network predicts:**
+
+    * ends in ``nn.Linear`` (or ``nn.Identity``): a regressor, squared-error loss;
+    * ends in ``nn.Softmax(dim=1)`` (or ``dim=-1``): a classifier of ``k >= 2`` classes coded
+      ``0..k-1`` (the output units), log-loss;
+    * ends in ``nn.Sigmoid``: a binary classifier with one output unit (classes ``0, 1``;
+      several units: multilabel), log-loss.
+
+    A classifier trained on logits (``nn.CrossEntropyLoss`` on a network ending in
+    ``nn.Linear``) is therefore read as a regressor: append ``nn.Softmax(dim=1)`` (or
+    ``nn.Sigmoid()``) to the module before passing it. A final ``nn.ReLU``/``nn.Tanh`` is not
+    a loss the trainer knows (``TypeError``). The module holds no penalty: ``alpha = 0`` (the
+    estimators' ``train_alpha`` sets the test's own penalty).
+    """
+    from .training import TrainingSpec
+
+    batch = _from_torch_sequential(model, None, None, torch.float64)
+    hidden = set(batch.activations[:-1])
+    if len(hidden) > 1:
+        raise TypeError(
+            f"Mixed hidden activations {sorted(hidden)} in the nn.Sequential: the batched "
+            "trainer uses one hidden activation for all layers."
+        )
+    out = batch.activations[-1]
+    if out not in ("identity", "logistic", "softmax"):
+        raise TypeError(
+            f"The nn.Sequential ends in a {out} activation: the batched trainer knows a "
+            "final nn.Linear (regression), nn.Softmax(dim=1) or nn.Sigmoid (classification)."
+        )
+    classifier = out != "identity"
+    classes = None
+    if classifier:
+        classes = np.arange(2 if batch.n_outputs == 1 else batch.n_outputs)
+    return TrainingSpec(
+        hidden_sizes=batch.hidden_sizes,
+        activation=hidden.pop() if hidden else "identity",
+        out_activation=out,
+        loss="log_loss" if classifier else "squared_error",
+        alpha=0.0,
+        is_classifier=classifier,
+        classes=classes,
     )
 
 
@@ -990,6 +1026,9 @@ def with_network_weights(model, coefs, intercepts):
 
     ``coefs``/``intercepts`` are per layer ``(n_in, n_out)``/``(n_out,)`` arrays in the
     model's own input space (after a Pipeline's scalers). The model passed in is not modified.
+    For a torch ``nn.Sequential`` the result is a deep copy of the module whose ``nn.Linear``
+    layers hold ``weight = coefs[l].T`` and ``bias = intercepts[l]`` in the module's own dtype
+    and device (a layer without bias must get zero intercepts).
     """
     import copy
 
@@ -1004,11 +1043,24 @@ def with_network_weights(model, coefs, intercepts):
         return new
     if isinstance(new, torch.nn.Sequential):
         linears = [m for m in _flatten_sequential(new) if isinstance(m, torch.nn.Linear)]
+        have = [(m.in_features, m.out_features) for m in linears]
+        got = [tuple(np.shape(W)) for W in coefs]
+        got_b = [tuple(np.shape(b)) for b in intercepts]
+        if have != got or got_b != [(o,) for _, o in have]:
+            raise ValueError(
+                f"The weights do not match the nn.Sequential's layers: it has (n_in, n_out) "
+                f"{have}; got coefs {got} and intercepts {got_b}."
+            )
         with torch.no_grad():
             for lin, W, b in zip(linears, coefs, intercepts, strict=True):
                 lin.weight.copy_(torch.as_tensor(np.asarray(W).T, dtype=lin.weight.dtype))
                 if lin.bias is not None:
                     lin.bias.copy_(torch.as_tensor(np.asarray(b), dtype=lin.bias.dtype))
+                elif np.any(np.asarray(b) != 0):
+                    raise ValueError(
+                        "An nn.Linear without bias cannot hold non-zero intercepts; build it "
+                        "with bias=True."
+                    )
         return new
     raise TypeError(f"Cannot set network weights into {type(model).__name__}.")
 

@@ -25,17 +25,22 @@ Kinds of model (``kind``):
       draws keep the empirical residual distribution exactly, and their spread equals the
       observed column's. Scaling by :math:`\\sqrt{n/(n-p)}` would make the draws more dispersed
       than the real column and so distinguishable from it, which is what the test must avoid.
-    * new rows: fitted values :math:`\\beta_0 + z^\\top\\beta` plus residuals drawn with
-      replacement, scaled by :math:`\\sqrt{n/(n-p)}` (``p`` the number of fitted coefficients
-      with the intercept), so that their variance is the unbiased
-      :math:`\\hat\\sigma^2 = \\mathrm{RSS}/(n-p)`: a new row's deviation from the fitted
-      regression has variance :math:`\\sigma^2(1 + h)` with :math:`h = O(p/n)`, not the
-      in-sample :math:`\\sigma^2(1 - p/n)`.
+    * new rows: fitted values :math:`\\hat\\beta_0 + z^\\top\\hat\\beta` plus residuals drawn
+      with replacement, again unscaled, i.e. with the maximum-likelihood variance
+      :math:`\\mathrm{RSS}/n`, whose expectation is :math:`\\sigma^2(1 - p/n)` (``p``
+      coefficients with the intercept). The fitted mean of a new row is off by
+      :math:`(\\hat\\beta - \\beta)^\\top z`, whose mean square over new rows is about
+      :math:`\\sigma^2 p/n`; the two add up to :math:`\\sigma^2`, so a draw's expected squared
+      distance from the true conditional mean equals the real column's. Scaling the residuals
+      by :math:`\\sqrt{n/(n-p)}` (the unbiased :math:`\\hat\\sigma^2`) would over-disperse
+      the draws by about :math:`2p/n`, which a sensitive model can tell from the real column.
+      ``ConditionalModel.new_row_scale`` holds the factor (1).
 
     ``r2`` is the ordinary :math:`R^2 = 1 - \\mathrm{RSS}/\\mathrm{TSS}`.
 ``"gaussian-normal"``
     The same regression with normal noise :math:`N(0, \\hat\\sigma^2)`,
-    :math:`\\hat\\sigma^2 = \\mathrm{RSS}/(n-p)`, in-sample and on new rows.
+    :math:`\\hat\\sigma^2 = \\mathrm{RSS}/n` (maximum likelihood, for the reasons above),
+    in-sample and on new rows.
 ``"logistic"``
     A column with two distinct values :math:`v_0 < v_1`: logistic regression of
     :math:`1\\{x_j = v_1\\}` on the standardized other columns (scikit-learn
@@ -134,7 +139,12 @@ class ConditionalModel:
         Gaussian kinds: the regression on the *raw* other columns,
         :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}`.
     noise_sd : float
-        Gaussian kinds: :math:`\\hat\\sigma = \\sqrt{\\mathrm{RSS}/(n-p)}`.
+        Gaussian kinds: the maximum-likelihood residual sd
+        :math:`\\hat\\sigma = \\sqrt{\\mathrm{RSS}/n}` (the sd of the residuals).
+    new_row_scale : float
+        ``"gaussian"``: factor applied to the resampled residuals on new rows (1: the raw
+        residuals, see the module docstring; ``sqrt(n / (n - p))`` would give them the unbiased
+        variance instead).
     """
 
     index: int
@@ -146,6 +156,7 @@ class ConditionalModel:
     coef: np.ndarray | None = None
     intercept: float | None = None
     noise_sd: float = float("nan")
+    new_row_scale: float = 1.0
     _fitted: np.ndarray | None = field(default=None, repr=False)  # (n,) mean or (n, K) probs
     _residuals: np.ndarray | None = field(default=None, repr=False)
     _classifier: LogisticRegression | None = field(default=None, repr=False)
@@ -208,7 +219,7 @@ class ConditionalModel:
             None: draws for the rows the model was fitted on (in-sample, the conditional
             randomization test; gaussian residuals are *permuted*). Else the full rows of new
             data (column ``index`` ignored; the held-out test; gaussian residuals are drawn
-            with replacement, scaled by :math:`\\sqrt{n/(n-p)}`).
+            with replacement, unscaled: see the module docstring).
 
         Returns
         -------
@@ -238,8 +249,8 @@ class ConditionalModel:
             if Z is None:
                 noise = rng.permuted(np.broadcast_to(res, (n_draws, m)), axis=1)
             else:
-                n, k = self.n_train, self._n_features  # k coefficients with the intercept
-                noise = res[rng.integers(0, n, size=(n_draws, m))] * np.sqrt(n / (n - k))
+                idx = rng.integers(0, self.n_train, size=(n_draws, m))
+                noise = res[idx] * self.new_row_scale
             return mean + noise
         proba = self.predict_proba(Z)
         u = rng.random((n_draws, proba.shape[0]))
@@ -379,7 +390,7 @@ def _fit_gaussian(X, j, name, kind, ridge) -> ConditionalModel:
         n_train=n,
         coef=coef,
         intercept=float(xbar - center @ coef),
-        noise_sd=float(np.sqrt(rss / (n - p))),
+        noise_sd=float(np.sqrt(rss / n)),
         _fitted=fitted,
         _residuals=resid,
         _n_features=p,

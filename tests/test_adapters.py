@@ -202,3 +202,111 @@ def test_poisson_regressor_exp_output(data):
     batch = to_mlp_batch(net)
     assert batch.activations[-1] == net.out_activation_ == "exp"
     np.testing.assert_allclose(batch.predict(X)[0, :, 0], net.predict(X), rtol=1e-10)
+
+
+# ---------------------------------------------------------------------- torch training specs
+def _torch_twin(sk, final=None):
+    """An nn.Sequential holding the weights of a fitted sklearn MLP (same function)."""
+    acts = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "logistic": torch.nn.Sigmoid}
+    layers = []
+    for i, (W, b) in enumerate(zip(sk.coefs_, sk.intercepts_, strict=True)):
+        lin = torch.nn.Linear(*W.shape)
+        with torch.no_grad():
+            lin.weight.copy_(torch.as_tensor(W.T))
+            lin.bias.copy_(torch.as_tensor(b))
+        layers.append(lin)
+        if i < len(sk.coefs_) - 1:
+            layers.append(acts[sk.activation]())
+    if final is not None:
+        layers.append(final)
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+@pytest.mark.parametrize("kind", ["regressor", "binary", "multiclass"])
+def test_training_spec_of_torch_sequential_matches_its_sklearn_twin(data, activation, kind):
+    from sensitivity.adapters import training_spec
+
+    X, y = data
+    if kind == "regressor":
+        sk = MLPRegressor(hidden_layer_sizes=(5, 3), activation=activation, alpha=0.0)
+        sk = _fit(sk.set_params(max_iter=30, random_state=0), X, y)
+        final = None
+    else:
+        labels = (y > 0).astype(int) if kind == "binary" else np.digitize(y, [-1, 1])
+        sk = MLPClassifier(hidden_layer_sizes=(5, 3), activation=activation, alpha=0.0)
+        sk = _fit(sk.set_params(max_iter=30, random_state=0), X, labels)
+        final = torch.nn.Sigmoid() if kind == "binary" else torch.nn.Softmax(dim=1)
+    net = _torch_twin(sk, final)
+    a, b = training_spec(sk), training_spec(net)
+    for field in ("hidden_sizes", "activation", "out_activation", "loss", "is_classifier"):
+        assert getattr(a, field) == getattr(b, field), field
+    if kind != "regressor":
+        np.testing.assert_array_equal(b.classes, np.arange(len(sk.classes_)))
+    assert b.alpha == 0.0
+    # and the twin computes the same function
+    out = net(torch.as_tensor(X, dtype=torch.float32)).detach().numpy()
+    ref = sk.predict(X)[:, None] if kind == "regressor" else sk.predict_proba(X)
+    ref = ref[:, 1:] if kind == "binary" else ref
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_torch_with_network_weights_round_trips_exactly(data):
+    from sensitivity.adapters import with_network_weights
+
+    X, y = data
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3), torch.nn.Softmax(dim=1)
+    )
+    coefs, ints = to_mlp_batch(net).numpy_weights()
+    coefs, ints = [c[0] for c in coefs], [b[0] for b in ints]
+    copy = with_network_weights(net, coefs, ints)
+    assert copy is not net and isinstance(copy, torch.nn.Sequential)
+    for p, q in zip(net.parameters(), copy.parameters(), strict=True):
+        assert p.dtype == q.dtype and torch.equal(p, q)
+    # new weights go in, the original is untouched
+    sk = _fit(
+        MLPClassifier(hidden_layer_sizes=(6,), activation="tanh", max_iter=30, random_state=0),
+        X,
+        np.digitize(y, [0]),
+    )
+    sk_twin = _fit(
+        MLPClassifier(hidden_layer_sizes=(6,), activation="tanh", max_iter=30, random_state=0),
+        X,
+        np.digitize(y, [-1, 1]),
+    )
+    new = with_network_weights(net, sk_twin.coefs_, sk_twin.intercepts_)
+    np.testing.assert_allclose(
+        new(torch.as_tensor(X, dtype=torch.float32)).detach().numpy(),
+        sk_twin.predict_proba(X),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(), coefs[0].T.astype(np.float32))
+    with pytest.raises(ValueError, match=r"do not match the nn.Sequential's layers"):
+        with_network_weights(net, sk.coefs_, sk.intercepts_)  # one output unit, not three
+
+
+def test_torch_training_spec_errors():
+    from sensitivity.adapters import training_spec
+
+    mixed = torch.nn.Sequential(
+        torch.nn.Linear(3, 4),
+        torch.nn.ReLU(),
+        torch.nn.Linear(4, 4),
+        torch.nn.Tanh(),
+        torch.nn.Linear(4, 1),
+    )
+    with pytest.raises(TypeError, match="Mixed hidden activations"):
+        training_spec(mixed)
+    relu_out = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1), torch.nn.ReLU()
+    )
+    with pytest.raises(TypeError, match="ends in a relu activation"):
+        training_spec(relu_out)
+    nobias = torch.nn.Sequential(torch.nn.Linear(3, 1, bias=False))
+    from sensitivity.adapters import with_network_weights
+
+    with pytest.raises(ValueError, match="without bias"):
+        with_network_weights(nobias, [np.ones((3, 1))], [np.ones(1)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensitivity.conditional import (
     ConditionalModel,
@@ -34,7 +36,7 @@ def test_gaussian_fit_is_the_least_squares_regression():
     np.testing.assert_allclose(m.coef, b[1:], atol=1e-10)
     resid = X[:, 2] - m.predict_mean()
     np.testing.assert_allclose(m.r2, 1 - resid @ resid / np.sum((X[:, 2] - X[:, 2].mean()) ** 2))
-    np.testing.assert_allclose(m.noise_sd, np.sqrt(resid @ resid / (len(X) - 5)))
+    np.testing.assert_allclose(m.noise_sd, np.sqrt(resid @ resid / len(X)))
     assert m.kind == "gaussian" and m.name == "x2" and m.index == 2
 
 
@@ -76,16 +78,18 @@ def test_draws_correlate_with_the_other_inputs_as_the_real_column_does():
         assert abs(r - m.r2) < 0.05
 
 
-def test_new_row_draws_have_the_unbiased_residual_variance():
+def test_new_row_draws_have_the_maximum_likelihood_residual_variance():
     X = toeplitz_X(n=200, p=8, seed=6)
     new = toeplitz_X(n=400, p=8, seed=7)
     (m,) = fit_conditional_models(X, columns=[3])
     draws = m.sample(np.random.default_rng(8), 500, Z=new)
     noise = draws - m.predict_mean(new)
     var = noise.var()
-    assert abs(var / m.noise_sd**2 - 1) < 0.03  # scaled by sqrt(n / (n - p))
+    assert abs(var / m.noise_sd**2 - 1) < 0.02  # RSS / n, unscaled
+    # and its second moment about the true conditional mean matches the real column's
+    assert m.new_row_scale == 1.0
     in_sample = m.sample(np.random.default_rng(8), 5) - m.predict_mean()
-    np.testing.assert_allclose(in_sample.var(axis=1), m.noise_sd**2 * (200 - 8) / 200)
+    np.testing.assert_allclose(in_sample.var(axis=1), m.noise_sd**2)
     # column 3 of the new rows is ignored
     new2 = new.copy()
     new2[:, 3] = 1e6
@@ -277,3 +281,26 @@ def test_bad_kinds_and_columns():
         m.sample(0, 2, Z=bad)
     with pytest.raises(ValueError, match="n_draws must be a positive integer"):
         m.sample(0, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(8, 60),
+    p=st.integers(2, 6),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_property_new_row_mean_equals_in_sample_fit_and_draws_permute_residuals(n, p, seed, scale):
+    if n <= p + 1:
+        return
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * scale * rng.uniform(0.1, 10, size=p) + rng.normal(size=p)
+    (m,) = fit_conditional_models(X, columns=[p - 1])
+    fitted = m.predict_mean()
+    # the raw-unit coefficients reproduce the fit on the rows themselves
+    np.testing.assert_allclose(m.predict_mean(X), fitted, rtol=1e-8, atol=1e-8 * scale)
+    draws = m.sample(rng, 3)
+    resid = X[:, p - 1] - fitted
+    np.testing.assert_allclose(
+        np.sort(draws - fitted, axis=1), np.tile(np.sort(resid), (3, 1)), atol=1e-9 * scale
+    )

@@ -1,0 +1,358 @@
+"""Held-out conditional test of a fitted model (sensitivity.holdout)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sensitivity.conditional import fit_conditional_models
+from sensitivity.holdout import (
+    HoldoutConditionalTest,
+    holdout_losses,
+    holdout_pvalues,
+    prediction_view,
+)
+from sensitivity.methods.perturbation import _encode_target, _row_losses
+
+
+def design(n=400, seed=0):
+    """y depends on x0 and x1; x2 is a no-effect input correlated 0.8 with x0; x3 is noise."""
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(size=n)
+    x2 = 0.8 * x0 + 0.6 * rng.normal(size=n)
+    X = np.column_stack([x0, rng.normal(size=n), x2, rng.normal(size=n)])
+    y = 2 * X[:, 0] + np.sin(2 * X[:, 1]) + 0.5 * rng.normal(size=n)
+    return X, y
+
+
+def fit_quiet(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y)
+
+
+def naive_losses(predict, X, Y, kind, cm, draws):
+    """Reference: one predict call per draw."""
+    out = []
+    for d in draws:
+        Xb = X.copy()
+        Xb[:, cm.index] = d
+        pred = np.asarray(predict(Xb), dtype=np.float64).reshape(len(X), -1)
+        out.append(_row_losses(pred[None], Y, kind)[0].sum(-1))
+    return np.array(out)
+
+
+# ---------------------------------------------------------------------- batched evaluation
+@pytest.mark.parametrize(
+    ("hidden", "activation", "kind"),
+    [
+        ((8,), "relu", "reg"),
+        ((8,), "identity", "reg"),
+        ((8,), "relu", "multiclass"),
+        ((8,), "relu", "binary"),
+        ((6, 5), "relu", "reg"),
+        ((8,), "tanh", "multiclass"),
+        ((8,), "logistic", "reg2"),
+    ],
+)
+def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
+    X, y = design(300)
+    Xtr, Xte = X[:200], X[200:]
+    if kind.startswith("reg"):
+        target = np.column_stack([y, X[:, 3]]) if kind == "reg2" else y
+        model = MLPRegressor(hidden_layer_sizes=hidden, activation=activation, max_iter=200)
+    else:
+        target = np.digitize(y, [0]) if kind == "binary" else np.digitize(y, [-1, 1])
+        model = MLPClassifier(hidden_layer_sizes=hidden, activation=activation, max_iter=200)
+    model = fit_quiet(
+        make_pipeline(StandardScaler(), model.set_params(random_state=0)), Xtr, target[:200]
+    )
+    if activation == "relu" and hidden == (8,):  # a unit that ignores x3 and x1 entirely
+        model[-1].coefs_[0][3, :] = 0.0
+        model[-1].coefs_[0][1, :2] = 0.0
+    view = prediction_view(model)
+    loss = "log_loss" if view.is_classifier else "mse"
+    Y, k = _encode_target(view, target[200:], len(Xte), loss)
+    cms = fit_conditional_models(Xtr)
+    seeds = [11, 12, 13, 14]
+    if kind == "binary":
+
+        def pred(Z):
+            return model.predict_proba(Z)[:, 1]
+
+    else:
+        pred = model.predict_proba if view.is_classifier else model.predict
+    base_pred = np.asarray(pred(Xte), dtype=np.float64).reshape(len(Xte), -1)
+    ref_base = _row_losses(base_pred[None], Y, k)[0].sum(-1)
+    methods = ["rank_one", "stacked"] + (
+        ["piecewise"] if len(hidden) == 1 and activation in ("relu", "identity") else []
+    )
+    for method in methods:
+        res = holdout_losses(
+            view, Xte, Y, k, cms, n_draws=20, seeds=seeds, method=method, memory_budget=50_000
+        )
+        np.testing.assert_allclose(res.base, ref_base, rtol=1e-10)
+        for pos, cm in enumerate(cms):
+            draws = cm.sample(np.random.default_rng(seeds[pos]), 20, Z=Xte)
+            ref = naive_losses(pred, Xte, Y, k, cm, draws)
+            np.testing.assert_allclose(res.draw_total[pos], ref.sum(1), rtol=1e-10)
+            np.testing.assert_allclose(
+                res.delta[pos], (ref - ref_base).mean(0), rtol=1e-8, atol=1e-12
+            )
+    if activation == "relu" and hidden == (8,):
+        assert np.all(res.draw_total[3] == res.base.sum())  # x3 unused: no change at all
+
+
+def test_engines_and_memory_budget_do_not_change_the_result():
+    X, y = design(300)
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(10,), max_iter=300, random_state=0), X[:200], y[:200]
+    )
+    kw = dict(n_draws=199, random_state=3, prefit=True)
+    a = HoldoutConditionalTest(net, **kw).fit(X[:200], X_test=X[200:], y_test=y[200:])
+    b = HoldoutConditionalTest(net, memory_budget_mb=0.01, **kw).fit(
+        X[:200], X_test=X[200:], y_test=y[200:]
+    )
+    pd.testing.assert_frame_equal(a.importances_, b.importances_, check_exact=False, rtol=1e-9)
+    np.testing.assert_array_equal(a.importances_["p_hrt"], b.importances_["p_hrt"])
+
+
+# ---------------------------------------------------------------------- p-values and intervals
+def test_pvalues_and_interval_follow_their_formulas():
+    rng = np.random.default_rng(0)
+    base = rng.exponential(size=50)
+    delta = rng.normal(0.1, 1, size=(3, 50)) * np.array([[1], [0], [2]])
+    draw_total = base.sum() + rng.normal(size=(3, 99)) * 5
+    draw_total[1] = base.sum()  # an unused variable: every draw ties with the real column
+    res = holdout_pvalues(base, delta, draw_total, alpha=0.1)
+    for k in range(3):
+        count = np.sum(draw_total[k] <= base.sum())
+        assert res.p_hrt[k] == pytest.approx((1 + count) / 100)
+    assert res.p_hrt[1] == 1.0
+    for k in (0, 2):
+        d = delta[k]
+        t = stats.ttest_1samp(d, 0.0, alternative="greater")
+        assert res.p_cpi[k] == pytest.approx(t.pvalue, rel=1e-10)
+        ci = stats.t.interval(0.9, 49, loc=d.mean(), scale=stats.sem(d))
+        np.testing.assert_allclose([res.ci_low[k], res.ci_high[k]], ci, rtol=1e-10)
+        assert res.importance[k] == pytest.approx(d.mean())
+    assert res.importance[1] == 0.0 and res.p_cpi[1] == 1.0
+
+
+# ---------------------------------------------------------------------- the estimator
+def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
+    X, y = design(900, seed=1)
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(20,), max_iter=300, random_state=0), X[:500], y[:500]
+    )
+    t = HoldoutConditionalTest(net, prefit=True, n_draws=199, random_state=0)
+    t.fit(X[:500], X_test=X[500:], y_test=y[500:])
+    f = t.importances_
+    assert list(f.index[:2]) == ["x0", "x1"]
+    assert f.loc["x0", "p_value"] == pytest.approx(1 / 200)
+    assert f.loc["x0", "significant"] and f.loc["x1", "significant"]
+    assert not f.loc["x2", "significant"] and not f.loc["x3", "significant"]
+    assert f.loc["x0", "ci_low"] > 0
+    assert set(f.columns) >= {"p_hrt", "p_cpi", "std_error", "r2_conditional", "ci_low"}
+    assert f.loc["x2", "r2_conditional"] == pytest.approx(0.64, abs=0.08)
+    assert t.null_distribution_.shape == (4, 199) and t.loss_differences_.shape == (4, 400)
+    assert t.n_heldout_ == 400 and t.estimator_ is net
+    assert [cm.n_train for cm in t.conditional_models_] == [500] * 4  # fitted on X (train)
+    tr = HoldoutConditionalTest(net, prefit=True, n_draws=199, conditional_rows="test")
+    tr.fit(X[:500], X_test=X[500:], y_test=y[500:])
+    assert [cm.n_train for cm in tr.conditional_models_] == [400] * 4  # on X_test
+    assert list(tr.importances_.index[:2]) == ["x0", "x1"]
+    with pytest.raises(ValueError, match="'conditional_rows' parameter of HoldoutConditionalTest must be"):
+        clone(tr).set_params(conditional_rows="all").fit(X[:500], X_test=X[500:], y_test=y[500:])
+    np.testing.assert_array_equal(t.transform(X[:3]), X[:3, :2])
+    text = t.summary()
+    assert "holdout randomization test, 199 conditional draws" in text
+    assert "H0_j" in text or t.results_.__dict__.get("hypothesis")
+    cpi = HoldoutConditionalTest(net, prefit=True, n_draws=199, test="cpi").fit(
+        X[:500], X_test=X[500:], y_test=y[500:]
+    )
+    np.testing.assert_array_equal(cpi.importances_["p_value"], cpi.importances_["p_cpi"])
+
+
+def test_cross_fitting_pools_every_row_once():
+    X, y = design(200, seed=2)
+    t = HoldoutConditionalTest(
+        LinearRegression(), n_draws=99, cv=4, p_adjust=None, random_state=0
+    ).fit(X, y)
+    assert t.n_heldout_ == 200 and len(t.estimators_) == 4
+    assert t.mode_ == "cross-fitting"
+    assert t.importances_.loc["x0", "p_value"] == pytest.approx(0.01)
+    # deterministic given random_state
+    t2 = clone(t).fit(X, y)
+    pd.testing.assert_frame_equal(t.importances_, t2.importances_)
+    assert t.predict(X[:2]).shape == (2,)
+
+
+def test_classifier_with_log_loss_and_dataframe_names():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(rng.normal(size=(600, 3)), columns=["a", "b", "c"])
+    X["flag"] = (rng.random(600) < 0.5).astype(float)
+    logit = 2 * X["a"] - 1.5 * X["flag"]
+    y = np.where(rng.random(600) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    clf = LogisticRegression().fit(X.iloc[:300], y[:300])
+    t = HoldoutConditionalTest(clf, prefit=True, n_draws=199, random_state=0)
+    t.fit(X.iloc[:300], X_test=X.iloc[300:], y_test=y[300:])
+    f = t.importances_
+    assert set(f.index[:2]) == {"a", "flag"}
+    assert f.loc["a", "significant"] and f.loc["flag", "significant"]
+    assert [cm.kind for cm in t.conditional_models_] == ["gaussian"] * 3 + ["logistic"]
+    assert list(t.feature_names_in_) == ["a", "b", "c", "flag"]
+    with pytest.raises(ValueError, match="X_test has columns"):
+        t.fit(X.iloc[:300], X_test=X.iloc[300:, ::-1], y_test=y[300:])
+
+
+class Quadratic(torch.nn.Module):
+    """A general torch module (not an nn.Sequential): y = 3 x0^2 + x1."""
+
+    def forward(self, x):
+        return 3 * x[:, :1] ** 2 + x[:, 1:2]
+
+
+def test_any_torch_module_and_plain_function():
+    X, _ = design(500, seed=5)
+    rng = np.random.default_rng(0)
+    y = 3 * X[:, 0] ** 2 + X[:, 1] + 0.3 * rng.normal(size=500)
+    for model in (Quadratic(), lambda Z: 3 * Z[:, 0] ** 2 + Z[:, 1]):
+        t = HoldoutConditionalTest(
+            model, prefit=True, n_draws=99, p_adjust=None, random_state=0
+        ).fit(X[:250], X_test=X[250:], y_test=y[250:])
+        f = t.importances_
+        assert f.loc["x0", "significant"] and f.loc["x1", "significant"]
+        assert f.loc["x2", "importance"] == 0.0 and f.loc["x2", "p_value"] == 1.0
+
+
+def test_readme_torch_example():
+    # the snippet of the report (README-ready), verbatim apart from the data
+    import torch
+    from sklearn.datasets import make_friedman1
+
+    from sensitivity.holdout import HoldoutConditionalTest
+
+    X, y = make_friedman1(n_samples=700, n_features=7, noise=1.0, random_state=0)
+    X_train, X_test, y_train, y_test = X[:400], X[400:], y[:400], y[400:]
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(7, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    Xt, yt = torch.tensor(X_train, dtype=torch.float32), torch.tensor(y_train[:, None]).float()
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(Xt), yt).backward()
+        opt.step()
+
+    test = HoldoutConditionalTest(net, prefit=True, n_draws=999, random_state=0)
+    test.fit(X_train, X_test=X_test, y_test=y_test)
+    print(test.summary())
+
+    f = test.importances_
+    assert set(f.index[:4]) <= {"x0", "x1", "x2", "x3", "x4"}
+    assert f.loc[["x0", "x1", "x3"], "significant"].all()
+    assert not f.loc[["x5", "x6"], "significant"].any()
+
+
+def test_sklearn_parameters_and_clone():
+    t = HoldoutConditionalTest(LinearRegression(), n_draws=19, test="cpi", cv=3)
+    params = t.get_params()
+    assert (
+        params["n_draws"] == 19
+        and params["test"] == "cpi"
+        and "estimator__fit_intercept" in t.get_params(deep=True)
+    )
+    c = clone(t)
+    assert c.get_params()["cv"] == 3 and c is not t
+
+
+# ---------------------------------------------------------------------- errors
+def test_model_with_another_input_width():
+    X, y = design(100)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    with pytest.raises(ValueError, match="X has 4 columns but the model takes 5 inputs"):
+        HoldoutConditionalTest(net, prefit=True, n_draws=99).fit(
+            X[:50], X_test=X[50:], y_test=y[50:]
+        )
+
+
+def test_model_that_fails_on_predict():
+    X, y = design(100)
+
+    def broken(Z):
+        raise RuntimeError("boom")
+
+    with pytest.raises(ValueError, match=r"The model raised RuntimeError when predicting.*boom"):
+        HoldoutConditionalTest(broken, prefit=True, n_draws=99).fit(
+            X[:50], X_test=X[50:], y_test=y[50:]
+        )
+
+
+def test_test_set_with_nan():
+    X, y = design(100)
+    Xt = X[50:].copy()
+    Xt[3, 2] = np.nan
+    net = fit_quiet(LinearRegression(), X[:50], y[:50])
+    with pytest.raises(ValueError, match=r"X_test: X contains missing values \(NaN\).*'x2'"):
+        HoldoutConditionalTest(net, prefit=True, n_draws=99).fit(X[:50], X_test=Xt, y_test=y[50:])
+
+
+def test_too_few_heldout_rows_or_draws_for_alpha():
+    X, y = design(100)
+    net = fit_quiet(LinearRegression(), X[:50], y[:50])
+    with pytest.raises(ValueError, match=r"Only 5 held-out rows.*Use at least 7 held-out rows"):
+        HoldoutConditionalTest(net, prefit=True, n_draws=999).fit(
+            X[:50], X_test=X[50:55], y_test=y[50:55]
+        )
+    with pytest.raises(ValueError, match=r"n_draws=19 the smallest attainable p-value after holm"):
+        HoldoutConditionalTest(net, prefit=True, n_draws=19).fit(
+            X[:50], X_test=X[50:], y_test=y[50:]
+        )
+    # the conditional models need more held-out rows than inputs
+    with pytest.raises(ValueError, match=r"Conditional models on the held-out rows.*4 rows and 4"):
+        HoldoutConditionalTest(
+            net,
+            prefit=True,
+            n_draws=1,
+            test="cpi",
+            p_adjust=None,
+            alpha=0.1,
+            conditional_rows="test",
+        ).fit(X[:50], X_test=X[50:54], y_test=y[50:54])
+    # the t-test needs no particular number of draws
+    HoldoutConditionalTest(net, prefit=True, n_draws=1, test="cpi").fit(
+        X[:50], X_test=X[50:], y_test=y[50:]
+    )
+
+
+def test_usage_errors():
+    X, y = design(100)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="prefit=True needs held-out rows"):
+        HoldoutConditionalTest(net, prefit=True).fit(X, y)
+    with pytest.raises(TypeError, match="Sequential cannot be refitted by this test"):
+        HoldoutConditionalTest(net).fit(X, y)
+    with pytest.raises(ValueError, match="X_test needs y_test"):
+        HoldoutConditionalTest(net, prefit=True).fit(X, X_test=X)
+    with pytest.raises(ValueError, match="'test' parameter of HoldoutConditionalTest must be"):
+        HoldoutConditionalTest(net, prefit=True, test="z").fit(X, X_test=X, y_test=y)
+
+
+# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws).
+@parametrize_with_checks([HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3)])
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
