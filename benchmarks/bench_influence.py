@@ -238,7 +238,14 @@ def perturbation_faithfulness(task="regression", alpha=5.0, n=200, n_top=30, del
     W, b = si.network_.numpy_weights()
     init = ([np.repeat(w, n_top, 0) for w in W], [np.repeat(v, n_top, 0) for v in b])
     res = fit_networks(
-        spec, Xb, si._Y.numpy(), init, max_iter=5000, tol=1e-12, ftol=0.0, solver="lbfgs",
+        spec,
+        Xb,
+        si._Y.numpy(),
+        init,
+        max_iter=5000,
+        tol=1e-12,
+        ftol=0.0,
+        solver="lbfgs",
         dtype=torch.float64,
     )
     thetas = torch.cat(

@@ -2,9 +2,9 @@
 
 Public API: estimator classes (:class:`Garson`, :class:`Olden`, :class:`Dimopoulos`,
 :class:`Attributions`, ...), plain functions on a fitted model (:func:`garson`, :func:`olden`,
-:func:`integrated_gradients`, ...), the held-out conditional test of any fitted model (:class:`HoldoutConditionalTest`), sample influence
-(:class:`SampleInfluence`), the network batch
-:class:`MLPBatch` and the data loaders.
+:func:`integrated_gradients`, ...), the held-out conditional test of any fitted model
+(:class:`HoldoutConditionalTest`), sample influence (:class:`SampleInfluence`), the network
+batch :class:`MLPBatch` and the data loaders.
 """
 
 from .attributions import integrated_gradients, occlusion, saliency, smoothgrad

@@ -173,9 +173,7 @@ def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
     tr.fit(X[:500], X_test=X[500:], y_test=y[500:])
     assert [cm.n_train for cm in tr.conditional_models_] == [400] * 4  # on X_test
     assert list(tr.importances_.index[:2]) == ["x0", "x1"]
-    with pytest.raises(
-        ValueError, match="'conditional_rows' parameter"
-    ):
+    with pytest.raises(ValueError, match="'conditional_rows' parameter"):
         clone(tr).set_params(conditional_rows="all").fit(X[:500], X_test=X[500:], y_test=y[500:])
     np.testing.assert_array_equal(t.transform(X[:3]), X[:3, :2])
     text = t.summary()
