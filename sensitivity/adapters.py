@@ -8,8 +8,10 @@ This is the only module that knows scikit-learn and torch model classes (``DESIG
 * :func:`as_model_function`: any fitted model (any scikit-learn regressor or classifier, any
   Pipeline, a torch ``nn.Module``, an MLPBatch) to a :class:`ModelFunction`, a plain
   ``predict(X) -> (n, n_outputs)`` used by the perturbation methods.
-* :func:`as_torch_function`: a differentiable torch callable for the derivative methods (an
-  MLPBatch where possible, else the torch module itself).
+* :func:`as_differentiable`: the view the derivative methods differentiate (an MLPBatch where
+  possible, else the torch module itself, by autograd).
+* :func:`training_spec`, :func:`with_network_weights`: what the batched trainer needs to rebuild
+  a network, and the fitted copy holding the weights it trained.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ __all__ = [
     "ModelFunction",
     "as_differentiable",
     "as_model_function",
-    "as_torch_function",
     "check_model_fitted",
     "describe_model",
     "is_encoded_mlp_model",
@@ -498,23 +499,6 @@ def _torch_in_features(module: torch.nn.Module) -> int:
         if isinstance(m, torch.nn.Linear):
             return int(m.in_features)
     raise ValueError("Cannot infer the number of inputs of the torch module; pass n_outputs.")
-
-
-def as_torch_function(model, **kwargs) -> MLPBatch | torch.nn.Module:
-    """A differentiable torch view of ``model``.
-
-    An MLP (anything :func:`to_mlp_batch` accepts) becomes an :class:`MLPBatch`, whose
-    derivatives are analytic; any other ``torch.nn.Module`` is returned as is (derivatives by
-    autograd).
-    """
-    if is_mlp_model(model):
-        return to_mlp_batch(model, **kwargs)
-    if isinstance(model, torch.nn.Module):
-        return model
-    raise TypeError(
-        f"Derivative methods need a differentiable model; got {type(model).__name__}. "
-        f"Supported: {SUPPORTED_MLP_MODELS}, or any torch nn.Module."
-    )
 
 
 # ---------------------------------------------------------------------- encoded pipelines

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 
 from sensitivity import MLPBatch
-from sensitivity.adapters import as_model_function, as_torch_function, is_mlp_model, to_mlp_batch
+from sensitivity.adapters import as_model_function, is_mlp_model, to_mlp_batch
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,6 @@ def test_unsupported_torch_layers_and_general_modules():
     module = Custom()
     with pytest.raises(TypeError, match="derivative or perturbation"):
         to_mlp_batch(module)
-    assert as_torch_function(module) is module
     fn = as_model_function(module)
     X = np.random.default_rng(0).normal(size=(5, 2))
     expected = torch.sin(module.lin(torch.as_tensor(X, dtype=torch.float32))).detach().numpy()

@@ -409,6 +409,10 @@ def test_estimators_work_for_torch_modules(data):
             kw = {"steps": 10} if cls is S.LekProfile else {}
             est = cls(module, prefit=True, random_state=0, **kw).fit(X, y)
             assert est.importances_.shape[0] == 3
+            if module is not seq and "direction" in est.importances_:
+                # increasing in the first two inputs, decreasing in the third
+                signs = est.importances_["direction"].reindex(list(X.columns))
+                assert list(signs) == ["+", "+", "-"], cls.__name__
     # nn.Sequential goes through the exact MLPBatch; same numbers as the generic path
     via_batch = S.MIV(seq, prefit=True).fit(X).statistics_["importance"]
     generic = P.miv(as_model_function(seq), X.to_numpy())[0]

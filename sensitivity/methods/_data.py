@@ -9,7 +9,6 @@ call; one call evaluates every network of an :class:`~sensitivity.network.MLPBat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,6 @@ from ..network import ACTIVATIONS, MLPBatch, _first_layer
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "DEFAULT_MEMORY_BUDGET_MB",
-    "PredictionModel",
     "batch_size",
     "check_data",
     "chunk_rows",
@@ -38,16 +36,6 @@ DEFAULT_MEMORY_BUDGET = int(DEFAULT_MEMORY_BUDGET_MB * 2**20)
 PROGRESS_WORK = 5e9
 """``progress=None`` shows a progress bar when a computation touches more numbers than this
 (rows x copies x networks x hidden units: several seconds)."""
-
-
-@runtime_checkable
-class PredictionModel(Protocol):
-    """What the methods accept besides an MLPBatch: a ``ModelFunction`` (see adapters)."""
-
-    output_names: tuple[str, ...]
-    is_classifier: bool
-
-    def predict(self, X: np.ndarray) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------------- model helpers
