@@ -47,6 +47,7 @@ print(garson.importances_[["importance", "rank"]])
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
 plot_importance(olden.importances_, ax=axes[0])
 plot_importance(garson.importances_, ax=axes[1])
+plt.show()
 
 # %%
 # The network itself: line width by absolute weight, colour and line style by sign.

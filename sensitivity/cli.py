@@ -183,7 +183,6 @@ def _one_line_warnings() -> Iterator[None]:
             print(f"sensitivity: warning: {text}", file=sys.stderr)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always")
         warnings.showwarning = show
         yield
 
@@ -502,7 +501,7 @@ def _analyze(args: argparse.Namespace) -> int:
         figures = [written[-1], *_null_figures(sa, name, out)]
         written.extend(figures[1:])
         analysed = sa.estimator_
-        fit = res.network["fit"]["analysed"]["train"] if res.network else None
+        fit = ((res.network or {}).get("fit") or {}).get("analysed", {}).get("train")
         if fit is None:
             fit = analysed.score(X, y_fit)
         sections.append((name, cls.__name__, res, figures, network_figure(analysed, name), fit))
