@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from sensitivity.result import BASE_COLUMNS, importance_frame
+from sensitivity.result import BASE_COLUMNS, SensitivityResult, importance_frame
 
 
 def test_single_output_table_is_ranked_by_magnitude_with_all_columns():
@@ -52,3 +56,27 @@ def test_all_zero_importance_warns():
     with pytest.warns(RuntimeWarning, match="undefined"):
         frame = importance_frame([[0.0, 0.0]], ["a", "b"], ["y"], signed=True)
     assert frame["relative_importance"].isna().all()
+
+
+def test_result_module_does_not_import_plotting():
+    # one-way layering: plotting imports result; result reaches plotting only inside plot()
+    code = (
+        "import sys, sensitivity.result; "
+        "assert 'sensitivity.plotting' not in sys.modules and 'matplotlib' not in sys.modules"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_result_checks_the_test_description_arguments():
+    frame = importance_frame([[1.0, 2.0]], ["a", "b"], ["y"], signed=False)
+    with pytest.raises(TypeError, match="null must be a string or None"):
+        SensitivityResult(frame, "Garson", null=1)
+    with pytest.raises(ValueError, match="global_test needs at least the key 'p_value'"):
+        SensitivityResult(frame, "Garson", null="response", global_test={"statistic": "max"})
+    res = SensitivityResult(frame, "Garson", null="conditional")
+    assert res.null_hypothesis.startswith("H0_j: y independent of x_j given the other inputs")
+    assert SensitivityResult(frame, "Garson", hypothesis="H0: custom").null_hypothesis == (
+        "H0: custom"
+    )
