@@ -436,6 +436,12 @@ class SensitivityResult:
         f = self.importances
         return f["p_adjusted"].where(f["p_adjusted"].notna(), f["p_value"]).to_numpy(float)
 
+    def _legend(self) -> str:
+        """The significance-code legend (on adjusted p, or on p without an adjustment)."""
+        return (
+            SIGNIFICANCE_LEGEND if self.p_adjust else SIGNIFICANCE_LEGEND.replace("adjusted p", "p")
+        )
+
     def _adjustment(self) -> str:
         if not self.p_adjust:
             return "none"
@@ -540,7 +546,7 @@ class SensitivityResult:
             lines.append(text)
             lines.append("-" * width if i < len(texts) - 1 else "=" * width)
         if self.tested:
-            lines.append(SIGNIFICANCE_LEGEND)
+            lines.append(self._legend())
         lines.extend(self.all_notes)
         return "\n".join(lines)
 
@@ -679,9 +685,9 @@ class SensitivityResult:
             )
             adj = self._adjustment()
             out.append(
-                "p-values adjusted by the "
-                + (f"{adj} method" if self.p_adjust else "identity (no adjustment)")
-                + "; stars on adjusted p"
+                f"p-values adjusted by the {adj} method; stars on adjusted p"
+                if self.p_adjust
+                else "p-values not adjusted for multiple testing"
             )
         else:
             out.append("No randomization test")
@@ -722,7 +728,7 @@ class SensitivityResult:
                     + " |"
                 )
         if self.tested:
-            out += ["", SIGNIFICANCE_LEGEND.replace("*", "\\*") + "."]
+            out += ["", self._legend().replace("*", "\\*") + "."]
         if self.null == "response":
             out += ["", *[s + "." for s in self._settings_sentences()[:1]], "", RESPONSE_NOTE]
         return "\n".join(out)
@@ -810,7 +816,9 @@ class SensitivityResult:
         lines += [bottom, r"\end{tabular}"]
         if self.tested:
             lines.append(
-                r"\par\smallskip{\footnotesize Significance codes (adjusted $p$): *** $\le 0.001$, "
+                r"\par\smallskip{\footnotesize Significance codes ("
+                + ("adjusted $p$" if self.p_adjust else "$p$")
+                + r"): *** $\le 0.001$, "
                 r"** $\le 0.01$, * $\le 0.05$, . $\le 0.1$.}"
             )
         lines.append(r"\end{table}")

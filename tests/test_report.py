@@ -310,3 +310,11 @@ def test_estimator_results_describe_the_fit():
 def test_results_rejects_something_else():
     with pytest.raises(TypeError, match="ranked DataFrame"):
         SensitivityResult(pd.DataFrame({"x": [1]}), "Olden")
+
+
+def test_without_adjustment_the_legends_and_caption_say_so():
+    res = _tested(p_adjust=None)
+    assert "Signif. codes (p): '***' <= 0.001" in res.summary()
+    tex = res.to_latex()
+    assert "not adjusted for multiple testing" in tex and "Significance codes ($p$)" in tex
+    assert "(adj.)" not in tex
