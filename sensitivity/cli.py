@@ -57,6 +57,10 @@ ANALYZE_METHODS: tuple[str, ...] = ("olden", "dimopoulos", "miv", "garson")
 NULLS: tuple[str, ...] = ("conditional", "variable", "response")
 """Values of ``--null`` (the estimators' ``null`` parameter)."""
 
+UNDERFIT_MARGIN = 0.1
+"""A warning when the analysed network's training score is this much below the configured
+network's (R² or accuracy): its importances would describe an underfitted network."""
+
 MIN_ROWS = 10
 """Fewer rows than this are refused: no network fitted to them says anything."""
 
@@ -504,6 +508,14 @@ def _analyze(args: argparse.Namespace) -> int:
         fit = ((res.network or {}).get("fit") or {}).get("analysed", {}).get("train")
         if fit is None:
             fit = analysed.score(X, y_fit)
+        if fit < user_score - UNDERFIT_MARGIN:
+            warnings.warn(
+                f"{res.method}: the analysed network fits much worse (training {metric} "
+                f"{fit:.3f}) than the configured one ({user_score:.3f}); its importances "
+                "describe an underfitted network",
+                UserWarning,
+                stacklevel=1,
+            )
         sections.append((name, cls.__name__, res, figures, network_figure(analysed, name), fit))
         if not quiet:
             print(res.summary(), end="\n\n")
@@ -530,6 +542,12 @@ def _analyze(args: argparse.Namespace) -> int:
             lines.append(
                 f"- Analysed network: {res.model}; training {metric} {fit:.3f} (the network "
                 "the importances and the test were computed on)"
+            )
+        if fit < user_score - UNDERFIT_MARGIN:
+            lines.append(
+                f"- **Warning**: the analysed network fits much worse (training {metric} "
+                f"{fit:.3f}) than the configured one ({user_score:.3f}): these importances "
+                "describe an underfitted network."
             )
         lines.append(f"- Statistic: {UNITS.get(cls_name, res.method)}.")
         lines += ["", res.to_markdown(), ""]

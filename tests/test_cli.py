@@ -316,3 +316,21 @@ def test_null_is_passed_to_the_estimators_and_named_in_the_report(csv, tmp_path,
     assert "9 permutations, null `response`" in report
     assert "- Analysed network: StandardScaler -> MLPRegressor(hidden_layer_sizes=(3,)" in report
     assert "(the network the importances and the test were computed on)" in report
+
+
+def test_an_analysed_network_that_fits_much_worse_is_flagged(csv, tmp_path, monkeypatch, capsys):
+    class Shrunk(sensitivity.Garson):
+        def fit(self, X, y=None, **kw):
+            super().fit(X, y, **kw)
+            mlp = self.estimator_[-1]  # as an over-penalised stand-in network would be
+            mlp.coefs_ = [0 * w for w in mlp.coefs_]
+            mlp.intercepts_ = [0 * b for b in mlp.intercepts_]
+            return self
+
+    monkeypatch.setattr(sensitivity, "Garson", Shrunk)
+    assert _run(csv, "--target", "y", "--method", "garson") == 0
+    err = capsys.readouterr().err
+    assert "sensitivity: warning: Garson: the analysed network fits much worse (training R²" in err
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "- **Warning**: the analysed network fits much worse (training R² " in report
+    assert "training R² 0.000 (the network the importances" in report
