@@ -297,3 +297,50 @@ def test_network_width_scale_ignores_a_large_output_bias_and_names_can_be_given(
     _png(ax.figure, tmp_path)
     with pytest.raises(ValueError, match="2 feature names for a network with 3 inputs"):
         plot_network(net, feature_names=["p", "q"])
+
+
+def _model(kind):
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["p", "q", "r"])
+    score = X["p"] - 0.5 * X["q"]
+    if kind == "torch":
+        import torch
+
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+        return net, X, score
+    if kind == "regression":
+        model = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=300, random_state=0)
+        y = score
+    else:
+        model = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=300, random_state=0)
+        y = (score > 0).astype(int) if kind == "binary" else np.digitize(score, [-0.5, 0.5])
+    return model.fit(X, y), X, y
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary", "3-class", "torch"])
+def test_every_figure_kind_renders_for_real_models(kind, tmp_path):
+    from sensitivity import Dimopoulos, LekProfile, Olden
+
+    model, X, _ = _model(kind)
+    olden = Olden(model, prefit=True).fit(X)
+    n_outputs = 3 if kind == "3-class" else 1
+    fig = plot_importance(olden.results_)
+    assert len([a for a in fig.axes if a.patches]) == n_outputs
+    _png(fig, tmp_path, "importance.png")
+    net_fig = plot_network(model)
+    labels = {t.get_text() for t in net_fig.axes[0].texts}
+    assert {"p", "q", "r"} <= labels or kind == "torch"
+    _png(net_fig, tmp_path, "network.png")
+    dim = Dimopoulos(model, prefit=True).fit(X)
+    jac = dim.partial_derivatives(X).jacobian
+    _png(plot_derivatives(X, jac[:, -1, :]), tmp_path, "derivatives.png")
+    if kind != "torch":  # Lek's profiles need predict()
+        lek = LekProfile(model, prefit=True).fit(X)
+        first = lek.profiles_["output"].iloc[0]
+        _png(plot_lek_profiles(lek.profiles_, output=first), tmp_path, "lek.png")
+    null = np.random.default_rng(1).normal(size=99)
+    observed = float(olden.importances_["importance"].iloc[0])
+    _png(plot_null_distribution(null, observed), tmp_path, "null.png")
