@@ -484,7 +484,7 @@ def plot_lek_profiles(
             line = sub[sub["group"] == g].sort_values("x")
             ax.plot(line["x"], line["prediction"], color=c, label=str(g))
         ax.set_xlabel(str(var))
-    axes[0].set_ylabel(str(output))
+    axes[0].set_ylabel(f"prediction: {output}")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, title="group", loc="outside right upper", frameon=False)
     fig.suptitle("Lek profiles")

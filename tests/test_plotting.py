@@ -225,7 +225,7 @@ def test_lek_profiles_need_the_columns_and_an_output_choice():
     with pytest.raises(ValueError, match="several outputs"):
         plot_lek_profiles(_profiles(("y1", "y2")))
     fig = plot_lek_profiles(_profiles(("y1", "y2")), output="y2")
-    assert fig.axes[0].get_ylabel() == "y2"
+    assert fig.axes[0].get_ylabel() == "prediction: y2"
 
 
 def test_derivative_plot_scatters_each_variable(tmp_path):
