@@ -532,12 +532,12 @@ class SensitivityResult:
         header = self.describe()
         key_w = max(len(k) for k, _ in header)
         head_lines = [f"{k + ':':<{key_w + 1}} {v}" for k, v in header]
+        # the rules span the table; long header lines (a hypothesis) may run past them
         width = max(
-            [len(line) for line in head_lines]
+            [min(len(line), 100) for line in head_lines]
             + [len(line) for _, t in texts for line in t.splitlines()]
             + [60]
         )
-        width = min(width, 100)
         title = f"{self.method} sensitivity analysis"
         lines = [title.center(width), "=" * width, *head_lines, "=" * width]
         for i, (out, text) in enumerate(texts):
