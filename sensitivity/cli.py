@@ -273,8 +273,8 @@ def _read_data(
                 f"(0 to {len(columns) - 1}); columns: {', '.join(columns)}"
             )
         data = data.set_index(key)
-    elif header and header[0] == "" and not pd.api.types.is_numeric_dtype(data.iloc[:, 0]):
-        # R's write.csv: an unnamed first column of row names
+    elif header and header[0] == "":
+        # R's write.csv: an unnamed first column of row names (labels, or 1, 2, ... by default)
         data = data.set_index(data.columns[0])
         data.index.name = None
         notes.append("the unnamed first column is taken as row names (as R's write.csv writes)")

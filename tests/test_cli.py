@@ -205,6 +205,11 @@ def test_r_style_row_names_are_taken_as_the_index(csv, tmp_path, capsys):
     assert _run(r_csv, "--target", "y", "--method", "garson") == 0
     assert "the unnamed first column is taken as row names" in capsys.readouterr().err
     assert sorted(pd.read_csv(tmp_path / "out" / "garson.csv")["variable"]) == ["a", "b", "c"]
+    numbered = _write(tmp_path, data.reset_index(drop=True), "n.csv", index=True, quoting=1)
+    assert numbered.read_text().splitlines()[1].startswith('"0",')  # R writes "1", "2", ...
+    assert _run(numbered, "--target", "y", "--method", "garson") == 0
+    assert sorted(pd.read_csv(tmp_path / "out" / "garson.csv")["variable"]) == ["a", "b", "c"]
+    capsys.readouterr()
     named = _write(tmp_path, data.rename_axis("site"), "named.csv", index=True)
     assert _run(named, "--target", "y", "--method", "garson") == 2
     assert "non-numeric column(s) in" in _one_error_line(capsys)
