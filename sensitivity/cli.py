@@ -233,7 +233,12 @@ def _header_names(file: Path, sep: str, encoding: str | None) -> list[str]:
 
 
 def _read_data(
-    path: str, target: str, *, sep: str = ",", index_col: str | None = None
+    path: str,
+    target: str,
+    *,
+    sep: str = ",",
+    index_col: str | None = None,
+    decimal: str = ".",
 ) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """The inputs, the target and the notes (decisions taken) of a CSV file.
 
@@ -247,7 +252,9 @@ def _read_data(
     notes: list[str] = []
     try:
         header = [h.strip() for h in _header_names(file, sep, None)]
-        data = pd.read_csv(file, sep=sep, engine="python" if len(sep) != 1 else "c")
+        data = pd.read_csv(
+            file, sep=sep, decimal=decimal, engine="python" if len(sep) != 1 else "c"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
         raise CLIError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from exc
     if data.shape[1] == 1 and sep == "," and ";" in str(data.columns[0]):
@@ -290,11 +297,13 @@ def _read_data(
     unnamed = [str(c) for c in X.columns if str(c).startswith("Unnamed: ")]
     non_numeric = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if non_numeric:
-        hint = (
-            "; an unnamed column of labels is usually row names: pass --index-col 0"
-            if set(unnamed) & set(non_numeric)
-            else ""
-        )
+        hint = ""
+        if set(unnamed) & set(non_numeric):
+            hint = "; an unnamed column of labels is usually row names: pass --index-col 0"
+        elif decimal == "." and any(
+            X[c].astype(str).str.fullmatch(r"-?\d+,\d+").mean() > 0.5 for c in non_numeric
+        ):
+            hint = "; the values look like decimal commas (3,14): pass --decimal ','"
         raise CLIError(
             f"non-numeric column(s) in {path}: {', '.join(non_numeric)}; encode them as "
             f"numbers or remove them{hint}"
@@ -440,7 +449,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
     _check_args(args)
     methods = resolve_methods(args.method) if args.method else None
-    X, y, notes = _read_data(args.data, args.target, sep=args.sep, index_col=args.index_col)
+    X, y, notes = _read_data(
+        args.data, args.target, sep=args.sep, index_col=args.index_col, decimal=args.decimal
+    )
     if methods is None:
         available = available_methods()
         methods = [(n, available[n]) for n in ANALYZE_METHODS if n in available]
@@ -627,6 +638,9 @@ def _parser() -> argparse.ArgumentParser:
         f"classification (at most {MAX_CLASSES} classes)",
     )
     an.add_argument("--sep", default=",", help="column separator (default ','; e.g. ';')")
+    an.add_argument(
+        "--decimal", default=".", help="decimal mark (default '.'; ',' for 3,14 in ';' files)"
+    )
     an.add_argument(
         "--index-col",
         default=None,

@@ -195,6 +195,14 @@ def test_semicolon_files_need_sep_and_say_so(csv, tmp_path, capsys):
     assert _run(semi, "--target", "y", "--sep", ";", "--method", "garson") == 0
     table = pd.read_csv(tmp_path / "out" / "garson.csv", index_col="variable")
     assert sorted(table.index) == ["a", "b", "c"]
+    capsys.readouterr()
+    comma = _write(tmp_path, pd.read_csv(csv), "comma.csv", sep=";", decimal=",")
+    assert _run(comma, "--target", "y", "--sep", ";") == 2
+    assert _one_error_line(capsys).endswith(
+        "the values look like decimal commas (3,14): pass --decimal ','"
+    )
+    args = ("--target", "y", "--sep", ";", "--decimal", ",", "--method", "garson")
+    assert _run(comma, *args) == 0
 
 
 def test_r_style_row_names_are_taken_as_the_index(csv, tmp_path, capsys):
