@@ -214,6 +214,84 @@ def table(results: pd.DataFrame) -> pd.DataFrame:
     return agg.unstack("design").reindex(list(METHODS))
 
 
+def recommendations(tab: pd.DataFrame) -> list[str]:
+    """The "which method for which question" table of the page, with the evidence of this
+    run (mean Spearman correlations and test rates read from ``tab``)."""
+    lin, fri, cls = list(DESIGNS)
+
+    def sp(method: str, design: str) -> str:
+        return f"{tab.loc[method, ('spearman', design)]:.2f}"
+
+    def rate(method: str, design: str, col: str) -> str:
+        v = tab.loc[method, (col, design)]
+        return "n/a" if pd.isna(v) else f"{v:.2f}"
+
+    rows = [
+        (
+            "Rank the inputs of a regression network (correlated inputs)",
+            "Dimopoulos ``ssd`` (``scale='sd'`` for inputs in different units), "
+            "permutation importance, MIV (additive)",
+            f"linear design: Spearman {sp('Dimopoulos ssd', lin)}, {sp('Permutation', lin)}, "
+            f"{sp('MIV (additive)', lin)}; Garson {sp('Garson (goh)', lin)}, Olden "
+            f"{sp('Olden', lin)}",
+        ),
+        (
+            "Find non-monotone effects (a U-shape, a sign that changes)",
+            "a magnitude: Dimopoulos ``ssd``, Lek's profile, permutation importance",
+            f"friedman1 (x3 enters as (x3 - 0.5)²): Lek {sp('Lek profile', fri)}, permutation "
+            f"{sp('Permutation', fri)}, ssd {sp('Dimopoulos ssd', fri)}; signed Olden "
+            f"{sp('Olden', fri)}",
+        ),
+        (
+            "Direction of an effect",
+            "Dimopoulos ``statistic='mean'`` or MIV (additive), with bootstrap intervals "
+            "(``n_bootstrap``)",
+            f"linear design: mean derivative {sp('Dimopoulos mean', lin)}, MIV "
+            f"{sp('MIV (additive)', lin)}; a sign is meaningful only where the effect is "
+            "monotone and the interval excludes 0",
+        ),
+        (
+            "Rank the inputs of a classifier",
+            "Dimopoulos ``ssd``, input perturbation, permutation importance, Garson",
+            f"classification: {sp('Dimopoulos ssd', cls)}, {sp('Input perturbation', cls)}, "
+            f"{sp('Permutation', cls)}, {sp('Garson (goh)', cls)}; the mean derivative "
+            f"{sp('Dimopoulos mean', cls)} and Lek {sp('Lek profile', cls)} do worse",
+        ),
+        (
+            "Which inputs matter (a test per input)",
+            "the per-variable test (``null='conditional'`` where available); not "
+            "``null='response'``, which tests only whether any input matters",
+            f"``null='variable'`` flags a no-effect input correlated with real ones: false "
+            f"positive rate {rate('Dimopoulos ssd', lin, 'false_pos')} in the linear design "
+            f"(power {rate('Dimopoulos ssd', lin, 'power')})",
+        ),
+        (
+            "A model that is not an MLP (any ``predict``)",
+            "permutation importance, input perturbation, MIV, Lek's profile",
+            "they need only predictions; the weight methods (Garson, Olden) need an MLP",
+        ),
+    ]
+    out = [
+        "Which method for which question",
+        "-------------------------------",
+        "",
+        "The evidence column quotes this page's run (mean Spearman correlation with the truth, "
+        "or test rates); the designs are small, so differences below about two standard errors "
+        "(see the tables) are not evidence.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 25 35 40",
+        "",
+        "   * - question",
+        "     - use",
+        "     - evidence (this page)",
+    ]
+    for question, use, evidence in rows:
+        out += [f"   * - {question}", f"     - {use}", f"     - {evidence}"]
+    return [*out, ""]
+
+
 def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) -> None:
     import matplotlib
 
@@ -222,18 +300,48 @@ def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) 
 
     tab = table(results)
     designs = list(DESIGNS)
-    # plot: mean Spearman per method and design
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    # plot: mean Spearman per method and design, error bars = standard error over the data
+    # sets, every data set as a dot; designs told apart by hatching as well as colour
+    spread = results.groupby(["method", "design"], sort=False)["spearman"]
+    sem = (spread.std(ddof=1) / np.sqrt(spread.count())).unstack("design").reindex(list(METHODS))
+    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
     width = 0.8 / len(designs)
     x = np.arange(len(METHODS))
+    hatches = ["", "///", "..."]
     for k, d in enumerate(designs):
-        ax.bar(x + k * width, tab[("spearman", d)], width, label=d)
+        ax.bar(
+            x + k * width,
+            tab[("spearman", d)],
+            width,
+            yerr=sem[d],
+            capsize=2,
+            error_kw={"lw": 0.8},
+            label=d,
+            hatch=hatches[k % len(hatches)],
+            edgecolor="black",
+            linewidth=0.5,
+        )
+        for i, m in enumerate(METHODS):
+            vals = results.loc[(results.method == m) & (results.design == d), "spearman"]
+            ax.plot(
+                np.full(len(vals), x[i] + k * width),
+                vals,
+                "o",
+                ms=2.5,
+                color="black",
+                alpha=0.6,
+                zorder=3,
+            )
     ax.set_xticks(x + width * (len(designs) - 1) / 2, list(METHODS), rotation=35, ha="right")
-    ax.set_ylabel("mean Spearman correlation with the truth")
+    n_sets = int(results.groupby("design")["seed"].nunique().min())
+    ax.set_ylabel("Spearman correlation with the truth")
+    ax.set_title(
+        f"bars: mean over {n_sets} data sets, error bars: ±1 standard error, dots: data sets",
+        fontsize=9,
+    )
     ax.axhline(0, color="black", lw=0.5)
-    ax.set_ylim(-0.3, 1)
+    ax.set_ylim(min(0.0, float(results["spearman"].min())) - 0.05, 1.05)
     ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
     (out / "_static").mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "_static" / "comparison.png", dpi=110)
     plt.close(fig)
@@ -270,7 +378,8 @@ def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) 
         "Network: ``StandardScaler`` + ``MLPRegressor``/``MLPClassifier(hidden_layer_sizes=(10,),"
         " solver='lbfgs', alpha=1.0)``, regression targets standardized.",
         "",
-        "Columns: *spearman*: mean Spearman correlation of one network's ranking with the truth;",
+        "Columns: *spearman*: mean Spearman correlation of one network's ranking with the truth",
+        "(± its standard error over the data sets);",
         "*ensemble*: the same for the importance averaged over the networks of the ensemble;",
         "*power* / *false pos.*: fraction of true / noise variables with adjusted p <= 0.05 in the",
         "randomization test (methods run with a test only). Each cell averages the data sets",
@@ -286,8 +395,9 @@ def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) 
         "real ones is flagged (the linear design's false positives); ``null='response'`` tests",
         "only the global null. Neither is a test of a conditional effect.",
         "",
+        *recommendations(tab),
         ".. image:: _static/comparison.png",
-        "   :alt: mean Spearman correlation per method and design",
+        "   :alt: mean Spearman correlation per method and design, with standard errors",
         "",
     ]
     best = best_attainable()
@@ -307,14 +417,16 @@ def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) 
         ]
         for m in METHODS:
             vals = [tab.loc[m, (c, d)] for c in ("spearman", "ensemble", "power", "false_pos")]
-            lines += [f"   * - {m}"] + [f"     - {fmt(v)}" for v in vals]
+            cells = [fmt(v) for v in vals]
+            cells[0] += f" ± {sem.loc[m, d]:.2f}" if np.isfinite(sem.loc[m, d]) else ""
+            lines += [f"   * - {m}"] + [f"     - {c}" for c in cells]
         lines.append("")
     (out / "comparison.rst").write_text("\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="data sets per design")
+    parser.add_argument("--seeds", type=int, default=10, help="data sets per design")
     parser.add_argument(
         "--permutations",
         type=int,

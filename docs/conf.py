@@ -25,6 +25,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax served from the built site (_static/mathjax), not from a CDN: formulas render
+    # offline. docs/build.sh checks it.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -54,6 +57,9 @@ sphinx_gallery_conf = {
     "backreferences_dir": None,
     "plot_gallery": "True",
 }
+
+# intersphinx (links to numpy, pandas, scikit-learn) is not configured: it downloads the
+# projects' objects.inv at build time, which fails offline and with -W fails the build.
 
 # networks that stop at max_iter in the examples are expected; keep the build output clean
 warnings.filterwarnings("ignore", category=UserWarning, message=".*non-interactive.*")

@@ -37,7 +37,7 @@ table = pd.DataFrame(
 print(table.round(4))
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), constrained_layout=True)
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.5), layout="constrained")
 plot_importance(goh.importances_, ax=axes[0], title="Garson (Goh 1995)")
 plot_importance(gevrey.importances_, ax=axes[1], title="Garson (Gevrey 2003)")
 plot_importance(olden.importances_, ax=axes[2], title="Olden")

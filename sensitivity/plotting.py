@@ -1,6 +1,7 @@
 """Figures for sensitivity analyses (matplotlib).
 
-Every function draws on a new figure unless given an ``ax`` and returns what it drew on:
+Every function draws on a new figure (constrained layout) unless given an ``ax`` and returns
+the :class:`matplotlib.figure.Figure` it drew on (``fig.axes`` holds the panels):
 
 * :func:`plot_importance`: ranked bar chart with confidence intervals and significance marks,
   bars coloured by sign for signed methods (the style of NeuralNetTools' ``garson``/``olden``
@@ -13,6 +14,10 @@ Every function draws on a new figure unless given an ``ax`` and returns what it 
 * :func:`plot_network`: the network diagram, line width by ``|weight|`` and colour by sign
   (NeuralNetTools' ``plotnet``; Özesmi & Özesmi 1999).
 
+Signs are shown by hatching or line style as well as colour, and the two colours differ in
+lightness, so that figures stay readable in grayscale. The module imports
+:mod:`sensitivity.result` (never the reverse at import time).
+
 References
 ----------
 Beck, M. W. (2018). NeuralNetTools: visualization and analysis tools for neural networks.
@@ -21,6 +26,10 @@ Olden, J. D. & Jackson, D. A. (2002). Illuminating the "black box": a randomizat
 for understanding variable contributions in artificial neural networks. Ecol. Model. 154.
 Lek, S. et al. (1996). Application of neural networks to modelling nonlinear relationships in
 ecology. Ecol. Model. 90.
+Özesmi, S. L. & Özesmi, U. (1999). An artificial neural network approach to spatial habitat
+modelling with interspecific interaction. Ecol. Model. 116, 15-31.
+Dimopoulos, Y., Bourret, P. & Lek, S. (1995). Use of some sensitivity criteria for choosing
+networks with good generalization ability. Neural Process. Lett. 2, 1-4.
 Dimopoulos, I., Chronopoulos, J., Chronopoulou-Sereli, A. & Lek, S. (1999). Neural network
 models to study relationships between lead concentration in grasses and permanent urban
 descriptors in Athens city (Greece). Ecol. Model. 120.
@@ -34,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .result import significance_stars
+from .result import SensitivityResult, significance_stars
 
 __all__ = [
     "NEGATIVE_COLOR",
@@ -47,12 +56,19 @@ __all__ = [
     "plot_null_distribution",
 ]
 
-POSITIVE_COLOR = "#2166ac"
-"""Colour of positive effects / weights (blue)."""
-NEGATIVE_COLOR = "#b2182b"
-"""Colour of negative effects / weights (red)."""
+POSITIVE_COLOR = "#08519c"
+"""Colour of positive effects / weights (dark blue; relative luminance 0.08)."""
+NEGATIVE_COLOR = "#e08214"
+"""Colour of negative effects / weights (orange; relative luminance 0.32: a lighter grey
+than the positive colour in grayscale, and distinct for colour-blind readers)."""
 NEUTRAL_COLOR = "#636363"
 """Colour of unsigned statistics."""
+
+
+PLOT_CODES = {"***": "***", "**": "**", "*": "*", ".": "†"}
+"""How the significance codes are drawn on figures ("." is invisible at figure size: †)."""
+
+SIGNIFICANCE_LEGEND_PLOT = "adjusted p: *** ≤ 0.001, ** ≤ 0.01,\n* ≤ 0.05, † ≤ 0.1"
 
 
 def _plt():
@@ -71,7 +87,7 @@ def _grid(n_panels: int, ncols: int | None, panel_size=(3.2, 2.6), sharey: bool 
         figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
         squeeze=False,
         sharey=sharey,
-        constrained_layout=True,
+        layout="constrained",
     )
     flat = axes.ravel()
     for ax in flat[n_panels:]:
@@ -80,8 +96,30 @@ def _grid(n_panels: int, ncols: int | None, panel_size=(3.2, 2.6), sharey: bool 
 
 
 # ---------------------------------------------------------------------- importance bars
+def _scale(values: np.ndarray) -> int:
+    """Power of ten factored out of an axis (beyond 1e4 or below 1e-3, as in the tables)."""
+    finite = np.abs(values[np.isfinite(values)])
+    finite = finite[finite > 0]
+    if finite.size == 0:
+        return 0
+    top = int(np.floor(np.log10(finite.max())))
+    return top if (top >= 4 or top <= -3) else 0
+
+
+def _frame_and_result(data):
+    """(DataFrame, SensitivityResult or None) from a table or a result."""
+    if isinstance(data, SensitivityResult):
+        return data.importances, data
+    if isinstance(data, pd.DataFrame) and "importance" in data.columns:
+        return data, None
+    raise TypeError(
+        "plot_importance needs the ranked DataFrame of a sensitivity analysis (importances_) "
+        "or its SensitivityResult (results_)."
+    )
+
+
 def plot_importance(
-    frame: pd.DataFrame,
+    data,
     *,
     output: str | None = None,
     ax=None,
@@ -92,37 +130,50 @@ def plot_importance(
     negative_color: str = NEGATIVE_COLOR,
     color: str = NEUTRAL_COLOR,
     title: str | None = None,
+    ylabel: str | None = None,
+    legend: bool = True,
 ):
     """Ranked bar chart of a sensitivity table.
 
-    Bars are ordered by rank. For signed methods (a ``direction`` column) they are coloured by
-    sign; bootstrap intervals (``ci_low``, ``ci_high``) are drawn as error bars and significant
-    variables get stars (from ``p_adjusted``: ``***`` < 0.001, ``**`` < 0.01, ``*`` < 0.05,
-    ``.`` < 0.1).
+    Bars are ordered by rank. A signed statistic (Olden, MIV, mean derivative) is drawn with
+    its sign, negative bars hatched as well as coloured (readable in grayscale); a magnitude
+    with a direction (Dimopoulos' ``ssd``) is drawn in one colour with the direction in the
+    tick label, ``bmi (+)``, since a coloured magnitude looks negative. Bootstrap intervals
+    (``ci_low``, ``ci_high``) are error bars labelled with their level, and variables get the
+    codes of their adjusted p-value (``***`` p <= 0.001, ``**`` p <= 0.01, ``*`` p <= 0.05,
+    ``†`` p <= 0.1). A legend explains colours, hatching, intervals and codes. Values beyond
+    1e4 or below 1e-3 are shown divided by a power of ten named in the axis label.
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        A ranked table (``importances_`` of an estimator, or a plain function's result).
+    data : pandas.DataFrame or SensitivityResult
+        A ranked table (``importances_`` of an estimator, or a plain function's result), or
+        the estimator's ``results_`` (its null, test and settings then label the figure; a
+        test of the global null, ``null="response"``, gives its one p-value in the title and
+        no per-variable codes).
     output : str, optional
         For multi-output tables, the output to draw; by default one panel per output.
     ax : matplotlib.axes.Axes, optional
         Where to draw (single output only).
     relative : bool, default=False
-        Draw ``relative_importance`` instead of ``importance`` (intervals are then omitted).
+        Draw ``relative_importance`` (in %) instead of ``importance`` (intervals omitted).
     show_ci, show_significance : bool, default=True
     positive_color, negative_color, color : str
         Colours of positive, negative and unsigned bars.
     title : str, optional
         Default: the method's name (``frame.attrs["method"]``).
+    ylabel : str, optional
+        Default: "<method> importance" and, for signed statistics, "(signed)".
+    legend : bool, default=True
 
     Returns
     -------
-    matplotlib.axes.Axes, or numpy.ndarray of Axes (one per output) for a multi-output table
-    drawn without ``output``.
+    matplotlib.figure.Figure
+        The figure drawn on (``ax.figure`` when ``ax`` is given); one panel per output for a
+        multi-output table drawn without ``output``. Every plotting function of this module
+        returns the Figure.
     """
-    if not isinstance(frame, pd.DataFrame) or "importance" not in frame.columns:
-        raise TypeError("plot_importance needs the ranked DataFrame of a sensitivity analysis.")
+    frame, result = _frame_and_result(data)
     if isinstance(frame.index, pd.MultiIndex):
         outputs = list(frame.index.get_level_values(0).unique())
         if output is None:
@@ -130,10 +181,10 @@ def plot_importance(
                 raise ValueError(
                     f"The table has several outputs {outputs}; pass output= to draw one on ax."
                 )
-            _, axes = _grid(len(outputs), None, panel_size=(4.5, 3.2))
-            for out, a in zip(outputs, axes, strict=True):
+            fig, axes = _grid(len(outputs), None, panel_size=(5.0, 3.6))
+            for k, (out, a) in enumerate(zip(outputs, axes, strict=True)):
                 plot_importance(
-                    frame,
+                    data,
                     output=out,
                     ax=a,
                     relative=relative,
@@ -143,8 +194,10 @@ def plot_importance(
                     negative_color=negative_color,
                     color=color,
                     title=f"{title or frame.attrs.get('method', '')} - {out}".strip(" -"),
+                    ylabel=ylabel,
+                    legend=legend and k == len(outputs) - 1,
                 )
-            return axes
+            return fig
         if output not in outputs:
             raise ValueError(f"Unknown output {output!r}; the table has outputs {outputs}.")
         block = frame.xs(output, level=0)
@@ -154,31 +207,70 @@ def plot_importance(
             raise ValueError("output= is only for tables with several outputs.")
         block = frame
     block = block.sort_values("rank", kind="stable")
-    column = "relative_importance" if relative else "importance"
-    values = block[column].to_numpy(dtype=float)
-    if "direction" in block.columns:
-        colors = [
-            positive_color if d == "+" else negative_color if d == "-" else color
-            for d in block["direction"]
-        ]
-        if relative:  # relative importance is a magnitude: show the sign by colour only
-            values = np.abs(values)
+    method = str(block.attrs.get("method", "") or (result.method if result else ""))
+    signed = result.signed if result is not None else None
+    has_direction = "direction" in block.columns
+    if signed is None:  # a bare table: signed if any value is negative or it has no direction
+        signed = has_direction and bool(
+            np.all(
+                np.sign(block["importance"]) == block["direction"].map({"+": 1, "-": -1, "0": 0})
+            )
+        )
+    if relative:
+        values = 100 * block["relative_importance"].to_numpy(dtype=float)
+        power = 0
+    else:
+        values = block["importance"].to_numpy(dtype=float)
+        span = np.r_[values, block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)]
+        power = _scale(span)
+    factor = 10.0**power
+    values = values / factor
+    labels = [str(v) for v in block.index]
+    if has_direction and signed and not relative:
+        colors = [negative_color if v < 0 else positive_color for v in values]
+        hatches = ["////" if v < 0 else "" for v in values]
     else:
         colors = [color] * len(values)
+        hatches = [""] * len(values)
+        if has_direction:
+            labels = [
+                f"{lab} ({'−' if d == '-' else d})"
+                for lab, d in zip(labels, block["direction"], strict=True)
+            ]
     if ax is None:
-        _, ax = _plt().subplots(figsize=(max(4.0, 0.6 * len(values) + 1.5), 3.5))
+        fig, ax = _plt().subplots(
+            figsize=(max(4.5, 0.6 * len(values) + 3.0), 3.8), layout="constrained"
+        )
     x = np.arange(len(values))
-    ax.bar(x, values, color=colors, edgecolor="black", linewidth=0.5)
+    bars = ax.bar(x, values, color=colors, edgecolor="black", linewidth=0.6)
+    for bar, h in zip(bars, hatches, strict=True):
+        bar.set_hatch(h)
+    handles = []
+    from matplotlib.patches import Patch
+
+    if has_direction and signed and not relative:
+        handles += [
+            Patch(facecolor=positive_color, edgecolor="black", label="positive effect"),
+            Patch(
+                facecolor=negative_color, edgecolor="black", hatch="////", label="negative effect"
+            ),
+        ]
+    elif has_direction:
+        handles.append(Patch(visible=False, label="(+)/(−): sign of the mean effect"))
     top = values.copy()
+    alpha = float(block.attrs.get("alpha", result.alpha if result else 0.05))
     if show_ci and not relative and block["ci_low"].notna().any():
-        lo = block["ci_low"].to_numpy(dtype=float)
-        hi = block["ci_high"].to_numpy(dtype=float)
+        lo = block["ci_low"].to_numpy(dtype=float) / factor
+        hi = block["ci_high"].to_numpy(dtype=float) / factor
         yerr = np.vstack([np.clip(values - lo, 0, None), np.clip(hi - values, 0, None)])
         yerr = np.nan_to_num(yerr)
-        ax.errorbar(x, values, yerr=yerr, fmt="none", ecolor="black", capsize=3, lw=1)
+        eb = ax.errorbar(x, values, yerr=yerr, fmt="none", ecolor="black", capsize=3, lw=1)
+        eb.set_label(f"{100 * (1 - alpha):g}% bootstrap interval")
+        handles.append(eb)
         top = np.where(values >= 0, np.fmax(values, np.nan_to_num(hi, nan=-np.inf)), values)
         top = np.where(values < 0, np.fmin(values, np.nan_to_num(lo, nan=np.inf)), top)
-    if show_significance and block["p_value"].notna().any():
+    per_variable = result is None or result.tested
+    if show_significance and per_variable and block["p_value"].notna().any():
         p = block["p_adjusted"].where(block["p_adjusted"].notna(), block["p_value"])
         stars = significance_stars(p.to_numpy(dtype=float))
         span = float(np.nanmax(np.abs(np.r_[top, values]))) or 1.0
@@ -188,20 +280,43 @@ def plot_importance(
                 ax.text(
                     xi,
                     yi + offset,
-                    s,
+                    PLOT_CODES.get(s, s),
                     ha="center",
                     va="bottom" if yi >= 0 else "top",
                     fontsize=11,
+                    fontweight="bold",
                     gid="significance",
                 )
+        handles.append(Patch(visible=False, label=SIGNIFICANCE_LEGEND_PLOT))
         ax.margins(y=0.15)
     if np.any(values < 0):
         ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x)
-    ax.set_xticklabels([str(v) for v in block.index], rotation=45, ha="right")
-    ax.set_ylabel("relative importance" if relative else "importance")
-    ax.set_title(title if title is not None else str(block.attrs.get("method", "")))
-    return ax
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    if ylabel is None:
+        base = f"{method} importance".strip() if method else "importance"
+        ylabel = (
+            "share of |importance| (%)"
+            if relative
+            else base + (" (signed)" if signed and has_direction else "")
+        )
+    if power:
+        ylabel += f" (×10$^{{{power}}}$)"
+    ax.set_ylabel(ylabel)
+    head = title if title is not None else method
+    if result is not None and result.null == "response" and result.global_test:
+        head = f"{head}\nglobal test: p = {float(result.global_test['p_value']):.3g}".strip()
+    ax.set_title(head)
+    if legend and handles:
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            fontsize=8,
+            handlelength=1.5,
+        )
+    return ax.figure
 
 
 # ---------------------------------------------------------------------- null distribution
@@ -213,14 +328,19 @@ def plot_null_distribution(
     variable: str | None = None,
     two_sided: bool = False,
     p_value: float | None = None,
+    p_adjusted: float | None = None,
+    statistic: str = "statistic",
     bins: int | str = 30,
     color: str = NEUTRAL_COLOR,
     observed_color: str = NEGATIVE_COLOR,
 ):
     """Histogram of a randomization-test null distribution with the observed statistic.
 
-    Olden & Jackson (2002, Fig. 3): the statistic of networks trained on permuted responses,
-    and the value of the network trained on the real data as a vertical line.
+    Olden & Jackson (2002, Fig. 3): the statistic of networks trained under the null, and the
+    value of the network trained on the real data as a vertical line labelled "observed"
+    (``-observed`` dashed for a two-sided test). Null values that are not finite (networks
+    whose statistic is undefined, e.g. Garson's share for a network with all weights decayed
+    to zero) are left out and counted in the title.
 
     Parameters
     ----------
@@ -233,14 +353,16 @@ def plot_null_distribution(
         Used in the title.
     two_sided : bool, default=False
         Also mark ``-observed`` (a two-sided test on ``|statistic|``).
-    p_value : float, optional
-        Written in the legend.
+    p_value, p_adjusted : float, optional
+        Written in the title (the adjusted one decides the stars of the tables).
+    statistic : str, default="statistic"
+        Name of the statistic, for the x label.
     bins : int or str, default=30
     color, observed_color : str
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.figure.Figure
     """
     values = np.asarray(null, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
@@ -248,25 +370,61 @@ def plot_null_distribution(
             f"null must be a non-empty 1-D array (one value per permutation); got shape "
             f"{values.shape}."
         )
-    if not np.all(np.isfinite(values)):
-        raise ValueError("null contains NaN or infinite values.")
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ValueError("null contains no finite value (every null statistic is NaN or inf).")
     obs = float(np.asarray(observed, dtype=np.float64))
     if not np.isfinite(obs):
         raise ValueError(f"observed must be a finite number; got {observed!r}.")
     if ax is None:
-        _, ax = _plt().subplots(figsize=(5, 3.5))
-    ax.hist(values, bins=bins, color=color, edgecolor="white", label="null (permuted)")
-    label = f"observed = {obs:.4g}"
-    if p_value is not None:
-        label += f" (p = {p_value:.3g})"
-    ax.axvline(obs, color=observed_color, lw=2, label=label)
+        _, ax = _plt().subplots(figsize=(5, 3.5), layout="constrained")
+    kept = values[finite]
+    ax.hist(
+        kept,
+        bins=bins,
+        color=color,
+        edgecolor=color,
+        histtype="stepfilled",
+        alpha=0.6,
+        label=f"null ({kept.size} networks)",
+    )
+    ax.axvline(obs, color=observed_color, lw=2, label="observed")
     if two_sided and obs != 0:
         ax.axvline(-obs, color=observed_color, lw=1.5, ls="--", label="-observed")
-    ax.set_xlabel("statistic")
-    ax.set_ylabel("frequency")
-    ax.set_title(f"Null distribution{'' if variable is None else f': {variable}'}")
-    ax.legend(frameon=False, fontsize=8)
-    return ax
+    right = obs >= np.median(kept)
+    ax.annotate(
+        "observed",
+        xy=(obs, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-3 if right else 3, -3),
+        textcoords="offset points",
+        ha="right" if right else "left",
+        va="top",
+        fontsize=8,
+        color=observed_color,
+        gid="observed",
+    )
+    ax.set_xlabel(f"{statistic} (null networks)" if statistic != "statistic" else "statistic")
+    ax.set_ylabel("networks")
+    title = "Null distribution" if variable is None else str(variable)
+    if p_value is not None and np.isfinite(p_value):
+        title += f"\np = {p_value:.3g}"
+        if p_adjusted is not None and np.isfinite(p_adjusted):
+            title += f" (adjusted {p_adjusted:.3g})"
+    ax.set_title(title, fontsize=10)
+    n_bad = int((~finite).sum())
+    if n_bad:
+        ax.text(
+            0.99,
+            0.80,
+            f"{n_bad} undefined\nnull value(s) left out",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            gid="undefined",
+        )
+    return ax.figure
 
 
 # ---------------------------------------------------------------------- Lek profiles
@@ -326,7 +484,7 @@ def plot_lek_profiles(
             line = sub[sub["group"] == g].sort_values("x")
             ax.plot(line["x"], line["prediction"], color=c, label=str(g))
         ax.set_xlabel(str(var))
-    axes[0].set_ylabel(str(output))
+    axes[0].set_ylabel(f"prediction: {output}")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, title="group", loc="outside right upper", frameon=False)
     fig.suptitle("Lek profiles")
@@ -397,17 +555,23 @@ def plot_network(
     ax=None,
     network: int = 0,
     show_bias: bool = True,
+    feature_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
     positive_color: str = POSITIVE_COLOR,
     negative_color: str = NEGATIVE_COLOR,
     max_width: float = 5.0,
     node_color: str = "#f0f0f0",
+    legend: bool = True,
 ):
-    """Network diagram: line width proportional to ``|weight|``, colour by sign.
+    """Network diagram: line width proportional to ``|weight|``, colour and style by sign.
 
     The neural interpretation diagram of Özesmi & Özesmi (1999) as drawn by NeuralNetTools'
     ``plotnet`` (Beck 2018): layers from left (inputs, labelled by variable) to right
-    (outputs), bias nodes ``B1, B2, ...`` above, every connection a line whose width is
-    ``max_width * |w| / max |w|``.
+    (outputs, labelled by target or class), bias nodes ``B1, B2, ...`` above, every connection
+    a line whose width is ``max_width * |w| / max |w|`` with the maximum over the connection
+    weights (a large bias, such as the output bias of an unstandardized target, does not make
+    every weight a hairline: bias lines are capped at ``max_width``). Negative weights are
+    dashed as well as coloured (readable in grayscale), bias connections dotted.
 
     Parameters
     ----------
@@ -418,18 +582,23 @@ def plot_network(
     network : int, default=0
         Which network of a batch.
     show_bias : bool, default=True
+    feature_names, output_names : sequence of str, optional
+        Labels of the input and output nodes (default: those of the model; a torch module's
+        inputs are otherwise ``x0, x1, ...``).
     positive_color, negative_color : str
     max_width : float
         Line width of the largest absolute weight.
     node_color : str
+    legend : bool, default=True
 
     Returns
     -------
-    matplotlib.axes.Axes
-        ``ax.collections`` holds one ``LineCollection`` per layer of connections (gid
-        ``"weights"``) and one for the bias connections (gid ``"biases"``).
+    matplotlib.figure.Figure
+        ``fig.axes[0].collections`` holds one ``LineCollection`` per layer of connections
+        (gid ``"weights"``) and one for the bias connections (gid ``"biases"``).
     """
     from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
 
     from . import adapters
     from .network import MLPBatch
@@ -446,10 +615,13 @@ def plot_network(
     coefs = [W[network] for W in coefs]
     intercepts = [b[network] for b in intercepts]
     sizes = list(batch.layer_sizes)
-    biggest = max(float(np.max(np.abs(W))) for W in coefs)
-    if show_bias:
-        biggest = max(biggest, max(float(np.max(np.abs(b))) for b in intercepts))
-    biggest = biggest or 1.0
+    in_names = list(batch.feature_names) if feature_names is None else list(feature_names)
+    out_names = list(batch.output_names) if output_names is None else list(output_names)
+    if len(in_names) != sizes[0]:
+        raise ValueError(f"{len(in_names)} feature names for a network with {sizes[0]} inputs.")
+    if len(out_names) != sizes[-1]:
+        raise ValueError(f"{len(out_names)} output names for a network with {sizes[-1]} outputs.")
+    biggest = max(float(np.max(np.abs(W))) for W in coefs) or 1.0
     height = max(sizes)
 
     def ys(n: int) -> np.ndarray:
@@ -457,16 +629,19 @@ def plot_network(
 
     positions = [np.column_stack([np.full(n, float(i)), ys(n)]) for i, n in enumerate(sizes)]
     if ax is None:
-        _, ax = _plt().subplots(figsize=(2.2 * len(sizes) + 1.5, 0.55 * height + 1.5))
+        _, ax = _plt().subplots(
+            figsize=(2.2 * len(sizes) + 3.0, 0.55 * height + 1.5), layout="constrained"
+        )
 
-    def lines(src: np.ndarray, dst: np.ndarray, W: np.ndarray, gid: str):
-        segs, widths, colors = [], [], []
+    def lines(src: np.ndarray, dst: np.ndarray, W: np.ndarray, gid: str, bias: bool = False):
+        segs, widths, colors, styles = [], [], [], []
         for i in range(W.shape[0]):
             for j in range(W.shape[1]):
                 segs.append([src[i], dst[j]])
-                widths.append(max(0.15, max_width * abs(W[i, j]) / biggest))
+                widths.append(min(max_width, max(0.15, max_width * abs(W[i, j]) / biggest)))
                 colors.append(positive_color if W[i, j] >= 0 else negative_color)
-        lc = LineCollection(segs, linewidths=widths, colors=colors, zorder=1)
+                styles.append(":" if bias else ("-" if W[i, j] >= 0 else "--"))
+        lc = LineCollection(segs, linewidths=widths, colors=colors, linestyles=styles, zorder=1)
         lc.set_gid(gid)
         ax.add_collection(lc)
         return lc
@@ -477,16 +652,15 @@ def plot_network(
     if show_bias:
         for layer, b in enumerate(intercepts):
             bpos = np.array([[layer + 0.5, top]])
-            lc = lines(bpos, positions[layer + 1], b.reshape(1, -1), "biases")
-            lc.set_linestyle("--")
+            lines(bpos, positions[layer + 1], b.reshape(1, -1), "biases", bias=True)
             ax.scatter(*bpos.T, s=500, color=node_color, edgecolors="black", zorder=2)
             ax.text(*bpos[0], f"B{layer + 1}", ha="center", va="center", fontsize=8, zorder=3)
     for layer, pos in enumerate(positions):
         ax.scatter(pos[:, 0], pos[:, 1], s=500, color=node_color, edgecolors="black", zorder=2)
         if layer == 0:
-            names, prefix = batch.feature_names, "I"
+            names, prefix = in_names, "I"
         elif layer == len(positions) - 1:
-            names, prefix = batch.output_names, "O"
+            names, prefix = out_names, "O"
         else:
             names, prefix = None, "H" if len(positions) == 3 else f"H{layer}."
         for k, (x, y) in enumerate(pos):
@@ -504,4 +678,19 @@ def plot_network(
     ax.set_xlim(-1.3, len(sizes) - 1 + 1.3)
     ax.set_ylim(-(height - 1) / 2 - 0.8, top + 0.8)
     ax.set_axis_off()
-    return ax
+    if legend:
+        handles = [
+            Line2D([], [], color=positive_color, lw=2, ls="-", label="positive weight"),
+            Line2D([], [], color=negative_color, lw=2, ls="--", label="negative weight"),
+        ]
+        if show_bias:
+            handles.append(Line2D([], [], color="black", lw=1.5, ls=":", label="bias"))
+        handles.append(Line2D([], [], color="none", label=f"width ∝ |weight| (max {biggest:.3g})"))
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            frameon=False,
+            fontsize=8,
+        )
+    return ax.figure

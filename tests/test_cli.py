@@ -145,12 +145,205 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
     ]
 
 
-def test_analyze_with_a_test_writes_null_distribution_figures(csv, tmp_path):
+def test_analyze_with_a_test_writes_null_distribution_figures(csv, tmp_path, capsys):
     out = tmp_path / "tested"
     args = ["analyze", str(csv), "--target", "y", "--method", "dimopoulos,miv"]
-    args += ["--hidden", "4", "--permutations", "19", "--out", str(out), "--quiet"]
-    assert main(args) == 0
+    args += ["--hidden", "4", "--permutations", "19", "--null", "variable"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
     for name in ("dimopoulos", "miv"):
         table = pd.read_csv(out / f"{name}.csv", index_col="variable")
         assert table["p_value"].between(1 / 20, 1).all()
         assert (out / f"{name}_null.png").read_bytes()[:4] == b"\x89PNG"
+    report = (out / "report.md").read_text()
+    assert "19 permutations, null `variable`" in report and "- Adjustment: Holm" in report
+    assert "Signif. codes (adjusted p): '\\*\\*\\*' <= 0.001" in report
+    # the 19-permutation warning of both methods: printed once, one line, no source location
+    err = capsys.readouterr().err.splitlines()
+    resolution = [line for line in err if "smallest attainable p-value" in line]
+    assert len(resolution) == 1 and resolution[0].startswith("sensitivity: warning: With")
+    assert not [line for line in err if ".py:" in line]
+
+
+def _write(tmp_path, frame, name="d.csv", **kw):
+    path = tmp_path / name
+    frame.to_csv(path, **{"index": False, **kw})
+    return path
+
+
+def _run(path, *extra, out=None):
+    out = out or path.parent / "out"
+    args = ["analyze", str(path), "--hidden", "3", "--permutations", "0", "--quiet"]
+    return main([*args, "--out", str(out), *extra])
+
+
+def test_version_is_printed(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert (
+        capsys.readouterr().out.strip() == f"sensitivity (nn-sensitivity) {sensitivity.__version__}"
+    )
+
+
+def test_semicolon_files_need_sep_and_say_so(csv, tmp_path, capsys):
+    semi = _write(tmp_path, pd.read_csv(csv), "semi.csv", sep=";")
+    assert _run(semi, "--target", "y") == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: {semi} has one column 'a;b;c;y'...: it looks semicolon-separated; "
+        "pass --sep ';'"
+    )
+    assert _run(semi, "--target", "y", "--sep", ";", "--method", "garson") == 0
+    table = pd.read_csv(tmp_path / "out" / "garson.csv", index_col="variable")
+    assert sorted(table.index) == ["a", "b", "c"]
+    capsys.readouterr()
+    comma = _write(tmp_path, pd.read_csv(csv), "comma.csv", sep=";", decimal=",")
+    assert _run(comma, "--target", "y", "--sep", ";") == 2
+    assert _one_error_line(capsys).endswith(
+        "the values look like decimal commas (3,14): pass --decimal ','"
+    )
+    args = ("--target", "y", "--sep", ";", "--decimal", ",", "--method", "garson")
+    assert _run(comma, *args) == 0
+
+
+def test_r_style_row_names_are_taken_as_the_index(csv, tmp_path, capsys):
+    data = pd.read_csv(csv)
+    data.index = [f"row {i}" for i in range(len(data))]
+    r_csv = _write(tmp_path, data, "r.csv", index=True, quoting=1)  # header starts with ""
+    assert r_csv.read_text().startswith('"","a","b","c","y"')
+    assert _run(r_csv, "--target", "y", "--method", "garson") == 0
+    assert "the unnamed first column is taken as row names" in capsys.readouterr().err
+    assert sorted(pd.read_csv(tmp_path / "out" / "garson.csv")["variable"]) == ["a", "b", "c"]
+    numbered = _write(tmp_path, data.reset_index(drop=True), "n.csv", index=True, quoting=1)
+    assert numbered.read_text().splitlines()[1].startswith('"0",')  # R writes "1", "2", ...
+    assert _run(numbered, "--target", "y", "--method", "garson") == 0
+    assert sorted(pd.read_csv(tmp_path / "out" / "garson.csv")["variable"]) == ["a", "b", "c"]
+    capsys.readouterr()
+    named = _write(tmp_path, data.rename_axis("site"), "named.csv", index=True)
+    assert _run(named, "--target", "y", "--method", "garson") == 2
+    assert "non-numeric column(s) in" in _one_error_line(capsys)
+    assert _run(named, "--target", "y", "--method", "garson", "--index-col", "site") == 0
+    capsys.readouterr()
+    assert _run(named, "--target", "y", "--index-col", "town") == 2
+    assert "--index-col 'town' is neither a column name nor a column number" in (
+        _one_error_line(capsys)
+    )
+
+
+def test_duplicate_column_names_are_refused(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,b,a,y\n" + "\n".join(f"{i},{i % 3},{i % 5},{i % 7}" for i in range(30)))
+    assert _run(path, "--target", "y") == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: duplicate column name(s) in {path}: a; rename them so that each "
+        "column has its own name"
+    )
+
+
+def test_too_few_rows_and_a_constant_target_are_refused_before_any_work(csv, tmp_path, capsys):
+    data = pd.read_csv(csv)
+    one = _write(tmp_path, data.head(1), "one.csv")
+    assert _run(one, "--target", "y", out=tmp_path / "o1") == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: {one} has 1 row(s); at least 10 are needed to fit a network"
+    )
+    three = _write(tmp_path, data.head(3), "three.csv")
+    assert _run(three, "--target", "y", out=tmp_path / "o3") == 2
+    assert "has 3 row(s); at least 10" in _one_error_line(capsys)
+    flat = _write(tmp_path, data.assign(y=2.5), "flat.csv")
+    assert _run(flat, "--target", "y", out=tmp_path / "o4") == 2
+    assert _one_error_line(capsys) == (
+        "sensitivity: error: target 'y' is constant (2.5 in every row): nothing to explain"
+    )
+    assert not any((tmp_path / o).exists() for o in ("o1", "o3", "o4"))
+
+
+def test_constant_columns_are_dropped_up_front_for_every_method(csv, tmp_path, capsys):
+    path = _write(tmp_path, pd.read_csv(csv).assign(k=1.0), "k.csv")
+    assert _run(path, "--target", "y", "--method", "olden,garson,dimopoulos,miv") == 0
+    err = capsys.readouterr().err
+    assert "sensitivity: note: constant column(s) dropped before the analysis: k" in err
+    for name in ("olden", "garson", "dimopoulos", "miv"):
+        table = pd.read_csv(tmp_path / "out" / f"{name}.csv", index_col="variable")
+        assert sorted(table.index) == ["a", "b", "c"]
+    assert "constant column(s) dropped" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_out_pointing_at_a_file_is_a_one_line_error(csv, tmp_path, capsys):
+    target = tmp_path / "existing.txt"
+    target.write_text("keep me")
+    assert main(["analyze", str(csv), "--target", "y", "--out", str(target)]) == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: --out {target} exists and is not a folder; give a folder name"
+    )
+    assert target.read_text() == "keep me"
+
+
+def test_the_task_is_inferred_with_a_notice_and_absurd_class_counts_are_refused(
+    csv, tmp_path, capsys
+):
+    data = pd.read_csv(csv)
+    money = _write(tmp_path, data.assign(y=[f"${v:.1f}k" for v in data["y"]]), "money.csv")
+    assert _run(money, "--target", "y") == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("sensitivity: error: target 'y' has 67 distinct values in 120 rows")
+    assert "more than 20 classes is not analysed" in line and "convert it to numbers" in line
+    assert _run(money, "--target", "y", "--task", "regression") == 2
+    assert "target 'y' is not numeric (e.g. '$" in _one_error_line(capsys)
+    binary = _write(tmp_path, data.assign(y=(data["y"] > 0).astype(int)), "binary.csv")
+    assert _run(binary, "--target", "y", "--method", "garson") == 0
+    err = capsys.readouterr().err
+    assert "target 'y' has two values: classification with 2 classes (0, 1)" in err
+    assert _run(csv, "--target", "y", "--method", "garson") == 0
+    assert "target 'y' is numeric with 120 distinct values: regression" in capsys.readouterr().err
+
+
+def test_dimopoulos_is_scale_free_on_the_command_line(tmp_path):
+    # s has a tiny range but half the effect of a per standard deviation; raw derivatives
+    # (per unit of s) would rank s first by a factor 100
+    rng = np.random.default_rng(0)
+    n = 300
+    data = pd.DataFrame({"a": rng.normal(size=n), "s": rng.normal(0, 0.01, n)})
+    data["y"] = data["a"] + 0.5 * data["s"] / 0.01 + rng.normal(0, 0.1, n)
+    path = _write(tmp_path, data)
+    assert _run(path, "--target", "y", "--method", "dimopoulos") == 0
+    table = pd.read_csv(tmp_path / "out" / "dimopoulos.csv", index_col="variable")
+    assert list(table.index) == ["a", "s"]
+    assert 2 < table.loc["a", "importance"] / table.loc["s", "importance"] < 8  # about 4
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "- scale: sd" in report and "multiplied by the input's standard deviation" in report
+
+
+def test_null_is_passed_to_the_estimators_and_named_in_the_report(csv, tmp_path, monkeypatch):
+    seen = []
+
+    class Recorder(Olden):
+        def fit(self, X, y=None, **kw):
+            seen.append(self.null)
+            return super().fit(X, y, **kw)
+
+    monkeypatch.setattr(sensitivity, "Olden", Recorder)
+    args = ["--target", "y", "--method", "olden", "--permutations", "9", "--null", "response"]
+    assert _run(csv, *args) == 0
+    assert seen == ["response"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "9 permutations, null `response`" in report
+    assert "- Analysed network: StandardScaler -> MLPRegressor(hidden_layer_sizes=(3,)" in report
+    assert "(the network the importances and the test were computed on)" in report
+
+
+def test_an_analysed_network_that_fits_much_worse_is_flagged(csv, tmp_path, monkeypatch, capsys):
+    class Shrunk(sensitivity.Garson):
+        def fit(self, X, y=None, **kw):
+            super().fit(X, y, **kw)
+            mlp = self.estimator_[-1]  # as an over-penalised stand-in network would be
+            mlp.coefs_ = [0 * w for w in mlp.coefs_]
+            mlp.intercepts_ = [0 * b for b in mlp.intercepts_]
+            return self
+
+    monkeypatch.setattr(sensitivity, "Garson", Shrunk)
+    assert _run(csv, "--target", "y", "--method", "garson") == 0
+    err = capsys.readouterr().err
+    assert "sensitivity: warning: Garson: the analysed network fits much worse (training R²" in err
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "- **Warning**: the analysed network fits much worse (training R² " in report
+    assert "training R² 0.000 (the network the importances" in report

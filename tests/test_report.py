@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -55,7 +58,7 @@ def test_summary_has_header_ranked_rows_and_stars():
         "No. observations: 200",
         "randomization, 999 permutations, two-sided on |importance|",
         "Adjustment:",
-        "holm",
+        "Holm",
         "95% bootstrap percentile, 500 draws",
         "Signif. codes",
     ]:
@@ -74,24 +77,202 @@ def test_summary_without_test_says_so_and_omits_p_columns():
     assert "p_value" not in text and "Signif." not in text and "ci_low" not in text
 
 
-def test_markdown_table_has_one_row_per_variable_and_escapes_pipes():
+def test_markdown_table_has_human_headers_one_row_per_variable_and_escapes_pipes():
     frame = importance_frame([[0.2, -0.8]], ["a|b", "c"], ["y"], signed=True)
-    md = SensitivityResult(frame, "Olden").to_markdown().splitlines()
-    assert md[0] == "| variable | importance | relative | rank | direction |"
-    assert md[1] == "|---|---:|---:|---:|---|"
-    assert md[2] == "| c | -0.8 | 0.8 | 1 | - |"
-    assert md[3] == "| a\\|b | 0.2 | 0.2 | 2 | + |"
-    assert len(md) == 4
+    md = SensitivityResult(frame, "Olden", signed=True).to_markdown().splitlines()
+    assert md[0] == "| Variable | Importance | Share (%) |"
+    assert md[1] == "|---|---:|---:|"
+    assert md[2] == "| c | -0.800 | 80.0 |"
+    assert md[3] == "| a\\|b | 0.200 | 20.0 |"
+    assert len(md) == 4  # no test: no legend
 
 
-def test_latex_table_is_booktabs_with_escaped_names():
+def test_markdown_legend_uses_the_inclusive_thresholds_of_the_stars():
+    # adjusted p = 0.050 gets '*': the legend must say <= 0.05, not < 0.05
+    res = _tested(p_adjust="holm")
+    res.importances.loc["c", "p_adjusted"] = 0.05
+    md = res.to_markdown()
+    row = next(line for line in md.splitlines() if line.startswith("| c |"))
+    assert "| 0.050 | * |" in row
+    legend = md.splitlines()[-1]
+    assert "<= 0.05" in legend and "< 0.05" not in legend.replace("<= 0.05", "")
+    assert "| p | p (Holm) |" in md and "95% CI" in md
+
+
+def test_markdown_of_several_outputs_has_one_table_per_output():
+    frame = importance_frame([[1, 2], [3, -1]], ["a", "b"], ["cat", "dog"], signed=True)
+    md = SensitivityResult(frame, "Olden", signed=True).to_markdown().splitlines()
+    assert md[0] == "**Output: cat**" and "**Output: dog**" in md
+    assert md.count("| Variable | Importance | Share (%) |") == 2
+
+
+def test_latex_table_is_booktabs_with_escaped_names_and_the_tests_settings_in_the_caption():
     tex = _tested().to_latex(caption="Olden & Jackson", label="tab:olden")
     assert tex.startswith(r"\begin{table}") and tex.rstrip().endswith(r"\end{table}")
     assert r"\toprule" in tex and r"\bottomrule" in tex
     assert r"a\_1" in tex and r"Olden \& Jackson" in tex and r"\label{tab:olden}" in tex
     body = [line for line in tex.splitlines() if line.endswith(r"\\")]
-    assert len(body) == 1 + 4  # header and four variables
-    assert body[1].startswith("b & ")
+    assert len(body) == 2 + 4  # two header lines and four variables
+    assert body[2].startswith("b & $-$2.00 & 55.6 & $<$0.001 & $<$0.001 & *** & [$-$2.50, $-$1.50]")
+    caption = next(line for line in tex.splitlines() if line.startswith(r"\caption"))
+    for expected in ["999 permutations", "Holm", "95\\% bootstrap percentile", "500 resamples"]:
+        assert expected in caption, expected
+    assert r"$\le 0.05$" in tex and "<" not in tex.replace("$<$", "")
+    assert "p_value" not in tex and "ci_low" not in tex and "sig" not in tex.split("caption")[0]
+
+
+def test_latex_numbers_share_one_format_per_column_with_a_power_of_ten_in_the_header():
+    frame = importance_frame(
+        [[2.147e5, 3.1e4, 512.0]], ["a", "b", "c"], ["y"], signed=False, direction=[[1, -1, 1]]
+    )
+    tex = SensitivityResult(frame, "Dimopoulos").to_latex(booktabs=False)
+    assert "e+05" not in tex and "e+04" not in tex and r"\toprule" not in tex
+    assert r"($\times 10^{5}$)" in tex
+    rows = [line for line in tex.splitlines() if line[:2] in ("a ", "b ", "c ")]
+    assert rows == [
+        r"a & 2.15 & 87.2 & + \\",  # a magnitude with a direction (e.g. ssd)
+        r"b & 0.31 & 12.6 & $-$ \\",
+        r"c & 0.01 & 0.2 & + \\",
+    ]
+    assert "Dimopoulos' partial derivatives (PaD)" in tex  # the human name in the caption
+
+
+def test_latex_multi_output_table_names_each_output_once():
+    frame = importance_frame([[1, 2], [3, -1]], ["a", "b"], ["cat", "dog"], signed=True)
+    tex = SensitivityResult(frame, "LekProfile", signed=True).to_latex()
+    assert tex.count("cat") == 1 and tex.count("dog") == 1
+    assert r"\multicolumn{3}{l}{\textit{Output: cat}} \\" in tex
+    assert "Lek's profile" in tex and "LekProfile" not in tex
+
+
+def _ten_variable_result():
+    rng = np.random.default_rng(0)
+    names = [f"variable_{i}" for i in range(10)]
+    imp = rng.normal(size=(3, 10)) * 3e-3
+    frame = importance_frame(
+        imp,
+        names,
+        ["setosa", "versicolor", "virginica"],
+        signed=True,
+        p_value=rng.uniform(size=(3, 10)),
+        p_adjusted=rng.uniform(size=(3, 10)),
+        ci_low=imp - 1e-3,
+        ci_high=imp + 1e-3,
+        extra={"conditional_r2": rng.uniform(size=(3, 10))},
+    )
+    return SensitivityResult(
+        frame,
+        "LekProfile",
+        signed=True,
+        n_samples=150,
+        n_permutations=999,
+        n_bootstrap=500,
+        p_adjust="fdr_bh",
+        null="conditional",
+    )
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles_and_fits_the_text_width_of_a_standard_article(tmp_path):
+    tex = _ten_variable_result().to_latex(label="tab:lek")
+    measured = tex.replace(r"\begin{tabular}", r"\sbox0{\begin{tabular}").replace(
+        r"\end{tabular}",
+        r"\end{tabular}}\typeout{TABLEWIDTH=\the\wd0}\typeout{TEXTWIDTH=\the\textwidth}\usebox0",
+    )
+    doc = (
+        r"\documentclass{article}"
+        "\n"
+        r"\IfFileExists{booktabs.sty}{\usepackage{booktabs}}{\newcommand\toprule{\hline}"
+        r"\newcommand\midrule{\hline}\newcommand\bottomrule{\hline}}"
+        "\n"
+        r"\begin{document}"
+        "\n" + measured + "\n"
+        r"\end{document}"
+        "\n"
+    )
+    (tmp_path / "t.tex").write_text(doc, encoding="utf-8")
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    log = (tmp_path / "t.log").read_text(errors="replace")
+    assert proc.returncode == 0, log[-2000:]
+    width = float(re.search(r"TABLEWIDTH=([\d.]+)pt", log).group(1))
+    textwidth = float(re.search(r"TEXTWIDTH=([\d.]+)pt", log).group(1))
+    assert 150 < width <= textwidth, (width, textwidth)
+    assert "Overfull" not in log
+
+
+def test_response_null_is_one_global_test_without_per_variable_p_values_or_stars():
+    frame = importance_frame(
+        [[0.5, -2.0, 1.0]], ["a", "b", "c"], ["y"], signed=True, method="Olden"
+    )  # the estimator leaves per-variable p-values NaN for the response null
+    res = SensitivityResult(
+        frame,
+        "Olden",
+        signed=True,
+        n_permutations=999,
+        p_adjust="holm",
+        null="response",
+        global_test={"statistic": "max_j |importance_j|", "p_value": 0.002, "n_permutations": 999},
+    )
+    text = res.summary()
+    assert "Global p-value:  0.002" in text
+    assert "response permutation (global), 999 permutations; statistic max_j |importance_j|" in text
+    assert "H0: y independent of all the inputs together" in text
+    assert "p_value" not in text and "Signif." not in text and "*" not in text
+    assert "tests only whether any input matters" in text
+    md = res.to_markdown()
+    assert "p = 0.002" in md and "| p |" not in md and "tests only whether any input" in md
+    tex = res.to_latex()
+    assert r"$p$ = 0.002" in tex and r"$\max_j |\mathrm{importance}_j|$" in tex
+    assert "Significance codes" not in tex and "Holm" not in tex
+
+
+def test_hypothesis_network_and_conditional_r2_are_shown():
+    hyp = "H0_j: y independent of x_j given the other inputs (conditional randomization)"
+    frame = importance_frame(
+        [[0.5, -2.0]],
+        ["a", "b"],
+        ["y"],
+        signed=True,
+        p_value=[[0.3, 0.001]],
+        p_adjusted=[[0.3, 0.002]],
+        extra={"conditional_r2": [[0.25, 0.8]]},
+    )
+    network = {
+        "description": "StandardScaler -> MLP 2-10-1 (relu)",
+        "trainer": "batched L-BFGS, 100 iterations",
+        "penalty": "alpha = 0.3 (5-fold CV over 1e-3..1e2)",
+        "metric": "R^2",
+        "fit": {"analysed": {"train": 0.612, "cv": 0.55}, "user": {"train": 0.63, "cv": None}},
+    }
+    res = SensitivityResult(
+        frame,
+        "Olden",
+        signed=True,
+        n_permutations=99,
+        p_adjust="holm",
+        null="conditional",
+        hypothesis=hyp,
+        network=network,
+    )
+    text = res.summary()
+    assert f"Null hypothesis:  {hyp}" in text
+    assert "Test:             conditional randomization, 99 permutations" in text
+    assert "Trainer:          batched L-BFGS, 100 iterations" in text
+    assert "Penalty:          alpha = 0.3 (5-fold CV over 1e-3..1e2)" in text
+    assert (
+        "Fit (R^2):        analysed network train 0.612, CV 0.550; user's network train 0.630"
+        in text
+    )
+    assert "R²(x_j|others)" in text and "0.80" in text
+    assert "| R² (x_j \\| others) |" in res.to_markdown()
+    assert r"$R^2$" in res.to_latex()
+    assert "$H_{0,j}$" in res.to_latex()
 
 
 def test_csv_round_trips_the_full_table(tmp_path):
@@ -108,7 +289,7 @@ def test_multi_output_summary_has_one_block_per_output():
     res = SensitivityResult(frame, "Olden", signed=True)
     text = res.summary()
     assert "Output: cat" in text and "Output: dog" in text and "Outputs:" in text
-    assert res.to_markdown().splitlines()[0].startswith("| output | variable |")
+    assert res.to_markdown().splitlines()[0] == "**Output: cat**"
 
 
 def test_estimator_results_describe_the_fit():
@@ -129,3 +310,11 @@ def test_estimator_results_describe_the_fit():
 def test_results_rejects_something_else():
     with pytest.raises(TypeError, match="ranked DataFrame"):
         SensitivityResult(pd.DataFrame({"x": [1]}), "Olden")
+
+
+def test_without_adjustment_the_legends_and_caption_say_so():
+    res = _tested(p_adjust=None)
+    assert "Signif. codes (p): '***' <= 0.001" in res.summary()
+    tex = res.to_latex()
+    assert "not adjusted for multiple testing" in tex and "Significance codes ($p$)" in tex
+    assert "(adj.)" not in tex

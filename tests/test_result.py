@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from sensitivity.result import BASE_COLUMNS, importance_frame
+from sensitivity.result import BASE_COLUMNS, SensitivityResult, importance_frame
 
 
 def test_single_output_table_is_ranked_by_magnitude_with_all_columns():
@@ -52,3 +54,33 @@ def test_all_zero_importance_warns():
     with pytest.warns(RuntimeWarning, match="undefined"):
         frame = importance_frame([[0.0, 0.0]], ["a", "b"], ["y"], signed=True)
     assert frame["relative_importance"].isna().all()
+
+
+def test_result_module_does_not_import_plotting():
+    # one-way layering: plotting imports result; result reaches plotting only inside plot()
+    import ast
+
+    import sensitivity.result as result_module
+
+    tree = ast.parse(Path(result_module.__file__).read_text(encoding="utf-8"))
+    top_level = set()
+    for node in tree.body:  # module level only
+        if isinstance(node, ast.Import):
+            top_level |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top_level.add(("." * node.level) + (node.module or ""))
+    assert not {m for m in top_level if "plotting" in m or m.startswith("matplotlib")}
+    assert ".plotting" not in top_level and "numpy" in top_level
+
+
+def test_result_checks_the_test_description_arguments():
+    frame = importance_frame([[1.0, 2.0]], ["a", "b"], ["y"], signed=False)
+    with pytest.raises(TypeError, match="null must be a string or None"):
+        SensitivityResult(frame, "Garson", null=1)
+    with pytest.raises(ValueError, match="global_test needs at least the key 'p_value'"):
+        SensitivityResult(frame, "Garson", null="response", global_test={"statistic": "max"})
+    res = SensitivityResult(frame, "Garson", null="conditional")
+    assert res.null_hypothesis.startswith("H0_j: y independent of x_j given the other inputs")
+    assert SensitivityResult(frame, "Garson", hypothesis="H0: custom").null_hypothesis == (
+        "H0: custom"
+    )
