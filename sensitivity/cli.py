@@ -48,7 +48,7 @@ METHODS: dict[str, str] = {
 DEMO_METHODS: tuple[str, ...] = ("olden", "garson", "dimopoulos", "miv")
 """What ``sensitivity demo`` runs (those available), in this order."""
 
-DEMO_PERMUTATIONS = 999
+DEMO_PERMUTATIONS = 199
 """Permutations of the demo's randomization tests (``--permutations`` overrides)."""
 
 ANALYZE_METHODS: tuple[str, ...] = ("olden", "dimopoulos", "miv", "garson")

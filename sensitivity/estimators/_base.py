@@ -321,7 +321,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
             self.importances_ = self._frame(self.statistics_)
             return self
-        self._run_test(X_arr, y, fit_params)
+        self._run_test(X_arr, y, fit_params, X)
         return self
 
     def _fit_user_model(self, X, y, fit_params):
@@ -342,7 +342,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             )
         return clone(self.estimator).fit(X, y, **fit_params)
 
-    def _run_test(self, X_arr, y, fit_params) -> None:
+    def _run_test(self, X_arr, y, fit_params, X_user=None) -> None:
         config = InferenceConfig(
             null=self.null,
             n_permutations=self.n_permutations,
@@ -376,6 +376,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             prefit=self.prefit,
             desc=type(self).__name__,
             streams=self._streams,
+            X_user=X_user,
         )
         if analysed is not None:
             self.estimator_ = analysed

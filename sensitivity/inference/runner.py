@@ -110,6 +110,7 @@ def analyse_model(
     prefit: bool = False,
     desc: str = "test",
     streams: dict | None = None,
+    X_user=None,
 ) -> tuple[InferenceResult, object, dict]:
     """Run the test configured by ``config``/``settings`` on ``user_model``'s architecture.
 
