@@ -1017,8 +1017,8 @@ class _HoldoutResult(SensitivityResult):
 
     test_line = ""
 
-    def _header(self) -> list[tuple[str, str]]:
-        rows = super()._header()
+    def describe(self) -> list[tuple[str, str]]:
+        rows = super().describe()
         return [("Test", self.test_line) if k == "Test" else (k, v) for k, v in rows]
 
 

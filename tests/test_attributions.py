@@ -117,7 +117,7 @@ def test_fast_path_equals_jacobians_at_every_point(rows):
         fast = A.path_gradients(one, rows, base, alphas, weights, outputs=[1])
         slow = A.path_gradients(one, rows, base, alphas, weights, outputs=[1], fast=False)
         np.testing.assert_allclose(fast, slow, atol=1e-13)
-    chunked = A.path_gradients(batch, rows, base, alphas, weights, max_memory=2000)
+    chunked = A.path_gradients(batch, rows, base, alphas, weights, memory_budget_mb=2000 / 2**20)
     whole = A.path_gradients(batch, rows, base, alphas, weights)
     np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-16)  # BLAS rounding only
 
@@ -379,7 +379,9 @@ def test_estimator_matches_plain_function_and_runs_the_test(diabetes_nets):
 def test_results_do_not_depend_on_memory_settings(diabetes_nets):
     X, nets = diabetes_nets
     a = at.smoothgrad(nets["logistic"], X, random_state=3, n_samples=5)
-    b = at.smoothgrad(nets["logistic"], X, random_state=3, n_samples=5, max_memory=50_000)
+    b = at.smoothgrad(
+        nets["logistic"], X, random_state=3, n_samples=5, memory_budget_mb=50_000 / 2**20
+    )
     np.testing.assert_allclose(a.values, b.values, rtol=1e-12, atol=1e-14)
 
 

@@ -123,7 +123,7 @@ def test_permutations_are_passed_to_the_estimators(csv, tmp_path, monkeypatch):
 
 
 def test_demo_prints_the_ranked_tables(capsys):
-    assert main(["demo", "--hidden", "3", "--quiet"]) == 0
+    assert main(["demo", "--hidden", "3", "--quiet", "--permutations", "19"]) == 0
     out = capsys.readouterr().out
     assert "Diabetes data: 442 patients, 10 variables" in out
     assert "Olden sensitivity analysis" in out and "Garson sensitivity analysis" in out
@@ -328,7 +328,7 @@ def test_null_is_passed_to_the_estimators_and_named_in_the_report(csv, tmp_path,
     report = (tmp_path / "out" / "report.md").read_text()
     assert "9 permutations, null `response`" in report
     assert "- Analysed network: StandardScaler -> MLPRegressor(hidden_layer_sizes=(3,)" in report
-    assert "(the network the importances and the test were computed on)" in report
+    assert "- Fit (R^2): analysed network train" in report and "user's network train" in report
 
 
 def test_an_analysed_network_that_fits_much_worse_is_flagged(csv, tmp_path, monkeypatch, capsys):

@@ -282,7 +282,8 @@ def test_response_null_is_one_global_test_without_per_variable_stars(friedman):
         min_p_global(obs, sa.null_distribution_[:, 0], signed=True)
     )
     np.testing.assert_allclose(
-        g["variable_p_values"], permutation_pvalues(obs, sa.null_distribution_[:, 0], signed=True)
+        np.ravel(g["variable_p_values"]),
+        permutation_pvalues(obs, sa.null_distribution_[:, 0], signed=True),
     )
     assert sa.results_.global_test["p_value"] == g["p_value"]
     assert "global" in sa.results_.hypothesis

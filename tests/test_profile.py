@@ -121,7 +121,7 @@ def test_batched_profiles_equal_network_by_network(neuraldat):
     for b in range(B):
         one = L.lek_profiles(batch[b], X, steps=12)
         np.testing.assert_allclose(whole.predictions[b], one.predictions[0], atol=1e-12)
-    chunked = L.lek_profiles(batch, X, steps=12, memory_budget=4_000)
+    chunked = L.lek_profiles(batch, X, steps=12, memory_budget_mb=4_000 / 2**20)
     np.testing.assert_allclose(chunked.predictions, whole.predictions, atol=1e-12)
     imp, _ = L.lek_importance(whole)
     assert imp.shape == (B, 2, 3)
