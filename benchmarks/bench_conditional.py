@@ -16,7 +16,8 @@ exactly those each estimator's test would give for these networks). Reported: th
 noise (variable, data set) pairs with unadjusted p <= 0.05 (target 0.03-0.07) with its binomial
 standard error, and the fraction of influential pairs with p <= 0.05.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_conditional.py [n_datasets] [designs] [null]``.
+Run: ``PYTHONPATH=. python benchmarks/bench_conditional.py [n_datasets] [designs] [null]``;
+``... bench_conditional.py power [n_datasets]`` for the power on Friedman #1 (n = 500, Holm).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ METHODS = ("Olden", "Garson", "Dimopoulos ssd", "MIV additive")
 
 
 def _design(name: str, rng: np.random.Generator):
+    if name == "friedman":  # make_friedman1, n = 500, 10 inputs (x1-x5 matter), noise sd 1
+        X = rng.uniform(size=(500, 10))
+        y = (10 * np.sin(np.pi * X[:, 0] * X[:, 1]) + 20 * (X[:, 2] - 0.5) ** 2 + 10 * X[:, 3]
+             + 5 * X[:, 4] + rng.normal(size=500))  # fmt: skip
+        return X, y, [0, 1, 2, 3, 4]
     if name == "logistic":
         X = rng.normal(size=(N, P))
         eta = 1.5 * X[:, 0] - X[:, 1] + X[:, 2] ** 2 - 1
@@ -83,7 +89,7 @@ def one(design: str, seed: int, n_perm: int, null: str):
         classes=np.array([0, 1]) if clf else None,
     )
     streams = seed_streams(seed)
-    names = tuple(f"x{j + 1}" for j in range(P))
+    names = tuple(f"x{j + 1}" for j in range(X.shape[1]))
     refitter = BatchedRefitter(
         spec, X, y, train_alpha="cv", train_params=check_train_params(None),
         seed=streams["networks"], feature_names=names, output_names=None,
@@ -95,6 +101,27 @@ def one(design: str, seed: int, n_perm: int, null: str):
         streams=streams, conditional_models=models,
     )  # fmt: skip
     return res.p_value, active  # (4, p)
+
+
+def power(n_datasets: int = 10, n_perm: int = 199) -> None:
+    """Friedman #1 (n = 500): variables flagged after Holm (per statistic) in how many seeds."""
+    from statsmodels.stats.multitest import multipletests
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", UserWarning)
+    t0 = time.perf_counter()
+    flagged = np.zeros((4, 10))
+    for s in range(n_datasets):
+        p, _ = one("friedman", 2000 + s, n_perm, "conditional")
+        for m in range(4):
+            flagged[m] += multipletests(p[m], alpha=0.05, method="holm")[0]
+    print(
+        f"Friedman #1, n=500, relu (10,), {n_perm} draws per variable, Holm per statistic, "
+        f"{n_datasets} data sets ({time.perf_counter() - t0:.0f} s): seeds flagging each input"
+    )
+    print(f"{'method':<15}" + "".join(f"{f'x{j + 1}':>5}" for j in range(10)))
+    for m, name in enumerate(METHODS):
+        print(f"{name:<15}" + "".join(f"{int(v):>5}" for v in flagged[m]))
 
 
 def main(n_datasets: int = 100, designs=("logistic", "interaction", "correlated", "toeplitz"),
@@ -125,6 +152,9 @@ def main(n_datasets: int = 100, designs=("logistic", "interaction", "correlated"
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args and args[0] == "power":
+        power(int(args[1]) if len(args) > 1 else 10)
+        sys.exit()
     main(
         int(args[0]) if args else 100,
         tuple(args[1].split(","))
