@@ -206,8 +206,11 @@ def analyse_model(
         analysed = {"train": _user_fit(estimator, X, y, metric, settings.cv, True)["train"],
                     "cv": None}  # fmt: skip
         described = estimator
+    X_user = X if X_user is None else X_user  # as the user passed it (column names)
     user = (
-        _user_fit(user_model, X, y, metric, settings.cv, prefit) if spec is not None else analysed
+        _user_fit(user_model, X_user, y, metric, settings.cv, prefit)
+        if spec is not None
+        else analysed
     )
     network = {
         "description": adapters.describe_model(described),
