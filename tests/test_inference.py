@@ -95,14 +95,14 @@ def test_garson_test_is_upper_tailed(friedman):
 
 def test_same_random_state_same_pvalues_for_any_n_jobs_and_chunk_size(friedman):
     X, y = friedman
-    a = _fit(Olden, X, y, n_permutations=9, n_bootstrap=3, random_state=3)
-    a = Olden(_net(), n_permutations=9, n_bootstrap=3, random_state=3,
+    # a fixed penalty: the cross-validation's networks would only repeat what is checked here
+    a = Olden(_net(), n_permutations=9, n_bootstrap=3, random_state=3, train_alpha=1.0,
               train_params={**FAST, "block_size": 2})  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a.fit(X, y)
     b = Olden(
-        _net(), n_permutations=9, n_bootstrap=3, random_state=3, n_jobs=2,
+        _net(), n_permutations=9, n_bootstrap=3, random_state=3, n_jobs=2, train_alpha=1.0,
         train_params={**FAST, "chunk_size": 2, "block_size": 2},
     )  # fmt: skip
     with warnings.catch_warnings():
@@ -184,7 +184,7 @@ def test_null_pvalues_are_roughly_uniform_when_y_is_noise():
     for seed in range(12):
         X = rng.normal(size=(40, 3))
         y = rng.normal(size=40)
-        sa = _fit(Olden, X, y, n_permutations=19, random_state=seed, n_init=2)
+        sa = _fit(Olden, X, y, n_permutations=19, random_state=seed, n_init=2, train_alpha=1.0)
         ps.append(sa.importances_["p_value"].to_numpy())
     ps = np.concatenate(ps)
     assert 0.35 < ps.mean() < 0.65
