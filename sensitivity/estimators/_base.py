@@ -373,7 +373,6 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             output_names=self.output_names_,
             view=lambda m: self._model_view(m, self.output_names_),
             fit_params=fit_params,
-            prefit=self.prefit,
             desc=type(self).__name__,
             streams=self._streams,
             X_user=X_user,

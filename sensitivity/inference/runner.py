@@ -74,25 +74,27 @@ def _progress(verbose, desc: str):
     return bar, bar.update
 
 
-def _user_fit(user_model, X, y, metric: str, cv: int, prefit: bool) -> dict:
-    """Training and cross-validated score of the user's own model (None where unavailable)."""
+def _train_score(model, X, y) -> float | None:
+    """A fitted model's own ``score`` on the data (None where it has none or it fails)."""
+    try:
+        return float(model.score(X, y)) if hasattr(model, "score") else None
+    except Exception:
+        return None
+
+
+def _cv_score(model, X, y, cv: int) -> float | None:
+    """Cross-validated score of clones of a scikit-learn model (None for other models)."""
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
 
-    out = {"train": None, "cv": None}
-    if hasattr(user_model, "score"):
-        try:
-            out["train"] = float(user_model.score(X, y))
-        except Exception:
-            out["train"] = None
-    if hasattr(user_model, "get_params"):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out["cv"] = float(np.mean(cross_val_score(clone(user_model), X, y, cv=cv)))
-        except Exception:
-            out["cv"] = None
-    return out
+    if not hasattr(model, "get_params"):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(np.mean(cross_val_score(clone(model), X, y, cv=cv)))
+    except Exception:
+        return None
 
 
 def analyse_model(
@@ -107,7 +109,6 @@ def analyse_model(
     output_names: Sequence[str] | None,
     view: Callable,
     fit_params: dict | None = None,
-    prefit: bool = False,
     desc: str = "test",
     streams: dict | None = None,
     X_user=None,
@@ -203,12 +204,14 @@ def analyse_model(
         described = estimator if estimator is not None else user_model
     else:
         estimator = refitter.observed
-        analysed = {"train": _user_fit(estimator, X, y, metric, settings.cv, True)["train"],
-                    "cv": None}  # fmt: skip
+        analysed = {"train": _train_score(estimator, X, y), "cv": None}
         described = estimator
     X_user = X if X_user is None else X_user  # as the user passed it (column names)
     user = (
-        _user_fit(user_model, X_user, y, metric, settings.cv, prefit)
+        {
+            "train": _train_score(user_model, X_user, y),
+            "cv": _cv_score(user_model, X_user, y, settings.cv),
+        }
         if spec is not None
         else analysed
     )
