@@ -720,6 +720,7 @@ def fit_networks(
     *,
     sample_weight: np.ndarray | None = None,
     replace_column: tuple[np.ndarray, np.ndarray] | None = None,
+    alpha: np.ndarray | None = None,
     max_iter: int = DEFAULTS.max_iter,
     tol: float = DEFAULTS.tol,
     ftol: float = DEFAULTS.ftol,
@@ -744,6 +745,9 @@ def fit_networks(
     replace_column : (cols (B,), values (B, n)), optional
         Network ``b`` sees the shared ``X`` with column ``cols[b]`` replaced by ``values[b]``
         (computed as a rank-one change of the first layer, without copying ``X``).
+    alpha : ndarray (B,), optional
+        Per-network L2 penalties (default: ``spec.alpha`` for every network); networks with
+        different penalties train together in one batched computation.
     max_iter, tol, ftol, memory
         Iteration cap, gradient tolerance (max-abs), relative objective-decrease tolerance,
         L-BFGS history length (defaults: :data:`DEFAULT_TRAIN_PARAMS`).
@@ -786,7 +790,13 @@ def fit_networks(
         raise ValueError("solver='varpro' needs the squared-error loss (a linear output layer).")
     varpro = solver == "varpro"
     prob = (_VarProProblem if varpro else _Problem)(spec, sizes, Xt, Yt, wt, dtype, device, col=col)
-    prob.penalty = 0.5 * spec.alpha / wsum
+    if alpha is None:
+        prob.penalty = 0.5 * spec.alpha / wsum
+    else:
+        alpha_t = torch.as_tensor(np.asarray(alpha, dtype=np.float64), **tens)
+        if alpha_t.shape != (B,) or not bool(torch.isfinite(alpha_t).all() & (alpha_t >= 0).all()):
+            raise ValueError(f"alpha must be {B} non-negative finite penalties, one per network.")
+        prob.penalty = 0.5 * alpha_t / wsum
     n_opt = len(coefs0) - 1 if varpro else len(coefs0)
     theta0 = torch.cat(
         [torch.as_tensor(np.asarray(c), **tens).reshape(B, -1) for c in coefs0[:n_opt]]
@@ -829,7 +839,7 @@ def block_memory_mb(
     return n_networks * per_net / 2**20
 
 
-def _fit_block(spec, X, Y, init, sample_weight, y_perm, col_perm, col_values, opts):
+def _fit_block(spec, X, Y, init, sample_weight, y_perm, col_perm, col_values, alpha, opts):
     """One task: fit the networks of one block (per-network data gathered here)."""
     Yb = Y if y_perm is None else Y[y_perm]  # (b, n, k)
     replace = None
@@ -839,7 +849,7 @@ def _fit_block(spec, X, Y, init, sample_weight, y_perm, col_perm, col_values, op
     elif col_values is not None:
         replace = col_values
     return fit_networks(
-        spec, X, Yb, init, sample_weight=sample_weight, replace_column=replace, **opts
+        spec, X, Yb, init, sample_weight=sample_weight, replace_column=replace, alpha=alpha, **opts
     )
 
 
@@ -853,6 +863,7 @@ def train_networks(
     col_perm: tuple[np.ndarray, np.ndarray] | None = None,
     col_values: tuple[np.ndarray, np.ndarray] | None = None,
     sample_weight: np.ndarray | None = None,
+    alpha: np.ndarray | None = None,
     chunk_size: int | None = DEFAULTS.chunk_size,
     memory_budget_mb: float = DEFAULTS.memory_budget_mb,
     block_size: int = DEFAULTS.block_size,
@@ -892,6 +903,9 @@ def train_networks(
         conditional randomization test, in the units of ``X``). Not together with ``col_perm``.
     sample_weight : ndarray (B, n), optional
         Per-network row weights (bootstrap counts).
+    alpha : ndarray (B,), optional
+        Per-network L2 penalties (default ``spec.alpha``): e.g. a cross-validation grid or
+        per-variable penalties trained in the same blocks.
     chunk_size : int, optional
         Upper bound on the networks in flight at once (rounded up to whole blocks); by default
         as many blocks as ``memory_budget_mb`` holds.
@@ -955,6 +969,7 @@ def train_networks(
             part(y_perm, s, e),
             None if col_perm is None else (col_perm[0][s:e], col_perm[1][s:e]),
             None if col_values is None else (col_values[0][s:e], col_values[1][s:e]),
+            part(alpha, s, e),
             opts,
         )
         for s, e in bounds

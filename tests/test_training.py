@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -340,3 +341,25 @@ def test_stopping_rule_does_not_depend_on_the_number_of_rows():
                              max_iter=80, tol=1e-4, ftol=1e-9, dtype=torch.float32)  # fmt: skip
         iters.append(res.n_iter.mean())
     assert abs(iters[1] / iters[0] - 1) < 0.2, iters
+
+
+def test_per_network_penalties_equal_separate_trainings():
+    """Networks with different penalties trained in one block get the results of one training
+    per penalty (float64: the block composition changes nothing beyond rounding)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.tanh(X[:, :1]) + 0.1 * rng.normal(size=(60, 1))
+    alphas = np.array([1e-3, 1.0, 10.0])
+    spec = TrainingSpec((4,), "tanh", "identity", "squared_error", 0.5)
+    init = init_weights(spec, 3, 1, 1, seed=1)
+    rep = ([np.repeat(c, 3, 0) for c in init[0]], [np.repeat(b, 3, 0) for b in init[1]])
+    together = train_networks(spec, X, y, rep, alpha=alphas, dtype=torch.float64, max_iter=50)
+    for b, a in enumerate(alphas):
+        alone = train_networks(
+            dataclasses.replace(spec, alpha=float(a)), X, y, init, dtype=torch.float64, max_iter=50
+        )
+        np.testing.assert_allclose(together.loss[b], alone.loss[0], rtol=1e-8)
+        np.testing.assert_allclose(together.coefs[0][b], alone.coefs[0][0], atol=1e-7)
+    assert together.loss[0] < together.loss[2]  # the penalties did differ
+    with pytest.raises(ValueError, match="one per network"):
+        train_networks(spec, X, y, rep, alpha=np.array([1.0, -1.0, 1.0]))

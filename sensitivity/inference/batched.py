@@ -144,17 +144,6 @@ class Fitted:
     converged: np.ndarray | None = None
 
 
-def _reorder(parts: list[Fitted], order: np.ndarray) -> Fitted:
-    """Concatenate the networks of several calls and put them back in design order."""
-    inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
-    batch = MLPBatch.stack([p.model for p in parts])[inv]
-    cat = [
-        np.concatenate([getattr(p, k) for p in parts])[inv] for k in ("loss", "n_iter", "converged")
-    ]
-    return Fitted(batch, *cat)
-
-
 def _fit_metric(spec: TrainingSpec, Y: np.ndarray, P: np.ndarray) -> float:
     """R^2 (regression, standardized Y, averaged over outputs) or accuracy (classification)."""
     if spec.is_classifier:
@@ -299,29 +288,37 @@ class BatchedRefitter:
     def _cv_losses(self, spec, init, held, col_values=None):
         """Out-of-fold mean loss and score for each penalty of the grid, ``(G, groups)``:
         one group, or one per replaced column of ``col_values`` ``(cols (m,), values (m, n))``
-        (standardized units)."""
+        (standardized units). All ``G * groups * folds`` networks train in one call (one
+        penalty per network), ordered grid, then group, then fold."""
         k, n = len(held), self.Xs.shape[0]
+        G = len(CV_ALPHA_GRID)
         weights = np.ones((k, n))
         for f, test in enumerate(held):
             weights[f, test] = 0.0
         m = 1 if col_values is None else len(col_values[0])
-        data = {"sample_weight": np.tile(weights, (m, 1))}
+        data = {
+            "sample_weight": np.tile(weights, (G * m, 1)),
+            "alpha": np.repeat(np.asarray(CV_ALPHA_GRID, dtype=np.float64), m * k),
+        }
         if col_values is not None:
             cols, values = col_values
-            data["col_values"] = (np.repeat(cols, k), np.repeat(values, k, axis=0))
+            data["col_values"] = (
+                np.tile(np.repeat(cols, k), G),
+                np.tile(np.repeat(values, k, axis=0), (G, 1)),
+            )
         init1 = ([c[:1] for c in init[0]], [b[:1] for b in init[1]])
-        losses = np.empty((len(CV_ALPHA_GRID), m))
-        scores = np.empty((len(CV_ALPHA_GRID), m))
-        for g, a in enumerate(CV_ALPHA_GRID):
-            sp = dataclasses.replace(spec, alpha=float(a))
-            res = self._train(self._repeat(m * k, init1), data, sp)
-            batch = self._standardized_batch(res, sp)
-            for j in range(m):
-                Xj = self.Xs
-                if col_values is not None:
-                    Xj = self.Xs.copy()
-                    Xj[:, col_values[0][j]] = col_values[1][j]
-                P = batch[j * k : (j + 1) * k].predict(Xj)  # (k, n, n_out)
+        res = self._train(self._repeat(G * m * k, init1), data, spec)
+        batch = self._standardized_batch(res, spec)
+        losses = np.empty((G, m))
+        scores = np.empty((G, m))
+        for j in range(m):
+            Xj = self.Xs
+            if col_values is not None:
+                Xj = self.Xs.copy()
+                Xj[:, col_values[0][j]] = col_values[1][j]
+            for g in range(G):
+                start = (g * m + j) * k
+                P = batch[start : start + k].predict(Xj)  # (k, n, n_out)
                 oof = np.empty_like(self.Y)
                 for f, test in enumerate(held):
                     oof[test] = P[f][test]
@@ -373,27 +370,22 @@ class BatchedRefitter:
         by ``values[b]`` (user units; trained with the penalty of variable ``cols[b]`` after
         :meth:`set_variable_penalties`); ``sample_weight`` (B, n) row weights.
         """
+        alpha = None
         if col_values is not None and getattr(self, "variable_alpha", None) is not None:
-            cols, values = col_values
-            alphas = self.variable_alpha[cols]
-            parts, order = [], []
-            for a in np.unique(alphas):
-                rows = np.flatnonzero(alphas == a)
-                parts.append(self._fit(dict(col_values=(cols[rows], values[rows])), float(a)))
-                order.append(rows)
-            return _reorder(parts, np.concatenate(order))
+            alpha = self.variable_alpha[np.asarray(col_values[0])]
         return self._fit(
             {"y_perm": y_perm, "col_values": col_values, "sample_weight": sample_weight},
             self.spec.alpha,
+            alpha,
         )
 
     def observed_fit(self) -> Fitted:
         """The analysed network: trained on the observed data with the selected penalty."""
         return self._fit({"sample_weight": np.ones((1, self.Xs.shape[0]))}, self.spec.alpha)
 
-    def _fit(self, design: dict, alpha: float) -> Fitted:
+    def _fit(self, design: dict, alpha: float, alphas: np.ndarray | None = None) -> Fitted:
         spec = dataclasses.replace(self.spec, alpha=alpha)
-        data: dict = {}
+        data: dict = {} if alphas is None else {"alpha": np.asarray(alphas, dtype=np.float64)}
         if design.get("y_perm") is not None:
             B, data["y_perm"] = design["y_perm"].shape[0], design["y_perm"]
         elif design.get("col_values") is not None:
