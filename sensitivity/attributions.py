@@ -37,7 +37,6 @@ Choices (documented in ``docs/methods/attributions.rst``):
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -46,6 +45,7 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from . import adapters
+from ._warnings import warn
 from .methods import _data
 from .methods import attributions as _attr
 from .network import MLPBatch, TorchNetwork
@@ -546,106 +546,155 @@ def _noise_sigma(X, background, noise_level, stdevs) -> np.ndarray:
     return float(noise_level) * np.ptp(bg, axis=0)
 
 
-def _compute(
-    view,
-    X: np.ndarray,
-    method: str,
-    *,
-    sel,
-    baseline="mean",
-    background=None,
-    n_baselines: int = 20,
-    n_steps="auto",
-    integration: str = "auto",
-    tolerance: float = 1e-3,
-    n_samples: int = 50,
-    noise_level: float = 0.15,
-    stdevs=None,
-    noise=None,
-    absolute: bool | None = None,
-    logits: bool = False,
-    random_state=None,
-    memory_budget_mb: float | None = None,
-) -> dict:
-    """Attributions of every network of ``view`` (leading axis B) as a dict of arrays."""
-    rng = check_random_state(random_state)
-    fx = _attr.predictions(view, X, logits=logits)[..., sel]
+@dataclass(frozen=True)
+class _Options:
+    """The settings of an attribution method (see :func:`attributions` for each)."""
+
+    baseline: object = "mean"
+    background: object = None
+    n_baselines: int = 20
+    n_steps: object = "auto"
+    integration: str = "auto"
+    tolerance: float = 1e-3
+    n_samples: int = 50
+    noise_level: float = 0.15
+    stdevs: object = None
+    noise: object = None
+    absolute: bool | None = None
+    logits: bool = False
+    random_state: object = None
+    memory_budget_mb: float | None = None
+
+
+def _gradient_values(view, X, method: str, sel, opts: _Options, out: dict, settings: dict):
+    G = _attr.gradients(
+        view, X, outputs=sel, logits=opts.logits, memory_budget_mb=opts.memory_budget_mb
+    )
+    if method == "saliency":
+        absolute = True if opts.absolute is None else bool(opts.absolute)
+        settings["absolute"] = absolute
+        out["values"] = np.abs(G) if absolute else G
+    else:
+        out["values"] = G * X[None, :, None, :]
+
+
+def _smoothgrad_values(view, X, sel, opts: _Options, rng, out: dict, settings: dict):
+    noise = opts.noise
+    if noise is None:
+        n_samples = opts.n_samples
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
+            raise TypeError(f"n_samples must be an integer; got {n_samples!r}.")
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1; got {n_samples}.")
+        sigma = _noise_sigma(X, opts.background, opts.noise_level, opts.stdevs)
+        noise = _noise(X, sigma, int(n_samples), rng)
+        settings.update(n_samples=int(n_samples), stdevs=sigma)
+    absolute = False if opts.absolute is None else bool(opts.absolute)
+    settings["absolute"] = absolute
+    out["values"] = _attr.smoothgrad(
+        view,
+        X,
+        noise,
+        absolute=absolute,
+        outputs=sel,
+        logits=opts.logits,
+        memory_budget_mb=opts.memory_budget_mb,
+    )
+
+
+def _ig_values(view, X, sel, opts: _Options, rng, out: dict, settings: dict):
+    integration = _resolve_integration(view, opts.integration)
+    n_steps = _check_steps(opts.n_steps, integration)
+    tolerance = _check_tolerance(opts.tolerance)
+    base, average = _resolve_baselines(opts.baseline, X, opts.background, opts.n_baselines, rng)
+    attr, fx, fb, gap, steps = _ig_batch(
+        view,
+        X,
+        base,
+        average,
+        n_steps=n_steps,
+        integration=integration,
+        tolerance=tolerance,
+        sel=sel,
+        logits=opts.logits,
+        memory_budget_mb=opts.memory_budget_mb,
+    )
+    out.update(values=attr, prediction=fx, baseline_prediction=fb, gap=gap, baseline=base)
+    settings.update(n_steps=steps, integration=integration, tolerance=tolerance)
+
+
+def _occlusion_values(view, X, sel, opts: _Options, rng, out: dict):
+    if opts.logits:
+        raise ValueError("logits=True is for the gradient methods; occlusion uses outputs.")
+    base, average = _resolve_baselines(opts.baseline, X, opts.background, opts.n_baselines, rng)
+    groups = _baseline_groups(base, average)
+    vals, fb = 0.0, 0.0
+    for b in groups:
+        vals = vals + _attr.occlusion(view, X, b, outputs=sel)
+        fb = fb + _attr.predictions(view, np.array(np.broadcast_to(b, X.shape)))[..., sel]
+    out.update(values=vals / len(groups), baseline_prediction=fb / len(groups), baseline=base)
+
+
+def _compute(view, X: np.ndarray, method: str, sel, opts: _Options) -> dict:
+    """Attributions of every network of ``view`` (leading axis B) as a dict of arrays:
+    ``values``, ``prediction``, ``baseline_prediction``, ``baseline``, ``gap`` (Integrated
+    Gradients) and the ``settings`` used."""
+    rng = check_random_state(opts.random_state)
+    fx = _attr.predictions(view, X, logits=opts.logits)[..., sel]
     out = {"prediction": fx, "baseline_prediction": None, "baseline": None, "gap": None}
     settings: dict = {}
     if method in ("saliency", "gradient_x_input"):
-        G = _attr.gradients(view, X, outputs=sel, logits=logits, memory_budget_mb=memory_budget_mb)
-        if method == "saliency":
-            absolute = True if absolute is None else bool(absolute)
-            settings["absolute"] = absolute
-            out["values"] = np.abs(G) if absolute else G
-        else:
-            out["values"] = G * X[None, :, None, :]
+        _gradient_values(view, X, method, sel, opts, out, settings)
     elif method == "smoothgrad":
-        if noise is None:
-            if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-                raise TypeError(f"n_samples must be an integer; got {n_samples!r}.")
-            if n_samples < 1:
-                raise ValueError(f"n_samples must be at least 1; got {n_samples}.")
-            sigma = _noise_sigma(X, background, noise_level, stdevs)
-            noise = _noise(X, sigma, int(n_samples), rng)
-            settings.update(n_samples=int(n_samples), stdevs=sigma)
-        absolute = False if absolute is None else bool(absolute)
-        settings["absolute"] = absolute
-        out["values"] = _attr.smoothgrad(
-            view,
-            X,
-            noise,
-            absolute=absolute,
-            outputs=sel,
-            logits=logits,
-            memory_budget_mb=memory_budget_mb,
-        )
+        _smoothgrad_values(view, X, sel, opts, rng, out, settings)
     elif method == "integrated_gradients":
-        integration = _resolve_integration(view, integration)
-        n_steps = _check_steps(n_steps, integration)
-        tolerance = _check_tolerance(tolerance)
-        base, average = _resolve_baselines(baseline, X, background, n_baselines, rng)
-        attr, fx, fb, gap, steps = _ig_batch(
-            view,
-            X,
-            base,
-            average,
-            n_steps=n_steps,
-            integration=integration,
-            tolerance=tolerance,
-            sel=sel,
-            logits=logits,
-            memory_budget_mb=memory_budget_mb,
-        )
-        out.update(values=attr, prediction=fx, baseline_prediction=fb, gap=gap, baseline=base)
-        settings.update(n_steps=steps, integration=integration, tolerance=tolerance)
-    else:  # occlusion
-        if logits:
-            raise ValueError("logits=True is for the gradient methods; occlusion uses outputs.")
-        base, average = _resolve_baselines(baseline, X, background, n_baselines, rng)
-        groups = _baseline_groups(base, average)
-        vals, fb = 0.0, 0.0
-        for b in groups:
-            vals = vals + _attr.occlusion(view, X, b, outputs=sel)
-            fb = fb + _attr.predictions(view, np.array(np.broadcast_to(b, X.shape)))[..., sel]
-        out.update(values=vals / len(groups), baseline_prediction=fb / len(groups), baseline=base)
-    if isinstance(baseline, str) and method in ("integrated_gradients", "occlusion"):
-        settings["baseline"] = baseline
+        _ig_values(view, X, sel, opts, rng, out, settings)
+    else:
+        _occlusion_values(view, X, sel, opts, rng, out)
+    if isinstance(opts.baseline, str) and method in ("integrated_gradients", "occlusion"):
+        settings["baseline"] = opts.baseline
     out["settings"] = settings
     return out
 
 
-def _warn_gap(rel: np.ndarray, tolerance: float, steps, stacklevel: int = 3) -> None:
+def _warn_gap(rel: np.ndarray, tolerance: float, steps) -> None:
     worst = float(np.max(rel, initial=0.0))
     if worst > tolerance:
         frac = float(np.mean(rel > tolerance))
-        warnings.warn(
+        warn(
             f"Integrated Gradients: completeness gap up to {worst:.3g} of |f(x) - f(baseline)| "
             f"({frac:.1%} of rows above tolerance={tolerance:g}) with n_steps={steps}; "
             "increase n_steps (or use a smoother network: relu kinks slow the quadrature).",
             UserWarning,
-            stacklevel=stacklevel,
         )
+
+
+def _local_result(method, res: dict, X, names, output_names, pick, targets=None):
+    """The :class:`LocalAttributions` of one network from :func:`_compute`'s arrays.
+
+    ``pick`` maps an array with the leading network axis to the one network's rows and
+    outputs. Integrated Gradients warns when the completeness gap exceeds the tolerance.
+    """
+
+    def take(a, **kwargs):
+        return None if a is None else pick(a, **kwargs)
+
+    result = LocalAttributions(
+        method=method,
+        values=take(res["values"]),
+        data=X,
+        feature_names=tuple(names),
+        output_names=tuple(output_names),
+        prediction=take(res["prediction"], complement=True),
+        baseline_prediction=take(res["baseline_prediction"], complement=True),
+        baseline=res["baseline"],
+        completeness_gap=take(res["gap"]),
+        targets=targets,
+        settings=res["settings"],
+    )
+    if method == "integrated_gradients":
+        _warn_gap(result.relative_gap, res["settings"]["tolerance"], res["settings"]["n_steps"])
+    return result
 
 
 # ====================================================================== plain functions
@@ -746,11 +795,7 @@ def attributions(
             tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(p))
         )
     sel, row_index, row_sign, onames, targets = _resolve_target(view, model, target, Xa, logits)
-    res = _compute(
-        view,
-        Xa,
-        method,
-        sel=sel,
+    opts = _Options(
         baseline=baseline,
         background=background,
         n_baselines=n_baselines,
@@ -766,26 +811,12 @@ def attributions(
         random_state=random_state,
         memory_budget_mb=memory_budget_mb,
     )
+    res = _compute(view, Xa, method, sel, opts)
 
     def one(a, complement=False):
-        return None if a is None else _gather(a[0], row_index, row_sign, complement=complement)
+        return _gather(a[0], row_index, row_sign, complement=complement)
 
-    result = LocalAttributions(
-        method=method,
-        values=one(res["values"]),
-        data=Xa,
-        feature_names=names,
-        output_names=onames,
-        prediction=one(res["prediction"], complement=True),
-        baseline_prediction=one(res["baseline_prediction"], complement=True),
-        baseline=res["baseline"],
-        completeness_gap=one(res["gap"]),
-        targets=targets,
-        settings=res["settings"],
-    )
-    if method == "integrated_gradients":
-        _warn_gap(result.relative_gap, res["settings"]["tolerance"], res["settings"]["n_steps"])
-    return result
+    return _local_result(method, res, Xa, names, onames, one, targets)
 
 
 def saliency(model, X, *, target=None, absolute: bool = True, logits: bool = False, **kwargs):
