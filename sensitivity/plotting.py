@@ -174,123 +174,66 @@ def plot_importance(
         returns the Figure.
     """
     frame, result = _frame_and_result(data)
-    if isinstance(frame.index, pd.MultiIndex):
-        outputs = list(frame.index.get_level_values(0).unique())
-        if output is None:
-            if ax is not None:
-                raise ValueError(
-                    f"The table has several outputs {outputs}; pass output= to draw one on ax."
-                )
-            fig, axes = _grid(len(outputs), None, panel_size=(5.0, 3.6))
-            for k, (out, a) in enumerate(zip(outputs, axes, strict=True)):
-                plot_importance(
-                    data,
-                    output=out,
-                    ax=a,
-                    relative=relative,
-                    show_ci=show_ci,
-                    show_significance=show_significance,
-                    positive_color=positive_color,
-                    negative_color=negative_color,
-                    color=color,
-                    title=f"{title or frame.attrs.get('method', '')} - {out}".strip(" -"),
-                    ylabel=ylabel,
-                    legend=legend and k == len(outputs) - 1,
-                )
-            return fig
-        if output not in outputs:
-            raise ValueError(f"Unknown output {output!r}; the table has outputs {outputs}.")
-        block = frame.xs(output, level=0)
-        block.attrs = dict(frame.attrs)
-    else:
-        if output is not None:
-            raise ValueError("output= is only for tables with several outputs.")
-        block = frame
-    block = block.sort_values("rank", kind="stable")
-    method = str(block.attrs.get("method", "") or (result.method if result else ""))
-    signed = result.signed if result is not None else None
-    has_direction = "direction" in block.columns
-    if signed is None:  # a bare table: signed if any value is negative or it has no direction
-        signed = has_direction and bool(
-            np.all(
-                np.sign(block["importance"]) == block["direction"].map({"+": 1, "-": -1, "0": 0})
+    if isinstance(frame.index, pd.MultiIndex) and output is None:
+        if ax is not None:
+            raise ValueError(
+                f"The table has several outputs {_outputs(frame)}; pass output= to draw one on ax."
             )
-        )
+        outputs = _outputs(frame)
+        fig, axes = _grid(len(outputs), None, panel_size=(5.0, 3.6))
+        for k, (out, a) in enumerate(zip(outputs, axes, strict=True)):
+            plot_importance(
+                data,
+                output=out,
+                ax=a,
+                relative=relative,
+                show_ci=show_ci,
+                show_significance=show_significance,
+                positive_color=positive_color,
+                negative_color=negative_color,
+                color=color,
+                title=f"{title or frame.attrs.get('method', '')} - {out}".strip(" -"),
+                ylabel=ylabel,
+                legend=legend and k == len(outputs) - 1,
+            )
+        return fig
+    block = _output_block(frame, output)
+    method = str(block.attrs.get("method", "") or (result.method if result else ""))
+    signed = _is_signed(block, result)
+    has_direction = "direction" in block.columns
+    two_colours = has_direction and signed and not relative
     if relative:
-        values = 100 * block["relative_importance"].to_numpy(dtype=float)
-        power = 0
+        values, power = 100 * block["relative_importance"].to_numpy(dtype=float), 0
     else:
         values = block["importance"].to_numpy(dtype=float)
-        span = np.r_[values, block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)]
-        power = _scale(span)
+        power = _scale(
+            np.r_[values, block["ci_low"].to_numpy(float), block["ci_high"].to_numpy(float)]
+        )
     factor = 10.0**power
     values = values / factor
-    labels = [str(v) for v in block.index]
-    if has_direction and signed and not relative:
-        colors = [negative_color if v < 0 else positive_color for v in values]
-        hatches = ["////" if v < 0 else "" for v in values]
-    else:
-        colors = [color] * len(values)
-        hatches = [""] * len(values)
-        if has_direction:
-            labels = [
-                f"{lab} ({'−' if d == '-' else d})"
-                for lab, d in zip(labels, block["direction"], strict=True)
-            ]
     if ax is None:
         fig, ax = _plt().subplots(
             figsize=(max(4.5, 0.6 * len(values) + 3.0), 3.8), layout="constrained"
         )
     x = np.arange(len(values))
-    bars = ax.bar(x, values, color=colors, edgecolor="black", linewidth=0.6)
-    for bar, h in zip(bars, hatches, strict=True):
-        bar.set_hatch(h)
-    handles = []
-    from matplotlib.patches import Patch
-
-    if has_direction and signed and not relative:
-        handles += [
-            Patch(facecolor=positive_color, edgecolor="black", label="positive effect"),
-            Patch(
-                facecolor=negative_color, edgecolor="black", hatch="////", label="negative effect"
-            ),
-        ]
-    elif has_direction:
-        handles.append(Patch(visible=False, label="(+)/(−): sign of the mean effect"))
-    top = values.copy()
+    handles = _draw_bars(
+        ax, x, values, two_colours, has_direction, (positive_color, negative_color, color)
+    )
+    top = values
     alpha = float(block.attrs.get("alpha", result.alpha if result else 0.05))
     if show_ci and not relative and block["ci_low"].notna().any():
-        lo = block["ci_low"].to_numpy(dtype=float) / factor
-        hi = block["ci_high"].to_numpy(dtype=float) / factor
-        yerr = np.vstack([np.clip(values - lo, 0, None), np.clip(hi - values, 0, None)])
-        yerr = np.nan_to_num(yerr)
-        eb = ax.errorbar(x, values, yerr=yerr, fmt="none", ecolor="black", capsize=3, lw=1)
-        eb.set_label(f"{100 * (1 - alpha):g}% bootstrap interval")
-        handles.append(eb)
-        top = np.where(values >= 0, np.fmax(values, np.nan_to_num(hi, nan=-np.inf)), values)
-        top = np.where(values < 0, np.fmin(values, np.nan_to_num(lo, nan=np.inf)), top)
+        top = _draw_intervals(ax, x, values, block, factor, alpha, handles)
     per_variable = result is None or result.tested
     if show_significance and per_variable and block["p_value"].notna().any():
-        p = block["p_adjusted"].where(block["p_adjusted"].notna(), block["p_value"])
-        stars = significance_stars(p.to_numpy(dtype=float))
-        span = float(np.nanmax(np.abs(np.r_[top, values]))) or 1.0
-        for xi, yi, s in zip(x, top, stars, strict=True):
-            if s:
-                offset = 0.03 * span * (1 if yi >= 0 else -1)
-                ax.text(
-                    xi,
-                    yi + offset,
-                    PLOT_CODES.get(s, s),
-                    ha="center",
-                    va="bottom" if yi >= 0 else "top",
-                    fontsize=11,
-                    fontweight="bold",
-                    gid="significance",
-                )
-        handles.append(Patch(visible=False, label=SIGNIFICANCE_LEGEND_PLOT))
-        ax.margins(y=0.15)
+        _draw_codes(ax, x, values, top, block, handles)
     if np.any(values < 0):
         ax.axhline(0, color="black", lw=0.8)
+    labels = [str(v) for v in block.index]
+    if has_direction and not two_colours:
+        labels = [
+            f"{lab} ({'−' if d == '-' else d})"
+            for lab, d in zip(labels, block["direction"], strict=True)
+        ]
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=45, ha="right")
     if ylabel is None:
@@ -317,6 +260,98 @@ def plot_importance(
             handlelength=1.5,
         )
     return ax.figure
+
+
+def _outputs(frame: pd.DataFrame) -> list:
+    return list(frame.index.get_level_values(0).unique())
+
+
+def _output_block(frame: pd.DataFrame, output) -> pd.DataFrame:
+    """The rows of one output (all rows of a single-output table), sorted by rank."""
+    if isinstance(frame.index, pd.MultiIndex):
+        outputs = _outputs(frame)
+        if output not in outputs:
+            raise ValueError(f"Unknown output {output!r}; the table has outputs {outputs}.")
+        block = frame.xs(output, level=0)
+        block.attrs = dict(frame.attrs)
+    else:
+        if output is not None:
+            raise ValueError("output= is only for tables with several outputs.")
+        block = frame
+    return block.sort_values("rank", kind="stable")
+
+
+def _is_signed(block: pd.DataFrame, result) -> bool:
+    """Whether the statistic is signed: the result says so; a bare table is signed if it has a
+    direction that every value's sign agrees with."""
+    if result is not None:
+        return bool(result.signed)
+    if "direction" not in block.columns:
+        return False
+    direction = block["direction"].map({"+": 1, "-": -1, "0": 0})
+    return bool(np.all(np.sign(block["importance"]) == direction))
+
+
+def _draw_bars(ax, x, values, two_colours: bool, has_direction: bool, colours) -> list:
+    """Bars (negative ones hatched when signed); returns the legend handles they need."""
+    from matplotlib.patches import Patch
+
+    positive_color, negative_color, color = colours
+    if two_colours:
+        colors = [negative_color if v < 0 else positive_color for v in values]
+        hatches = ["////" if v < 0 else "" for v in values]
+    else:
+        colors, hatches = [color] * len(values), [""] * len(values)
+    bars = ax.bar(x, values, color=colors, edgecolor="black", linewidth=0.6)
+    for bar, h in zip(bars, hatches, strict=True):
+        bar.set_hatch(h)
+    if two_colours:
+        return [
+            Patch(facecolor=positive_color, edgecolor="black", label="positive effect"),
+            Patch(
+                facecolor=negative_color, edgecolor="black", hatch="////", label="negative effect"
+            ),
+        ]
+    if has_direction:
+        return [Patch(visible=False, label="(+)/(−): sign of the mean effect")]
+    return []
+
+
+def _draw_intervals(ax, x, values, block, factor: float, alpha: float, handles: list):
+    """Bootstrap intervals as error bars; returns the top of each bar or interval."""
+    lo = block["ci_low"].to_numpy(dtype=float) / factor
+    hi = block["ci_high"].to_numpy(dtype=float) / factor
+    yerr = np.vstack([np.clip(values - lo, 0, None), np.clip(hi - values, 0, None)])
+    yerr = np.nan_to_num(yerr)
+    eb = ax.errorbar(x, values, yerr=yerr, fmt="none", ecolor="black", capsize=3, lw=1)
+    eb.set_label(f"{100 * (1 - alpha):g}% bootstrap interval")
+    handles.append(eb)
+    top = np.where(values >= 0, np.fmax(values, np.nan_to_num(hi, nan=-np.inf)), values)
+    return np.where(values < 0, np.fmin(values, np.nan_to_num(lo, nan=np.inf)), top)
+
+
+def _draw_codes(ax, x, values, top, block, handles: list) -> None:
+    """Significance codes of the adjusted p-values above (below) each bar."""
+    from matplotlib.patches import Patch
+
+    p = block["p_adjusted"].where(block["p_adjusted"].notna(), block["p_value"])
+    stars = significance_stars(p.to_numpy(dtype=float))
+    span = float(np.nanmax(np.abs(np.r_[top, values]))) or 1.0
+    for xi, yi, s in zip(x, top, stars, strict=True):
+        if s:
+            offset = 0.03 * span * (1 if yi >= 0 else -1)
+            ax.text(
+                xi,
+                yi + offset,
+                PLOT_CODES.get(s, s),
+                ha="center",
+                va="bottom" if yi >= 0 else "top",
+                fontsize=11,
+                fontweight="bold",
+                gid="significance",
+            )
+    handles.append(Patch(visible=False, label=SIGNIFICANCE_LEGEND_PLOT))
+    ax.margins(y=0.15)
 
 
 # ---------------------------------------------------------------------- null distribution
