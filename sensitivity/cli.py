@@ -250,6 +250,32 @@ def _read_data(
     if not file.is_file():
         raise CLIError(f"file not found: {path}")
     notes: list[str] = []
+    data = _set_index(*_load_csv(file, path, sep, decimal), index_col, notes)
+    if target not in data.columns:
+        raise CLIError(
+            f"target column {target!r} not found in {path}; columns: "
+            + ", ".join(map(str, data.columns))
+        )
+    X = data.drop(columns=[target])
+    y = data[target]
+    if X.shape[1] == 0:
+        raise CLIError(f"{path} has no input column besides the target {target!r}")
+    _check_inputs(X, y, path, target, decimal)
+    constant = [str(c) for c in X.columns if X[c].nunique() < 2]
+    if constant:
+        if len(constant) == X.shape[1]:
+            raise CLIError(f"every input column of {path} is constant: {', '.join(constant)}")
+        X = X.drop(columns=constant)
+        notes.append(
+            f"constant column(s) dropped before the analysis: {', '.join(constant)} (a constant "
+            "input has no effect on this data)"
+        )
+    return X.astype(float), y, notes
+
+
+def _load_csv(file: Path, path: str, sep: str, decimal: str) -> tuple[pd.DataFrame, list[str]]:
+    """The table and its header as written (refusing unreadable files, a semicolon-separated
+    file read with commas and duplicate column names)."""
     try:
         header = [h.strip() for h in _header_names(file, sep, None)]
         data = pd.read_csv(
@@ -268,6 +294,13 @@ def _read_data(
             f"duplicate column name(s) in {path}: {', '.join(dupes)}; rename them so that each "
             "column has its own name"
         )
+    return data, header
+
+
+def _set_index(
+    data: pd.DataFrame, header: list[str], index_col: str | None, notes: list[str]
+) -> pd.DataFrame:
+    """Row names from ``--index-col`` (a name or a number) or R's unnamed first column."""
     columns = [str(c) for c in data.columns]
     if index_col is not None:
         if index_col in columns:
@@ -279,21 +312,18 @@ def _read_data(
                 f"--index-col {index_col!r} is neither a column name nor a column number "
                 f"(0 to {len(columns) - 1}); columns: {', '.join(columns)}"
             )
-        data = data.set_index(key)
-    elif header and header[0] == "":
+        return data.set_index(key)
+    if header and header[0] == "":
         # R's write.csv: an unnamed first column of row names (labels, or 1, 2, ... by default)
         data = data.set_index(data.columns[0])
         data.index.name = None
         notes.append("the unnamed first column is taken as row names (as R's write.csv writes)")
-    if target not in data.columns:
-        raise CLIError(
-            f"target column {target!r} not found in {path}; columns: "
-            + ", ".join(map(str, data.columns))
-        )
-    X = data.drop(columns=[target])
-    y = data[target]
-    if X.shape[1] == 0:
-        raise CLIError(f"{path} has no input column besides the target {target!r}")
+    return data
+
+
+def _check_inputs(X: pd.DataFrame, y: pd.Series, path: str, target: str, decimal: str) -> None:
+    """Refuse non-numeric or non-finite inputs, a missing target, too few rows, a constant
+    target (with a hint where the cause is likely: row names, decimal commas)."""
     unnamed = [str(c) for c in X.columns if str(c).startswith("Unnamed: ")]
     non_numeric = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if non_numeric:
@@ -312,24 +342,14 @@ def _read_data(
     if bad or y.isna().any():
         cols = bad + ([target] if y.isna().any() else [])
         raise CLIError(f"missing or infinite values in column(s): {', '.join(cols)}")
-    if len(data) < MIN_ROWS:
+    if len(X) < MIN_ROWS:
         raise CLIError(
-            f"{path} has {len(data)} row(s); at least {MIN_ROWS} are needed to fit a network"
+            f"{path} has {len(X)} row(s); at least {MIN_ROWS} are needed to fit a network"
         )
     if y.nunique() < 2:
         raise CLIError(
             f"target {target!r} is constant ({y.iloc[0]} in every row): nothing to explain"
         )
-    constant = [str(c) for c in X.columns if X[c].nunique() < 2]
-    if constant:
-        if len(constant) == X.shape[1]:
-            raise CLIError(f"every input column of {path} is constant: {', '.join(constant)}")
-        X = X.drop(columns=constant)
-        notes.append(
-            f"constant column(s) dropped before the analysis: {', '.join(constant)} (a constant "
-            "input has no effect on this data)"
-        )
-    return X.astype(float), y, notes
 
 
 def _task(y: pd.Series, requested: str, target: str) -> tuple[str, str]:
@@ -440,12 +460,7 @@ def _analyze(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.base import clone
-
-    from . import __version__
-    from .adapters import describe_model
-    from .plotting import plot_importance, plot_network
 
     _check_args(args)
     methods = resolve_methods(args.method) if args.method else None
@@ -464,112 +479,139 @@ def _analyze(args: argparse.Namespace) -> int:
         )
     for note in notes:
         _note(note)
-    if task == "regression":
-        y_fit = (y - y.mean()) / y.std()
-    else:
-        y_fit = y.astype(str)
+    y_fit = (y - y.mean()) / y.std() if task == "regression" else y.astype(str)
     out = Path(args.out or f"{Path(args.data).stem}_sensitivity")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"cannot create the output folder {out}: {exc.strerror}") from exc
-    quiet = args.quiet
     net = _network(task, args.hidden, args.seed)
-    metric = "R²" if task == "regression" else "accuracy"
-
     user = clone(net).fit(X, y_fit)
-    user_score = user.score(X, y_fit)
-    written: list[Path] = []
-    drawn: dict[bytes, Path] = {}
-
-    def network_figure(model, name: str) -> Path:
-        key = _fingerprint(model)
-        if key not in drawn:
-            path = out / (f"{name}_network.png" if drawn else "network.png")
-            fig = plot_network(model, output_names=[args.target] if task == "regression" else None)
-            fig.savefig(path, dpi=100, bbox_inches="tight")
-            plt.close(fig)
-            written.append(path)
-            drawn[key] = path
-        return drawn[key]
-
-    extra = {} if args.permutations == 0 and args.bootstrap == 0 else {"null": args.null}
-    sections = []
-    for name, cls in _progress(methods, "methods", quiet):
-        sa = _make(
-            cls,
-            clone(net),
-            n_permutations=args.permutations,
-            n_bootstrap=args.bootstrap,
-            alpha=args.alpha,
-            random_state=args.seed,
-            verbose=0 if quiet else 1,
-            **extra,
-        ).fit(X, y_fit)
-        res = sa.results_
-        written.append(out / f"{name}.csv")
-        res.to_csv(written[-1])
-        fig = plot_importance(res, ylabel=YLABELS.get(cls.__name__))
-        written.append(out / f"{name}.png")
-        fig.savefig(written[-1], dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        figures = [written[-1], *_null_figures(sa, name, out)]
-        written.extend(figures[1:])
-        analysed = sa.estimator_
-        fit = ((res.network or {}).get("fit") or {}).get("analysed", {}).get("train")
-        if fit is None:
-            fit = analysed.score(X, y_fit)
-        if fit < user_score - UNDERFIT_MARGIN:
-            warnings.warn(
-                f"{res.method}: the analysed network fits much worse (training {metric} "
-                f"{fit:.3f}) than the configured one ({user_score:.3f}); its importances "
-                "describe an underfitted network",
-                UserWarning,
-                stacklevel=1,
-            )
-        sections.append((name, cls.__name__, res, figures, network_figure(analysed, name), fit))
-        if not quiet:
-            print(res.summary(), end="\n\n")
-
-    lines = [
-        f"# Sensitivity analysis of `{Path(args.data).name}`",
-        "",
-        f"- Data: {len(X)} rows, {X.shape[1]} inputs ({', '.join(map(str, X.columns))}); "
-        f"target `{args.target}` ({task}{', standardized' if task == 'regression' else ''}).",
-        *[f"- Note: {n}." for n in notes],
-        f"- Network as configured by the command line: {describe_model(user)} (L2 penalty "
-        f"alpha = 1.0, lbfgs); training {metric} {user_score:.3f}.",
-        f"- Randomization test: {args.permutations} permutations"
-        + (f", null `{args.null}`, level {args.alpha:g}" if args.permutations else " (no test)")
-        + f"; bootstrap: {args.bootstrap} resamples.",
-        f"- Produced by `sensitivity analyze` (nn-sensitivity {__version__}).",
-        "",
+    run = _Run(args, out, task, "R²" if task == "regression" else "accuracy", user.score(X, y_fit))
+    sections = [
+        run.method(name, cls, clone(net), X, y_fit)
+        for name, cls in _progress(methods, "methods", args.quiet)
     ]
+    lines = run.report_head(X, notes, user)
     shown: set[Path] = set()
     for name, cls_name, res, figures, net_fig, fit in sections:
-        lines += [f"## {res.method} (`{name}`)", ""]
-        lines += [f"- {k}: {v}" for k, v in res.describe()]
-        if not res.network:
-            lines.append(
-                f"- Analysed network: {res.model}; training {metric} {fit:.3f} (the network "
-                "the importances and the test were computed on)"
-            )
-        if fit < user_score - UNDERFIT_MARGIN:
-            lines.append(
-                f"- **Warning**: the analysed network fits much worse (training {metric} "
-                f"{fit:.3f}) than the configured one ({user_score:.3f}): these importances "
-                "describe an underfitted network."
-            )
-        lines.append(f"- Statistic: {UNITS.get(cls_name, res.method)}.")
-        lines += ["", res.to_markdown(), ""]
+        lines += run.report_section(name, cls_name, res, fit)
         if net_fig not in shown:
             lines += [f"![analysed network]({net_fig.name})", ""]
             shown.add(net_fig)
         lines += [f"![{name}]({f.name})" for f in figures] + [""]
-    written.append(out / "report.md")
-    written[-1].write_text("\n".join(lines), encoding="utf-8")
-    print(f"Wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    run.written.append(out / "report.md")
+    run.written[-1].write_text("\n".join(lines), encoding="utf-8")
+    print(f"Wrote {len(run.written)} files to {out}/: " + ", ".join(p.name for p in run.written))
     return 0
+
+
+class _Run:
+    """One ``sensitivity analyze`` run: fits each method, writes its tables and figures (the
+    analysed networks drawn once each) and the sections of the report."""
+
+    def __init__(self, args, out: Path, task: str, metric: str, user_score: float) -> None:
+        self.args, self.out, self.task = args, out, task
+        self.metric, self.user_score = metric, float(user_score)
+        self.written: list[Path] = []
+        self.drawn: dict[bytes, Path] = {}
+
+    def network_figure(self, model, name: str) -> Path:
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_network
+
+        key = _fingerprint(model)
+        if key not in self.drawn:
+            path = self.out / (f"{name}_network.png" if self.drawn else "network.png")
+            names = [self.args.target] if self.task == "regression" else None
+            fig = plot_network(model, output_names=names)
+            fig.savefig(path, dpi=100, bbox_inches="tight")
+            plt.close(fig)
+            self.written.append(path)
+            self.drawn[key] = path
+        return self.drawn[key]
+
+    def method(self, name: str, cls: type, estimator, X, y_fit):
+        """Fit one method; write its CSV, bar chart and null figures; warn if the analysed
+        network fits much worse than the configured one."""
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_importance
+
+        args = self.args
+        extra = {} if args.permutations == 0 and args.bootstrap == 0 else {"null": args.null}
+        sa = _make(
+            cls,
+            estimator,
+            n_permutations=args.permutations,
+            n_bootstrap=args.bootstrap,
+            alpha=args.alpha,
+            random_state=args.seed,
+            verbose=0 if args.quiet else 1,
+            **extra,
+        ).fit(X, y_fit)
+        res = sa.results_
+        self.written.append(self.out / f"{name}.csv")
+        res.to_csv(self.written[-1])
+        fig = plot_importance(res, ylabel=YLABELS.get(cls.__name__))
+        self.written.append(self.out / f"{name}.png")
+        fig.savefig(self.written[-1], dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        figures = [self.written[-1], *_null_figures(sa, name, self.out)]
+        self.written.extend(figures[1:])
+        analysed = sa.estimator_
+        fit = ((res.network or {}).get("fit") or {}).get("analysed", {}).get("train")
+        if fit is None:
+            fit = analysed.score(X, y_fit)
+        if fit < self.user_score - UNDERFIT_MARGIN:
+            warnings.warn(
+                f"{res.method}: the analysed network fits much worse (training {self.metric} "
+                f"{fit:.3f}) than the configured one ({self.user_score:.3f}); its importances "
+                "describe an underfitted network",
+                UserWarning,
+                stacklevel=1,
+            )
+        if not args.quiet:
+            print(res.summary(), end="\n\n")
+        return name, cls.__name__, res, figures, self.network_figure(analysed, name), fit
+
+    def report_head(self, X, notes: list[str], user) -> list[str]:
+        from . import __version__
+        from .adapters import describe_model
+
+        args, task = self.args, self.task
+        return [
+            f"# Sensitivity analysis of `{Path(args.data).name}`",
+            "",
+            f"- Data: {len(X)} rows, {X.shape[1]} inputs ({', '.join(map(str, X.columns))}); "
+            f"target `{args.target}` ({task}{', standardized' if task == 'regression' else ''}).",
+            *[f"- Note: {n}." for n in notes],
+            f"- Network as configured by the command line: {describe_model(user)} (L2 penalty "
+            f"alpha = 1.0, lbfgs); training {self.metric} {self.user_score:.3f}.",
+            f"- Randomization test: {args.permutations} permutations"
+            + (f", null `{args.null}`, level {args.alpha:g}" if args.permutations else " (no test)")
+            + f"; bootstrap: {args.bootstrap} resamples.",
+            f"- Produced by `sensitivity analyze` (nn-sensitivity {__version__}).",
+            "",
+        ]
+
+    def report_section(self, name: str, cls_name: str, res, fit: float) -> list[str]:
+        lines = [f"## {res.method} (`{name}`)", ""]
+        lines += [f"- {k}: {v}" for k, v in res.describe()]
+        if not res.network:
+            lines.append(
+                f"- Analysed network: {res.model}; training {self.metric} {fit:.3f} (the network "
+                "the importances and the test were computed on)"
+            )
+        if fit < self.user_score - UNDERFIT_MARGIN:
+            lines.append(
+                f"- **Warning**: the analysed network fits much worse (training {self.metric} "
+                f"{fit:.3f}) than the configured one ({self.user_score:.3f}): these importances "
+                "describe an underfitted network."
+            )
+        lines.append(f"- Statistic: {UNITS.get(cls_name, res.method)}.")
+        return [*lines, "", res.to_markdown(), ""]
 
 
 # ---------------------------------------------------------------------- parser
