@@ -122,12 +122,26 @@ def test_permutations_are_passed_to_the_estimators(csv, tmp_path, monkeypatch):
     assert rc == 0 and seen == [(7, 3)]
 
 
-def test_demo_prints_the_ranked_tables(capsys):
-    assert main(["demo", "--hidden", "3", "--quiet", "--permutations", "19"]) == 0
+def test_demo_prints_the_ranked_tables_of_its_network(capsys):
+    # the fast path (no test): the tables printed are those of the demo's own network
+    from sklearn.base import clone
+
+    from sensitivity.cli._common import _network
+
+    assert main(["demo", "--hidden", "3", "--quiet", "--permutations", "0"]) == 0
     out = capsys.readouterr().out
     assert "Diabetes data: 442 patients, 10 variables" in out
-    assert "Olden sensitivity analysis" in out and "Garson sensitivity analysis" in out
-    assert out.count("bmi") >= 2
+    lines = [line.strip() for line in out.splitlines()]
+    titles = [line for line in lines if line.endswith("sensitivity analysis")]
+    assert titles == [f"{m} sensitivity analysis" for m in ("Olden", "Garson", "Dimopoulos", "MIV")]
+    X, y = sensitivity.load_diabetes()
+    fitted = clone(_network("regression", 3, 0)).fit(X, (y - y.mean()) / y.std())
+    expected = sensitivity.olden(fitted)
+    block = out.split("Olden sensitivity analysis")[1].split("Garson sensitivity analysis")[0]
+    rows = [line.split() for line in block.splitlines()]
+    rows = [r for r in rows if r and r[0] in X.columns]
+    assert [r[0] for r in rows] == list(expected.index)
+    assert [float(r[1]) for r in rows] == pytest.approx(list(expected["importance"]), rel=1e-3)
 
 
 def test_python_dash_m_runs_the_command_line(tmp_path):
