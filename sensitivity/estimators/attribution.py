@@ -21,6 +21,7 @@ from ..attributions import (
     _view,
     summarize,
 )
+from ..methods import attributions as _attr
 from ._base import BaseSensitivity, fill_doc, with_common_parameters
 
 __all__ = ["Attributions"]
@@ -78,7 +79,7 @@ logits
         "baseline": [StrOptions({"mean", "median", "zeros", "sample"}), Real, "array-like"],
         "n_baselines": [Interval(Integral, 1, None, closed="left")],
         "n_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "integration": [str],
+        "integration": [StrOptions({"auto", *_attr.INTEGRATION_METHODS, _attr.PIECEWISE})],
         "tolerance": [Interval(Real, 0, None, closed="neither")],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "noise_level": [Interval(Real, 0, None, closed="left")],
