@@ -9,7 +9,6 @@ a result.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
@@ -44,10 +43,9 @@ def budget_bytes(
         if memory_budget_mb is not None:
             raise ValueError(f"Pass memory_budget_mb (MiB) or {legacy_name}, not both.")
         if warn:
-            warnings.warn(
+            warn(
                 f"{legacy_name} (bytes) is deprecated; use memory_budget_mb (MiB).",
                 FutureWarning,
-                stacklevel=3,
             )
         ok = isinstance(legacy_bytes, numbers.Real) and not isinstance(legacy_bytes, bool)
         if not ok or not np.isfinite(legacy_bytes) or legacy_bytes <= 0:

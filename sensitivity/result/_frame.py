@@ -8,12 +8,13 @@ statistics a method reports.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+
+from .._warnings import warn
 
 BASE_COLUMNS = (
     "importance",
@@ -108,11 +109,10 @@ def importance_frame(
     totals = mag.sum(axis=1, keepdims=True)
     if np.any(totals == 0):
         zero = [output_names[i] for i in np.flatnonzero(totals[:, 0] == 0)]
-        warnings.warn(
+        warn(
             f"All importances are zero for output(s) {zero}; relative importance is undefined "
             "there (NaN).",
             RuntimeWarning,
-            stacklevel=2,
         )
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.where(totals > 0, mag / np.where(totals > 0, totals, 1.0), np.nan)
