@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from ._warnings import warn as _warn_user
+
 __all__ = ["DEFAULT_MEMORY_BUDGET_MB", "budget_bytes", "check_memory_budget_mb"]
 
 DEFAULT_MEMORY_BUDGET_MB = 256.0
@@ -43,7 +45,7 @@ def budget_bytes(
         if memory_budget_mb is not None:
             raise ValueError(f"Pass memory_budget_mb (MiB) or {legacy_name}, not both.")
         if warn:
-            warn(
+            _warn_user(
                 f"{legacy_name} (bytes) is deprecated; use memory_budget_mb (MiB).",
                 FutureWarning,
             )
