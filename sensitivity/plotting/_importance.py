@@ -80,24 +80,16 @@ def plot_importance(
             raise ValueError(
                 f"The table has several outputs {_outputs(frame)}; pass output= to draw one on ax."
             )
-        outputs = _outputs(frame)
-        fig, axes = _grid(len(outputs), None, panel_size=(5.0, 3.6))
-        for k, (out, a) in enumerate(zip(outputs, axes, strict=True)):
-            plot_importance(
-                data,
-                output=out,
-                ax=a,
-                relative=relative,
-                show_ci=show_ci,
-                show_significance=show_significance,
-                positive_color=positive_color,
-                negative_color=negative_color,
-                color=color,
-                title=f"{title or frame.attrs.get('method', '')} - {out}".strip(" -"),
-                ylabel=ylabel,
-                legend=legend and k == len(outputs) - 1,
-            )
-        return fig
+        settings = {
+            "relative": relative,
+            "show_ci": show_ci,
+            "show_significance": show_significance,
+            "positive_color": positive_color,
+            "negative_color": negative_color,
+            "color": color,
+            "ylabel": ylabel,
+        }
+        return _plot_each_output(data, frame, title, legend, settings)
     block = _output_block(frame, output)
     method = str(block.attrs.get("method", "") or (result.method if result else ""))
     signed = _is_signed(block, result)
@@ -113,7 +105,7 @@ def plot_importance(
     factor = 10.0**power
     values = values / factor
     if ax is None:
-        fig, ax = _plt().subplots(
+        _, ax = _plt().subplots(
             figsize=(max(4.5, 0.6 * len(values) + 3.0), 3.8), layout="constrained"
         )
     x = np.arange(len(values))
@@ -129,21 +121,10 @@ def plot_importance(
         _draw_codes(ax, x, values, top, block, handles)
     if np.any(values < 0):
         ax.axhline(0, color="black", lw=0.8)
-    labels = [str(v) for v in block.index]
-    if has_direction and not two_colours:
-        labels = [
-            f"{lab} ({'−' if d == '-' else d})"
-            for lab, d in zip(labels, block["direction"], strict=True)
-        ]
     ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=45, ha="right")
+    ax.set_xticklabels(_tick_labels(block, has_direction and not two_colours))
     if ylabel is None:
-        base = f"{method} importance".strip() if method else "importance"
-        ylabel = (
-            "share of |importance| (%)"
-            if relative
-            else base + (" (signed)" if signed and has_direction else "")
-        )
+        ylabel = _default_ylabel(method, relative, signed and has_direction)
     if power:
         ylabel += f" (×10$^{{{power}}}$)"
     ax.set_ylabel(ylabel)
@@ -161,6 +142,40 @@ def plot_importance(
             handlelength=1.5,
         )
     return ax.figure
+
+
+def _plot_each_output(data, frame: pd.DataFrame, title, legend: bool, settings: dict):
+    """One panel per output of a multi-output table (the legend on the last one)."""
+    outputs = _outputs(frame)
+    fig, axes = _grid(len(outputs), None, panel_size=(5.0, 3.6))
+    for k, (out, a) in enumerate(zip(outputs, axes, strict=True)):
+        plot_importance(
+            data,
+            output=out,
+            ax=a,
+            title=f"{title or frame.attrs.get('method', '')} - {out}".strip(" -"),
+            legend=legend and k == len(outputs) - 1,
+            **settings,
+        )
+    return fig
+
+
+def _tick_labels(block: pd.DataFrame, with_direction: bool) -> list[str]:
+    """Variable names, with the sign of the effect, ``bmi (+)``, for one-colour bars."""
+    labels = [str(v) for v in block.index]
+    if not with_direction:
+        return labels
+    return [
+        f"{lab} ({'−' if d == '-' else d})"
+        for lab, d in zip(labels, block["direction"], strict=True)
+    ]
+
+
+def _default_ylabel(method: str, relative: bool, signed: bool) -> str:
+    if relative:
+        return "share of |importance| (%)"
+    base = f"{method} importance".strip() if method else "importance"
+    return base + (" (signed)" if signed else "")
 
 
 def _outputs(frame: pd.DataFrame) -> list:
