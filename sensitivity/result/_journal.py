@@ -17,6 +17,14 @@ from ._text import (
 )
 
 
+def _column(key: str, header: str, align: str, cells: list[str], latex=None) -> dict:
+    """One column of a journal table; ``latex`` is its two-line LaTeX header, if it differs."""
+    col = {"key": key, "header": header, "align": align, "cells": cells}
+    if latex is not None:
+        col["latex"] = latex
+    return col
+
+
 class _JournalTables:
     """Markdown and LaTeX tables of a :class:`~sensitivity.result.SensitivityResult`.
 
@@ -27,7 +35,7 @@ class _JournalTables:
 
     def _journal_columns(self, digits: int, minus: str) -> tuple[list[dict], list[str]]:
         """Human-formatted columns shared by Markdown and LaTeX: a list of column dicts
-        ``{"key", "header", "align", "cells"}`` (cells in table order) and the factor notes."""
+        ``{"key", "header", "latex", "align", "cells"}`` (cells in table order)."""
         f = self.importances
         imp = f["importance"].to_numpy(float)
         lo = f["ci_low"].to_numpy(float)
@@ -36,62 +44,23 @@ class _JournalTables:
         power, dec = _column_scale(span, digits)
         factor = f" (×10^{power})" if power else ""
         tex_factor = f"($\\times 10^{{{power}}}$)" if power else ""
+        cells = [_fixed(v, power, dec, minus) for v in imp]
         cols = [
-            {
-                "key": "importance",
-                "header": "Importance" + factor,
-                "latex": ("Importance", tex_factor),
-                "power": power,
-                "align": "r",
-                "cells": [_fixed(v, power, dec, minus) for v in imp],
-            },
-            {
-                "key": "relative",
-                "header": "Share (%)",
-                "latex": ("Share", r"(\%)"),
-                "align": "r",
-                "cells": [_fixed(100 * v, 0, 1, minus) for v in f["relative_importance"]],
-            },
+            _column("importance", "Importance" + factor, "r", cells, ("Importance", tex_factor)),
+            _column(
+                "relative",
+                "Share (%)",
+                "r",
+                [_fixed(100 * v, 0, 1, minus) for v in f["relative_importance"]],
+                ("Share", r"(\%)"),
+            ),
         ]
+        cols[0]["power"] = power
         if "direction" in f and not self.signed:
-            cols.append(
-                {
-                    "key": "direction",
-                    "header": "Direction",
-                    "align": "c",
-                    "cells": [minus if d == "-" else str(d) for d in f["direction"]],
-                }
-            )
+            signs = [minus if d == "-" else str(d) for d in f["direction"]]
+            cols.append(_column("direction", "Direction", "c", signs))
         if self.tested:
-            adj = "none" if not self.p_adjust else self._adjustment()
-            cols.append(
-                {
-                    "key": "p",
-                    "header": "p",
-                    "latex": ("$p$", ""),
-                    "align": "r",
-                    "cells": [_fmt_p(v) for v in f["p_value"]],
-                }
-            )
-            if self.p_adjust:
-                cols.append(
-                    {
-                        "key": "p_adj",
-                        "header": f"p ({adj})",
-                        "latex": ("$p$", "(adj.)"),
-                        "align": "r",
-                        "cells": [_fmt_p(v) for v in f["p_adjusted"]],
-                    }
-                )
-            cols.append(
-                {
-                    "key": "sig",
-                    "header": "Sig.",
-                    "latex": ("", ""),
-                    "align": "l",
-                    "cells": list(significance_stars(self._p_for_stars())),
-                }
-            )
+            cols += self._test_columns()
         if self.has_intervals:
             level = f"{100 * (1 - self.alpha):g}"
             cells = [
@@ -100,26 +69,24 @@ class _JournalTables:
                 else ""
                 for a, b in zip(lo, hi, strict=True)
             ]
-            cols.append(
-                {
-                    "key": "ci",
-                    "header": f"{level}% CI" + factor,
-                    "latex": (f"{level}\\% CI", tex_factor),
-                    "align": "c",
-                    "cells": cells,
-                }
-            )
+            tex = (f"{level}\\% CI", tex_factor)
+            cols.append(_column("ci", f"{level}% CI" + factor, "c", cells, tex))
         if CONDITIONAL_R2 in f:
-            cols.append(
-                {
-                    "key": "r2",
-                    "header": "R² (x_j | others)",
-                    "latex": ("$R^2$", r"($x_j \mid$ others)"),
-                    "align": "r",
-                    "cells": [_fixed(v, 0, 2, minus) for v in f[CONDITIONAL_R2]],
-                }
-            )
+            cells = [_fixed(v, 0, 2, minus) for v in f[CONDITIONAL_R2]]
+            tex = ("$R^2$", r"($x_j \mid$ others)")
+            cols.append(_column("r2", "R² (x_j | others)", "r", cells, tex))
         return cols
+
+    def _test_columns(self) -> list[dict]:
+        """The p-value, adjusted p-value and significance-code columns."""
+        f = self.importances
+        cols = [_column("p", "p", "r", [_fmt_p(v) for v in f["p_value"]], ("$p$", ""))]
+        if self.p_adjust:
+            adjusted = [_fmt_p(v) for v in f["p_adjusted"]]
+            header = f"p ({self._adjustment()})"
+            cols.append(_column("p_adj", header, "r", adjusted, ("$p$", "(adj.)")))
+        stars = list(significance_stars(self._p_for_stars()))
+        return [*cols, _column("sig", "Sig.", "l", stars, ("", ""))]
 
     def _blocks(self) -> list[tuple[str | None, np.ndarray]]:
         """(output name or None, row positions) per output, in table order."""
