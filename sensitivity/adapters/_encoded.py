@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from ..network import MLPBatch
@@ -220,7 +221,6 @@ def to_encoded_mlp(
     -------
     EncodedMLP
     """
-    from sklearn.preprocessing import OneHotEncoder
 
     if not is_encoded_mlp_model(model):
         raise TypeError(
@@ -240,6 +240,39 @@ def to_encoded_mlp(
     except Exception:  # transformers without feature names: positional names
         encoded_names = None
     n_enc = int(sum(s.stop - s.start for s in ct.output_indices_.values()))
+    scale, offset, groups, one_hot = _encoded_columns(ct, known, n_in, n_enc)
+    if np.any(groups < 0):
+        raise ValueError("Some encoded columns could not be mapped to an input variable.")
+    # affine scalers after the ColumnTransformer act on every encoded column
+    s, o, _ = _compose_scalers(
+        model.steps[1:-1],
+        n_enc,
+        lambda step: (
+            f"Pipeline step {type(step).__name__} after the ColumnTransformer is not "
+            f"an affine scaler. Supported models: {SUPPORTED_MLP_MODELS}."
+        ),
+    )
+    scale, offset = scale * s, offset * s + o
+    if encoded_names is None:
+        encoded_names = tuple(f"{originals[g]}_{k}" for k, g in enumerate(groups))
+    final = model.steps[-1][1]
+    batch = _from_sklearn_mlp(final, encoded_names, output_names, scale, offset, dtype)
+    ct_scale, ct_offset = _numeric_affine(ct, n_enc)
+    return EncodedMLP(
+        batch=batch,
+        encoded_names=encoded_names,
+        groups=tuple(int(g) for g in groups),
+        original_names=originals,
+        one_hot=tuple(one_hot),
+        transformer=ct,
+        center=ct_offset,
+        scale=ct_scale,
+    )
+
+
+def _encoded_columns(ct, known, n_in: int, n_enc: int):
+    """Per encoded column: the affine map from the user's variable (scale, offset), the
+    variable it encodes (group) and, per variable, whether it is one-hot encoded."""
     scale = np.ones(n_enc)
     offset = np.zeros(n_enc)
     groups = np.full(n_enc, -1)
@@ -271,24 +304,12 @@ def to_encoded_mlp(
             s, o = _block_affine(trans, len(idx))
         scale[out], offset[out] = s, o
         groups[out] = idx
-    if np.any(groups < 0):
-        raise ValueError("Some encoded columns could not be mapped to an input variable.")
-    # affine scalers after the ColumnTransformer act on every encoded column
-    s, o, _ = _compose_scalers(
-        model.steps[1:-1],
-        n_enc,
-        lambda step: (
-            f"Pipeline step {type(step).__name__} after the ColumnTransformer is not "
-            f"an affine scaler. Supported models: {SUPPORTED_MLP_MODELS}."
-        ),
-    )
-    scale, offset = scale * s, offset * s + o
-    if encoded_names is None:
-        encoded_names = tuple(f"{originals[g]}_{k}" for k, g in enumerate(groups))
-    final = model.steps[-1][1]
-    batch = _from_sklearn_mlp(final, encoded_names, output_names, scale, offset, dtype)
-    # what the ColumnTransformer computes, with the affine part undone: numeric columns stay
-    # in the user's units, one-hot columns are 0/1 (their scale is 1, offset 0)
+    return scale, offset, groups, one_hot
+
+
+def _numeric_affine(ct, n_enc: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the ColumnTransformer computes, with the affine part undone: numeric columns stay
+    in the user's units, one-hot columns are 0/1 (their scale is 1, offset 0)."""
     ct_scale = np.ones(n_enc)
     ct_offset = np.zeros(n_enc)
     for name, trans, _ in ct.transformers_:
@@ -297,13 +318,4 @@ def to_encoded_mlp(
             continue
         if not isinstance(trans, OneHotEncoder):
             ct_scale[out], ct_offset[out] = _block_affine(trans, out.stop - out.start)
-    return EncodedMLP(
-        batch=batch,
-        encoded_names=encoded_names,
-        groups=tuple(int(g) for g in groups),
-        original_names=originals,
-        one_hot=tuple(one_hot),
-        transformer=ct,
-        center=ct_offset,
-        scale=ct_scale,
-    )
+    return ct_scale, ct_offset
