@@ -310,6 +310,10 @@ class SensitivityResult(_JournalTables):
     def __repr__(self) -> str:
         return f"<SensitivityResult: {self.method}, {len(self.importances)} rows>"
 
+    # the journal tables (defined in ``_journal``), listed here so that the class documents them
+    to_markdown = _JournalTables.to_markdown
+    to_latex = _JournalTables.to_latex
+
     def to_csv(self, path_or_buf=None, **kwargs):
         """The full-precision ranked table as CSV (``DataFrame.to_csv``; a string if no path)."""
         return self.importances.to_csv(path_or_buf, **kwargs)
