@@ -133,15 +133,19 @@ def plot_importance(
         head = f"{head}\nglobal test: p = {float(result.global_test['p_value']):.3g}".strip()
     ax.set_title(head)
     if legend and handles:
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            frameon=False,
-            fontsize=8,
-            handlelength=1.5,
-        )
+        _side_legend(ax, handles)
     return ax.figure
+
+
+def _side_legend(ax, handles: list) -> None:
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=8,
+        handlelength=1.5,
+    )
 
 
 def _plot_each_output(data, frame: pd.DataFrame, title, legend: bool, settings: dict):
