@@ -9,9 +9,10 @@ a result.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
+
+from ._warnings import warn as _warn_user
 
 __all__ = ["DEFAULT_MEMORY_BUDGET_MB", "budget_bytes", "check_memory_budget_mb"]
 
@@ -44,10 +45,9 @@ def budget_bytes(
         if memory_budget_mb is not None:
             raise ValueError(f"Pass memory_budget_mb (MiB) or {legacy_name}, not both.")
         if warn:
-            warnings.warn(
+            _warn_user(
                 f"{legacy_name} (bytes) is deprecated; use memory_budget_mb (MiB).",
                 FutureWarning,
-                stacklevel=3,
             )
         ok = isinstance(legacy_bytes, numbers.Real) and not isinstance(legacy_bytes, bool)
         if not ok or not np.isfinite(legacy_bytes) or legacy_bytes <= 0:

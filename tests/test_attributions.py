@@ -365,13 +365,18 @@ def test_estimator_matches_plain_function_and_runs_the_test(diabetes_nets):
         n_permutations=9,
         n_bootstrap=5,
         random_state=0,
+        train_alpha=1.0,
         train_params={"max_iter": 20},
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(Xs, ys)
     assert est.null_distribution_.shape == (9, 1, 10)
-    assert est.importances_["p_value"].notna().all()
+    # upper-tailed permutation p-values of the magnitudes, from the null the estimator kept
+    observed = est.importances_["importance"].reindex(Xs.columns).to_numpy()
+    null = est.null_distribution_[:, 0, :]
+    expected = (1 + (null >= observed).sum(axis=0)) / 10
+    np.testing.assert_allclose(est.importances_["p_value"].reindex(Xs.columns), expected)
     assert est.importances_["ci_low"].notna().all()
     assert est.local_attributions(Xs).values.shape == (80, 1, 10)
 

@@ -11,6 +11,7 @@ from sklearn.neural_network import MLPRegressor
 
 from sensitivity import (
     MIV,
+    Attributions,
     Dimopoulos,
     Garson,
     InputPerturbation,
@@ -19,7 +20,16 @@ from sensitivity import (
     PermutationImportance,
 )
 
-ESTIMATORS = [Garson, Olden, Dimopoulos, MIV, InputPerturbation, LekProfile, PermutationImportance]
+ESTIMATORS = [
+    Garson,
+    Olden,
+    Dimopoulos,
+    MIV,
+    InputPerturbation,
+    LekProfile,
+    PermutationImportance,
+    Attributions,
+]
 
 COMMON_BAD = [
     ("prefit", "yes"),
@@ -56,6 +66,21 @@ SPECIFIC_BAD = {
     InputPerturbation: [("n_repeats", 0), ("loss", "hinge"), ("noise_levels", 0.1)],
     LekProfile: [("steps", 1), ("groups", "quantiles")],
     PermutationImportance: [("n_repeats", 0), ("loss", "hinge")],
+    Attributions: [
+        ("method", "lime"),
+        ("baseline", "random"),
+        ("baseline", None),
+        ("n_baselines", 0),
+        ("n_steps", 0),
+        ("n_steps", "many"),
+        ("integration", "simpson"),
+        ("tolerance", 0),
+        ("n_samples", 0),
+        ("noise_level", -0.1),
+        ("absolute", "yes"),
+        ("logits", "no"),
+        ("memory_budget_mb", 0),
+    ],
 }
 
 
@@ -108,3 +133,11 @@ def test_the_common_parameters_appear_once_in_every_signature(cls):
     for name, _ in COMMON_BAD:
         assert name in params
     assert params["null"] == "conditional" and params["train_alpha"] == "cv"
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_every_public_parameter_has_a_bad_value_case(cls):
+    # a new parameter without a case above fails here
+    covered = {name for name, _ in COMMON_BAD + SPECIFIC_BAD.get(cls, [])}
+    public = set(cls().get_params(deep=False)) - {"estimator"}
+    assert public - covered == set()

@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sensitivity import (
     MIV,
+    Attributions,
     Dimopoulos,
     Garson,
     InputPerturbation,
@@ -44,6 +45,9 @@ def _tiny_net():
         InputPerturbation(_tiny_net(), n_repeats=2),
         LekProfile(_tiny_net(), steps=5),
         PermutationImportance(_tiny_net(), n_repeats=2),
+        Attributions(_tiny_net(), method="saliency"),
+        Attributions(_tiny_net(), method="occlusion"),
+        Attributions(_tiny_net(), method="integrated_gradients", n_steps=8),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -144,8 +148,13 @@ def test_cross_val_score_uses_the_network_score(data):
 
 def test_grid_search_over_the_wrapped_network(data):
     X, y = data
-    search = GridSearchCV(Olden(_net()), {"estimator__alpha": [0.1, 1.0]}, cv=3).fit(X, y)
-    assert set(search.best_estimator_.importances_.index) == set(X.columns)
+    search = GridSearchCV(Olden(_net()), {"estimator__alpha": [0.1, 30.0]}, cv=3).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    best = search.best_params_["estimator__alpha"]
+    assert best == [0.1, 30.0][int(np.argmax(scores))] and scores.max() > scores.min()
+    # the refitted best estimator is the analysis of the network with the chosen penalty
+    alone = Olden(clone(_net()).set_params(alpha=best)).fit(X, y)
+    pd.testing.assert_frame_equal(search.best_estimator_.importances_, alone.importances_)
 
 
 def test_pickled_fitted_estimator_gives_the_same_results(data):
@@ -170,20 +179,33 @@ def test_predict_is_delegated_and_predict_proba_only_for_classifiers(data, iris_
 
 
 def test_screening_pipeline_with_a_real_randomization_test_and_grid_search(data):
-    """The issue's pipeline: scale, screen with Olden's test (99 permutations), regress."""
+    """The issue's pipeline: scale, screen with Olden's test, regress; then a grid search.
+
+    39 permutations, unadjusted p-values and a fixed penalty for the test's networks keep it
+    fast: the smallest attainable p (0.025) is below alpha, and the penalty's cross-validation
+    is tested elsewhere."""
     X, y = data
+    _, _, coef = make_regression(
+        n_samples=120, n_features=5, n_informative=2, random_state=1, coef=True
+    )
+    informative = {f"x{i}" for i in np.flatnonzero(coef != 0)}  # the scaler gives arrays
+    screen = Olden(_net(), n_permutations=39, p_adjust=None, train_alpha=1.0, random_state=0)
     pipe = Pipeline(
-        [
-            ("scale", StandardScaler()),
-            ("screen", Olden(_net(), n_permutations=99, random_state=0)),
-            ("model", LinearRegression()),
-        ]
+        [("scale", StandardScaler()), ("screen", screen), ("model", LinearRegression())]
     )
     pipe.fit(X, y)
     screen = pipe.named_steps["screen"]
     kept = list(screen.get_feature_names_out())
     expected = list(screen.importances_.index[screen.importances_["significant"]])
-    assert kept and sorted(kept) == sorted(expected)
-    assert pipe.predict(X).shape == (len(X),)
-    search = GridSearchCV(pipe, {"screen__max_features": [1, 5]}, cv=2).fit(X, y)
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert sorted(kept) == sorted(expected) and set(kept) >= informative
+    columns = sorted(int(v[1:]) for v in kept)
+    np.testing.assert_allclose(
+        pipe[:-1].transform(X), StandardScaler().fit_transform(X)[:, columns]
+    )
+    search = GridSearchCV(pipe, {"screen__max_features": [1, 5]}, cv=2, refit=False).fit(X, y)
+    # each cell is the pipeline (its test included) fitted on the training fold
+    train, test = next(KFold(2).split(X))
+    again = clone(pipe).set_params(screen__max_features=5)
+    again.fit(X.iloc[train], y.iloc[train])
+    expected = again.score(X.iloc[test], y.iloc[test])
+    assert search.cv_results_["split0_test_score"][1] == pytest.approx(expected, rel=1e-12)

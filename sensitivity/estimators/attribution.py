@@ -16,14 +16,29 @@ from ..attributions import (
     LocalAttributions,
     _check_method,
     _compute,
+    _local_result,
+    _Options,
     _view,
-    _warn_gap,
-    relative_gap,
     summarize,
 )
+from ..methods import attributions as _attr
 from ._base import BaseSensitivity, fill_doc, with_common_parameters
 
 __all__ = ["Attributions"]
+
+# the estimator's parameters passed to the attribution method as they are
+_OPTIONS = (
+    "baseline",
+    "n_baselines",
+    "n_steps",
+    "integration",
+    "tolerance",
+    "n_samples",
+    "noise_level",
+    "absolute",
+    "logits",
+    "memory_budget_mb",
+)
 
 
 @fill_doc
@@ -64,7 +79,7 @@ logits
         "baseline": [StrOptions({"mean", "median", "zeros", "sample"}), Real, "array-like"],
         "n_baselines": [Interval(Integral, 1, None, closed="left")],
         "n_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "integration": [str],
+        "integration": [StrOptions({"auto", *_attr.INTEGRATION_METHODS, _attr.PIECEWISE})],
         "tolerance": [Interval(Real, 0, None, closed="neither")],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "noise_level": [Interval(Real, 0, None, closed="left")],
@@ -117,23 +132,9 @@ logits
         with warnings.catch_warnings():
             if getattr(model, "batch_size", 1) > 1:
                 warnings.filterwarnings("ignore", message="Integrated Gradients: completeness")
-            return _compute(
-                model,
-                X,
-                self.method,
-                sel=list(range(K)),
-                baseline=self.baseline,
-                n_baselines=self.n_baselines,
-                n_steps=self.n_steps,
-                integration=self.integration,
-                tolerance=self.tolerance,
-                n_samples=self.n_samples,
-                noise_level=self.noise_level,
-                absolute=self.absolute,
-                logits=self.logits,
-                random_state=self._statistic_seed,
-                memory_budget_mb=self.memory_budget_mb,
-            )
+            options = {name: getattr(self, name) for name in _OPTIONS}
+            opts = _Options(**options, random_state=self._statistic_seed)
+            return _compute(model, X, self.method, list(range(K)), opts)
 
     def _statistic(self, model, X: np.ndarray, y=None) -> dict[str, np.ndarray]:
         X = np.asarray(X, dtype=np.float64)
@@ -147,21 +148,8 @@ logits
         Xa = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=True)
         model = self._model_view(self.estimator_, self.output_names_)
         res = self._local(model, Xa)
-        if self.method == "integrated_gradients":
-            s = res["settings"]
-            rg = relative_gap(res["gap"][0], res["prediction"][0] - res["baseline_prediction"][0])
-            _warn_gap(rg, s["tolerance"], s["n_steps"])
-        return LocalAttributions(
-            method=self.method,
-            values=res["values"][0],
-            data=Xa,
-            feature_names=self.variable_names_,
-            output_names=self.output_names_,
-            prediction=res["prediction"][0],
-            baseline_prediction=None
-            if res["baseline_prediction"] is None
-            else res["baseline_prediction"][0],
-            baseline=res["baseline"],
-            completeness_gap=None if res["gap"] is None else res["gap"][0],
-            settings=res["settings"],
-        )
+
+        def first(a, complement=False):
+            return a[0]
+
+        return _local_result(self.method, res, Xa, self.variable_names_, self.output_names_, first)

@@ -54,13 +54,13 @@ References
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import numpy as np
 import torch
 from sklearn.utils import Bunch
 
+from .._warnings import warn
 from ..network import MLPBatch, TorchNetwork, is_smooth, iter_input_derivatives
 
 __all__ = [
@@ -107,11 +107,10 @@ def input_scales(X, scale: Literal["sd"] | np.ndarray | None = None) -> np.ndarr
             raise ValueError("scale='sd' needs at least two rows of X.")
         s = Xa.reshape(-1, p).std(axis=0, ddof=1)
         if np.any(s == 0):
-            warnings.warn(
+            warn(
                 f"Input(s) {np.flatnonzero(s == 0).tolist()} are constant in X: with "
                 "scale='sd' their derivatives are multiplied by 0.",
                 UserWarning,
-                stacklevel=3,
             )
         return s
     s = np.asarray(scale, dtype=np.float64)
@@ -126,13 +125,12 @@ def _second_order_flag(model: Model, second_order: bool | Literal["auto"]) -> bo
     if not isinstance(second_order, bool | np.bool_):
         raise ValueError(f"second_order must be True, False or 'auto'; got {second_order!r}.")
     if second_order and not is_smooth(model):
-        warnings.warn(
+        warn(
             "The network has piecewise-linear activations (relu): their second derivative is "
             "zero almost everywhere (undefined at the kinks), so curvature summaries only "
             "reflect the smooth layers (and are exactly zero for relu hidden layers with a "
             "linear output).",
             UserWarning,
-            stacklevel=3,
         )
     return bool(second_order)
 
@@ -202,11 +200,10 @@ class _Accumulator:
 def _relative(ssd: np.ndarray) -> np.ndarray:
     total = ssd.sum(axis=-1, keepdims=True)
     if np.any(total == 0):
-        warnings.warn(
+        warn(
             "Every derivative of some output is zero on X (a constant output): its "
             "relative_contribution is undefined (NaN).",
             RuntimeWarning,
-            stacklevel=4,
         )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, ssd / np.where(total > 0, total, 1.0), np.nan)

@@ -1,0 +1,174 @@
+"""Reading the user's CSV file and choosing the task (regression or classification)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._common import MAX_CLASSES, MIN_ROWS, CLIError
+
+
+def _header_names(file: Path, sep: str, encoding: str | None) -> list[str]:
+    with open(file, newline="", encoding=encoding or "utf-8") as fh:
+        first = fh.readline()
+    if len(sep) != 1:  # a regular expression: let pandas split it
+        return [str(c) for c in pd.read_csv(file, sep=sep, nrows=0, engine="python").columns]
+    return next(csv.reader([first], delimiter=sep), [])
+
+
+def _read_data(
+    path: str,
+    target: str,
+    *,
+    sep: str = ",",
+    index_col: str | None = None,
+    decimal: str = ".",
+) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    """The inputs, the target and the notes (decisions taken) of a CSV file.
+
+    Raises CLIError for anything that would make the analysis meaningless; drops constant input
+    columns (with a note): every method gives them zero effect on this data, and some cannot be
+    computed at all for them.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"file not found: {path}")
+    notes: list[str] = []
+    data = _set_index(*_load_csv(file, path, sep, decimal), index_col, notes)
+    if target not in data.columns:
+        raise CLIError(
+            f"target column {target!r} not found in {path}; columns: "
+            + ", ".join(map(str, data.columns))
+        )
+    X = data.drop(columns=[target])
+    y = data[target]
+    if X.shape[1] == 0:
+        raise CLIError(f"{path} has no input column besides the target {target!r}")
+    _check_inputs(X, y, path, target, decimal)
+    constant = [str(c) for c in X.columns if X[c].nunique() < 2]
+    if constant:
+        if len(constant) == X.shape[1]:
+            raise CLIError(f"every input column of {path} is constant: {', '.join(constant)}")
+        X = X.drop(columns=constant)
+        notes.append(
+            f"constant column(s) dropped before the analysis: {', '.join(constant)} (a constant "
+            "input has no effect on this data)"
+        )
+    return X.astype(float), y, notes
+
+
+def _load_csv(file: Path, path: str, sep: str, decimal: str) -> tuple[pd.DataFrame, list[str]]:
+    """The table and its header as written (refusing unreadable files, a semicolon-separated
+    file read with commas and duplicate column names)."""
+    try:
+        header = [h.strip() for h in _header_names(file, sep, None)]
+        data = pd.read_csv(
+            file, sep=sep, decimal=decimal, engine="python" if len(sep) != 1 else "c"
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
+        raise CLIError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from exc
+    if data.shape[1] == 1 and sep == "," and ";" in str(data.columns[0]):
+        raise CLIError(
+            f"{path} has one column {str(data.columns[0])[:40]!r}...: it looks "
+            "semicolon-separated; pass --sep ';'"
+        )
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise CLIError(
+            f"duplicate column name(s) in {path}: {', '.join(dupes)}; rename them so that each "
+            "column has its own name"
+        )
+    return data, header
+
+
+def _set_index(
+    data: pd.DataFrame, header: list[str], index_col: str | None, notes: list[str]
+) -> pd.DataFrame:
+    """Row names from ``--index-col`` (a name or a number) or R's unnamed first column."""
+    columns = [str(c) for c in data.columns]
+    if index_col is not None:
+        if index_col in columns:
+            key = index_col
+        elif index_col.isdigit() and int(index_col) < len(columns):
+            key = columns[int(index_col)]
+        else:
+            raise CLIError(
+                f"--index-col {index_col!r} is neither a column name nor a column number "
+                f"(0 to {len(columns) - 1}); columns: {', '.join(columns)}"
+            )
+        return data.set_index(key)
+    if header and header[0] == "":
+        # R's write.csv: an unnamed first column of row names (labels, or 1, 2, ... by default)
+        data = data.set_index(data.columns[0])
+        data.index.name = None
+        notes.append("the unnamed first column is taken as row names (as R's write.csv writes)")
+    return data
+
+
+def _check_inputs(X: pd.DataFrame, y: pd.Series, path: str, target: str, decimal: str) -> None:
+    """Refuse non-numeric or non-finite inputs, a missing target, too few rows, a constant
+    target (with a hint where the cause is likely: row names, decimal commas)."""
+    unnamed = [str(c) for c in X.columns if str(c).startswith("Unnamed: ")]
+    non_numeric = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    if non_numeric:
+        hint = ""
+        if set(unnamed) & set(non_numeric):
+            hint = "; an unnamed column of labels is usually row names: pass --index-col 0"
+        elif decimal == "." and any(
+            X[c].astype(str).str.fullmatch(r"-?\d+,\d+").mean() > 0.5 for c in non_numeric
+        ):
+            hint = "; the values look like decimal commas (3,14): pass --decimal ','"
+        raise CLIError(
+            f"non-numeric column(s) in {path}: {', '.join(non_numeric)}; encode them as "
+            f"numbers or remove them{hint}"
+        )
+    bad = [str(c) for c in X.columns if not np.all(np.isfinite(X[c].to_numpy(dtype=float)))]
+    if bad or y.isna().any():
+        cols = bad + ([target] if y.isna().any() else [])
+        raise CLIError(f"missing or infinite values in column(s): {', '.join(cols)}")
+    if len(X) < MIN_ROWS:
+        raise CLIError(
+            f"{path} has {len(X)} row(s); at least {MIN_ROWS} are needed to fit a network"
+        )
+    if y.nunique() < 2:
+        raise CLIError(
+            f"target {target!r} is constant ({y.iloc[0]} in every row): nothing to explain"
+        )
+
+
+def _task(y: pd.Series, requested: str, target: str) -> tuple[str, str]:
+    """The task (regression or classification) and a note saying how it was chosen."""
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    n_classes = int(y.nunique())
+    if requested == "regression":
+        if not numeric:
+            example = str(y[~pd.to_numeric(y, errors="coerce").notna()].iloc[0])
+            raise CLIError(
+                f"target {target!r} is not numeric (e.g. {example!r}); convert it to numbers "
+                "for --task regression"
+            )
+        return "regression", "regression (--task regression)"
+    if requested == "auto":
+        if numeric and n_classes > 2:
+            return "regression", (
+                f"target {target!r} is numeric with {n_classes} distinct values: regression "
+                "(--task classification to override)"
+            )
+        why = "has two values" if numeric else "is not numeric"
+    else:
+        why = "--task classification"
+    limit = min(MAX_CLASSES, max(2, len(y) // 5))
+    if n_classes > limit:
+        example = str(y.iloc[0])
+        raise CLIError(
+            f"target {target!r} has {n_classes} distinct values in {len(y)} rows (e.g. "
+            f"{example!r}); a classification with more than {limit} classes is not analysed: if "
+            "it is a number written as text, convert it to numbers (then it is a regression)"
+        )
+    classes = ", ".join(map(str, sorted(y.astype(str).unique())))
+    return "classification", (
+        f"target {target!r} {why}: classification with {n_classes} classes ({classes})"
+    )
