@@ -40,15 +40,34 @@ def test_gaussian_fit_is_the_least_squares_regression():
     assert m.kind == "gaussian" and m.name == "x2" and m.index == 2
 
 
-def test_in_sample_draws_keep_the_residual_multiset_and_differ_between_draws():
+@pytest.mark.parametrize("kind", ["gaussian", "gaussian-normal"])
+def test_in_sample_draws_have_the_real_columns_fit_and_residual_norm(kind):
+    """Each in-sample draw, regressed on the other inputs, gives exactly the real column's
+    fitted values and residual sum of squares (the sufficient statistics of the gaussian model),
+    and only the residual direction varies between draws."""
     X = toeplitz_X(n=300)
-    (m,) = fit_conditional_models(X, columns=[1])
+    (m,) = fit_conditional_models(X, columns=[1], kinds=kind)
     draws = m.sample(np.random.default_rng(1), 50)
     assert draws.shape == (50, 300)
+    D = np.column_stack([np.ones(300), np.delete(X, 1, axis=1)])
     resid = X[:, 1] - m.predict_mean()
+    for d in draws[:10]:
+        beta = np.linalg.lstsq(D, d, rcond=None)[0]
+        np.testing.assert_allclose(D @ beta, m.predict_mean(), atol=1e-9)
+        np.testing.assert_allclose(np.sum((d - D @ beta) ** 2), resid @ resid, rtol=1e-10)
     noise = draws - m.predict_mean()
-    np.testing.assert_allclose(np.sort(noise, axis=1), np.broadcast_to(np.sort(resid), (50, 300)))
     assert not np.allclose(noise[0], noise[1])
+    # the permuted residuals keep their shape: close to the real residuals' sorted values
+    if kind == "gaussian":
+        gap = np.abs(np.sort(noise, axis=1) - np.sort(resid)).mean()
+        assert gap < 0.1 * resid.std(), gap
+
+
+def test_the_real_column_is_a_fixed_point_of_the_residual_matching():
+    X = toeplitz_X(n=100)
+    (m,) = fit_conditional_models(X, columns=[3])
+    resid = X[:, 3] - m.predict_mean()
+    np.testing.assert_allclose(m._match_residual(resid[None]), resid[None], atol=1e-12)
 
 
 def test_gaussian_draws_preserve_the_conditional_mean_structure():
@@ -290,7 +309,7 @@ def test_bad_kinds_and_columns():
     seed=st.integers(0, 2**32 - 1),
     scale=st.floats(1e-3, 1e3),
 )
-def test_property_new_row_mean_equals_in_sample_fit_and_draws_permute_residuals(n, p, seed, scale):
+def test_property_new_row_mean_equals_in_sample_fit_and_draws_keep_the_fit(n, p, seed, scale):
     if n <= p + 1:
         return
     rng = np.random.default_rng(seed)
@@ -301,6 +320,8 @@ def test_property_new_row_mean_equals_in_sample_fit_and_draws_permute_residuals(
     np.testing.assert_allclose(m.predict_mean(X), fitted, rtol=1e-8, atol=1e-8 * scale)
     draws = m.sample(rng, 3)
     resid = X[:, p - 1] - fitted
-    np.testing.assert_allclose(
-        np.sort(draws - fitted, axis=1), np.tile(np.sort(resid), (3, 1)), atol=1e-9 * scale
-    )
+    noise = draws - fitted
+    # draw residuals: orthogonal to the intercept and the other columns, the real RSS
+    D = np.column_stack([np.ones(n), (X[:, :-1] - X[:, :-1].mean(0)) / X[:, :-1].std(0)])
+    np.testing.assert_allclose(noise @ D, 0.0, atol=1e-8 * scale * n)
+    np.testing.assert_allclose((noise**2).sum(1), resid @ resid, rtol=1e-8)
