@@ -164,14 +164,12 @@ def test_miv_on_centred_variables_estimator(data):
     _points_here(UserWarning, "centred near zero", lambda: MIV(relu, prefit=True).fit(Xs, y))
 
 
-@_fixed_stacklevel("inference/pvalues.py:183", 6, "sklearn's fit wrapper")
 def test_few_permutations_for_the_adjusted_level(data):
     X, y, _, tanh = data
     est = Olden(tanh, prefit=True, n_permutations=9, train_alpha=1.0, random_state=0)
     _points_here(UserWarning, "smallest attainable p-value", lambda: est.fit(X, y))
 
 
-@_fixed_stacklevel("inference/runner.py:278", 4, "estimators/_base.py")
 def test_marginal_null_of_correlated_inputs(data):
     X, y, _, _ = data
     rng = np.random.default_rng(2)
@@ -180,7 +178,6 @@ def test_marginal_null_of_correlated_inputs(data):
     _points_here(UserWarning, "null='variable' permutes each input", lambda: est.fit(Xc, y))
 
 
-@_fixed_stacklevel("conditional.py:355", 4, "inference/runner.py")
 def test_nearly_determined_input_lowers_the_conditional_tests_power(data):
     X, y, _, _ = data
     rng = np.random.default_rng(1)

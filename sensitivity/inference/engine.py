@@ -36,12 +36,12 @@ Nulls
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._warnings import warn
 from .pvalues import (
     adjust_pvalues,
     bootstrap_interval,
@@ -298,13 +298,12 @@ def _warn_undefined(null: np.ndarray, info: dict) -> None:
     n_dead = int(np.isnan(null).any(axis=tuple(range(1, null.ndim))).sum())
     info["n_undefined_null"] = n_dead
     if n_dead:
-        warnings.warn(
+        warn(
             f"The statistic is undefined for {n_dead} of {null.shape[0]} null networks "
             "(all their connection weights are zero); they count as less extreme than the "
             "observed value. Many such networks mean the test's weight penalty is too strong "
             "for these data: consider a smaller train_alpha.",
             RuntimeWarning,
-            stacklevel=5,
         )
 
 
@@ -328,7 +327,7 @@ def _per_variable_pvalues(out, statistic, config, fitted, stats, p, n_perm) -> N
     out.null_distribution = imp_null
     out.info["tested_statistic"] = tested_obs
     p_var = permutation_pvalues(tested_obs, imp_null, signed=statistic.signed)
-    warn_resolution(n_perm, p_var.size, config.alpha, config.p_adjust, stacklevel=6)
+    warn_resolution(n_perm, p_var.size, config.alpha, config.p_adjust)
     out.p_value = p_var
     out.p_adjusted = adjust_pvalues(p_var, config.p_adjust)
     if statistic.paths is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import adapters
+from .._warnings import warn
 from .batched import BatchedRefitter, check_train_params
 from .clones import CloneRefitter
 from .engine import HYPOTHESES, InferenceConfig, InferenceResult, Statistic, run_test, seed_streams
@@ -242,22 +243,20 @@ def _warn_fit_gap(network: dict) -> None:
     u = network["fit"]["user"]
     metric = network["metric"]
     if a["train"] is not None and metric == "R^2" and a["train"] < 0.01:
-        warnings.warn(
+        warn(
             f"The analysed network is (nearly) a constant predictor (training R^2 "
             f"{a['train']:.3f}); its importances and tests say little. Use a smaller "
             "train_alpha or check the data.",
             UserWarning,
-            stacklevel=4,
         )
         return
     for kind in ("train", "cv"):
         if a[kind] is not None and u[kind] is not None and u[kind] - a[kind] > FIT_GAP_WARNING:
-            warnings.warn(
+            warn(
                 f"The analysed network fits worse than yours ({kind} {metric} {a[kind]:.3f} "
                 f"against {u[kind]:.3f}): the test retrains networks of your architecture with "
                 f"{network['penalty']}. Consider train_alpha='cv' or a number.",
                 UserWarning,
-                stacklevel=4,
             )
             return
 
@@ -275,10 +274,9 @@ def _warn_correlated(X: np.ndarray, names: Sequence[str], threshold: float = 0.1
         r2.append(1 - resid.var() / max(Z[:, j].var(), 1e-300))
     bad = [f"{n} (R^2 {v:.2f})" for n, v in zip(names, r2, strict=True) if v > threshold]
     if bad:
-        warnings.warn(
+        warn(
             "null='variable' permutes each input marginally, which is not a test of that input "
             "when it is correlated with the others: " + ", ".join(bad) + ". Use "
             "null='conditional'.",
             UserWarning,
-            stacklevel=4,
         )
