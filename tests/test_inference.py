@@ -63,6 +63,30 @@ def test_adjustment_interval_and_resolution_helpers():
     assert lo[0] == pytest.approx(5.0) and hi[0] == pytest.approx(95.0)
 
 
+def test_basic_and_bias_corrected_intervals():
+    boot = np.arange(101.0)[:, None] * np.ones((1, 2))  # 0..100, median 50
+    # basic: reflected around the estimate
+    lo, hi = bootstrap_interval(boot, 0.1, observed=np.array([60.0, 50.0]), method="basic")
+    np.testing.assert_allclose(lo, [25.0, 5.0])
+    np.testing.assert_allclose(hi, [115.0, 95.0])
+    # bias-corrected: no bias (estimate at the bootstrap median) -> the percentile interval
+    lo, hi = bootstrap_interval(boot, 0.1, observed=50.0, method="bc")
+    np.testing.assert_allclose(lo, 5.0, atol=1e-9)
+    np.testing.assert_allclose(hi, 95.0, atol=1e-9)
+    # estimate above most bootstrap values (shrunk bootstrap): the interval moves up
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=(20000, 1))
+    lo, hi = bootstrap_interval(b, 0.3, observed=np.array([0.5]), method="bc")
+    from scipy.stats import norm
+
+    z0, z = 0.5, norm.ppf(0.85)  # z0 = Phi^-1(P(b < 0.5)) for a standard normal
+    np.testing.assert_allclose([lo[0], hi[0]], [2 * z0 - z, 2 * z0 + z], atol=0.1)
+    with pytest.raises(ValueError, match="observed"):
+        bootstrap_interval(boot, 0.1, method="basic")
+    with pytest.raises(ValueError, match="method"):
+        bootstrap_interval(boot, 0.1, observed=1.0, method="bca")
+
+
 def test_olden_test_fills_the_table_and_estimator_holds_the_tested_network(friedman):
     X, y = friedman
     sa = _fit(Olden, X, y, n_permutations=19, n_bootstrap=9, random_state=0)

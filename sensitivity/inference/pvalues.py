@@ -26,10 +26,11 @@ Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman 
 from __future__ import annotations
 
 import gc
-import warnings
 
 import numpy as np
 from statsmodels.stats.multitest import multipletests
+
+from .._warnings import warn
 
 __all__ = [
     "P_ADJUST_METHODS",
@@ -171,32 +172,63 @@ def permutations_needed(n_tests: int, alpha: float, method: str | None) -> int:
     return lo
 
 
-def warn_resolution(
-    n_permutations: int, n_tests: int, alpha: float, method, *, stacklevel: int = 2
-) -> None:
+def warn_resolution(n_permutations: int, n_tests: int, alpha: float, method) -> None:
     """Warn when no p-value can reach ``alpha`` after adjustment."""
     if not n_permutations:
         return
     smallest = smallest_attainable_p(n_permutations, n_tests, method)
     if smallest > alpha * (1 + _REL_TIES):
         adj = f" after {method} adjustment over {n_tests} tests" if method else ""
-        warnings.warn(
+        warn(
             f"With n_permutations={n_permutations} the smallest attainable p-value{adj} is "
             f"{smallest:.4g} > alpha={alpha}: no variable can be significant. Use at least "
             f"{permutations_needed(n_tests, alpha, method)} permutations.",
             UserWarning,
-            stacklevel=stacklevel + 1,
         )
 
 
-def bootstrap_interval(boot, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval: the ``alpha/2`` and ``1 - alpha/2`` quantiles over axis 0
-    (Efron & Tibshirani 1993, §13.3)."""
+INTERVAL_METHODS = ("percentile", "basic", "bc")
+
+
+def bootstrap_interval(
+    boot, alpha: float, observed=None, method: str = "percentile"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Bootstrap interval of level ``1 - alpha`` from the bootstrap statistics (axis 0).
+
+    ``"percentile"``: the ``alpha/2`` and ``1 - alpha/2`` quantiles :math:`q_{lo}, q_{hi}` of
+    the bootstrap statistics (Efron & Tibshirani 1993, §13.3).
+    ``"basic"``: :math:`(2\hat\theta - q_{hi},\ 2\hat\theta - q_{lo})` (Davison & Hinkley
+    1997, eq. 5.6), which corrects a bias of the estimator that the bootstrap reproduces.
+    ``"bc"``: bias-corrected percentile (Efron & Tibshirani 1993, §14.3 with acceleration 0):
+    quantiles at :math:`\Phi(2 z_0 \pm z_{1-\alpha/2})` with
+    :math:`z_0 = \Phi^{-1}(\#\{\hat\theta^*_b < \hat\theta\} / B)` (ties count half).
+    ``observed`` (:math:`\hat\theta`, the statistic of the analysed network) is needed by the
+    last two.
+    """
     boot = np.asarray(boot, dtype=np.float64)
     if np.isnan(boot).any():
         raise ValueError(
             "The statistic is undefined (NaN) for some bootstrap networks (all their connection "
             "weights are zero): no interval. Consider a smaller train_alpha."
         )
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {INTERVAL_METHODS}; got {method!r}.")
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-    return lo, hi
+    if method == "percentile":
+        return lo, hi
+    if observed is None:
+        raise ValueError(f"The {method!r} interval needs the observed statistic.")
+    theta = np.broadcast_to(np.asarray(observed, dtype=np.float64), boot.shape[1:])
+    if method == "basic":
+        return 2 * theta - hi, 2 * theta - lo
+    from scipy.stats import norm
+
+    B = boot.shape[0]
+    below = (boot < theta).sum(axis=0) + 0.5 * (boot == theta).sum(axis=0)
+    z0 = norm.ppf(np.clip(below / B, 0.5 / B, 1 - 0.5 / B))
+    z = norm.ppf(1 - alpha / 2)
+    q_lo, q_hi = norm.cdf(2 * z0 - z), norm.cdf(2 * z0 + z)
+    flat = boot.reshape(B, -1)
+    out_lo = np.array([np.quantile(flat[:, i], q) for i, q in enumerate(q_lo.ravel())])
+    out_hi = np.array([np.quantile(flat[:, i], q) for i, q in enumerate(q_hi.ravel())])
+    return out_lo.reshape(theta.shape), out_hi.reshape(theta.shape)
