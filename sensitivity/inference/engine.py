@@ -178,6 +178,27 @@ def _blocks(stat: np.ndarray, p: int, B: int) -> tuple[np.ndarray, np.ndarray]:
     return obs, null
 
 
+def _block_stats(statistic, model, X, y, extra, n_perm):
+    """Statistics of the per-variable blocks, block ``j`` evaluated on ``X`` with column ``j``
+    replaced by the extra draw ``extra[j]`` (the one that set the block's penalty).
+
+    Every network of block ``j`` (the one trained on the real ``x_j`` and the ``n_perm``
+    trained on draws) is evaluated on the same rows, which are independent of which network saw
+    the real column: under ``H0_j`` the statistics stay exchangeable. Evaluating on the real
+    ``X`` instead would compare the real network on its own training rows with null networks
+    off theirs (data-based statistics only; weight-based ones do not use the rows).
+    """
+    p = X.shape[1]
+    size = n_perm + 1
+    parts = []
+    base = X if X.dtype.kind == "f" else X.astype(np.float64)
+    for j in range(p):
+        Xj = base.copy()
+        Xj[:, j] = extra[j][0]
+        parts.append(_stats(statistic, model[j * size : (j + 1) * size], Xj, y))
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
 def _variable_draws(config, X, rng, conditional_models, n_draws: int) -> list[np.ndarray]:
     """``n_draws`` null copies of each column: marginal permutations or conditional draws."""
     n, p = X.shape
@@ -242,7 +263,7 @@ def run_test(
         cols = np.repeat(np.arange(p), n_perm + 1)
         values = np.concatenate([np.vstack([X[:, j], d]) for j, d in enumerate(draws)])
         fitted = refitter.fit(col_values=(cols, values))
-        per_variable = (fitted, _stats(statistic, fitted.model, X, y))
+        per_variable = (fitted, _block_stats(statistic, fitted.model, X, y, extra, n_perm))
         if fitted.loss is not None:
             info["null_loss"] = fitted.loss
             info["null_n_iter"] = fitted.n_iter
