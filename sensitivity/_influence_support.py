@@ -19,6 +19,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 
 from . import adapters
+from ._config import check_memory_budget_mb
 from ._threads import one_intra_op_thread
 from .methods import influence as _inf
 
@@ -218,3 +219,109 @@ def ranked_perturbation(M, test_ids, train_ids, feature_names, top) -> pd.DataFr
         },
         index=index,
     )
+
+
+def check_real(value, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}.")
+    if value < minimum or (strict and value == minimum):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be {op} {minimum}; got {value!r}.")
+    return float(value)
+
+
+def _is_count(value, *, minimum: int = 1) -> bool:
+    """An integer (not a bool) of at least ``minimum``."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    return ok and value >= minimum
+
+
+def check_params(est) -> None:
+    """Validate the parameters of a ``SampleInfluence`` (``ValueError`` naming each)."""
+    if est.estimator is None:
+        raise ValueError("SampleInfluence needs an estimator (a fitted network).")
+    if not isinstance(est.prefit, bool | np.bool_):
+        raise ValueError(f"prefit must be True or False; got {est.prefit!r}.")
+    check_real(est.damping, "damping")
+    check_real(est.stationarity_tol, "stationarity_tol", strict=True)
+    check_real(est.cg_tol, "cg_tol", strict=True)
+    for name, allowed in (
+        ("hessian", ("exact", "gauss-newton")),
+        ("solver", ("auto", "exact", "cg")),
+        ("target", ("loss", "prediction")),
+    ):
+        value = getattr(est, name)
+        if not isinstance(value, str) or value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
+    polish = est.polish
+    if not isinstance(polish, bool) and not _is_count(polish, minimum=0):
+        raise ValueError(f"polish must be True, False or a number of iterations; got {polish!r}.")
+    if not _is_count(est.max_exact_params):
+        raise ValueError(
+            f"max_exact_params must be a positive integer; got {est.max_exact_params!r}."
+        )
+    if est.cg_max_iter is not None and not _is_count(est.cg_max_iter):
+        raise ValueError(
+            f"cg_max_iter must be a positive integer or None; got {est.cg_max_iter!r}."
+        )
+    if est.memory_budget_mb is not None:
+        check_memory_budget_mb(est.memory_budget_mb)
+
+
+def summary_text(est, top: int, digits: int) -> str:
+    """The text of :meth:`SampleInfluence.summary`."""
+    lo, hi = est.hessian_eigenvalues_
+    rows = [
+        ("Method", "influence functions (Koh & Liang 2017)"),
+        ("Model", adapters.describe_model(est.estimator_)),
+        ("No. training rows", str(est.n_samples_)),
+        ("No. parameters", str(est.n_params_)),
+        ("Objective", f"mean {est._obj.loss} + alpha/(2n) ||W||^2, alpha = {est.alpha_:g}"),
+        ("Curvature", est._curvature_name()),
+        ("Damping", f"{float(est.damping):g}"),
+        ("Solver", est.solver_),
+        ("Target", est.target),
+        (
+            "Gradient norm",
+            f"{est.gradient_norm_:.3g} ({est.stationarity_ratio_:.3g} x one row's "
+            f"gradient; tolerance {est.stationarity_tol:g})",
+        ),
+    ]
+    if est.solver_ == "exact":
+        rows.append(
+            (
+                f"{est._curvature_name()} eigenvalues",
+                f"smallest {lo:.4g}, largest {hi:.4g} (damped)",
+            )
+        )
+        if est.n_flat_directions_:
+            rows.append(
+                (
+                    "Flat directions",
+                    f"{est.n_flat_directions_} (zero curvature, no row's loss moves along "
+                    "them: left out by the pseudo-inverse)",
+                )
+            )
+    if est.polish_ is not None and est.polish_["n_iter"] == 0:
+        rows.append(("Polished", "no improvement found; the fitted weights are kept"))
+    elif est.polish_ is not None:
+        p = est.polish_
+        rows.append(
+            (
+                "Polished",
+                f"{p['n_iter']} L-BFGS iterations: objective {p['objective_before']:.6g} -> "
+                f"{p['objective_after']:.6g}, gradient norm {p['gradient_norm_before']:.3g}"
+                f" -> {p['gradient_norm_after']:.3g}",
+            )
+        )
+    key_w = max(len(k) for k, _ in rows)
+    head = [f"{k + ':':<{key_w + 1}} {v}" for k, v in rows]
+    table = est.self_influence_.head(int(top)).round(digits).to_string()
+    width = max([len(line) for line in head + table.splitlines()] + [60])
+    lines = ["Sample influence".center(width), "=" * width, *head, "=" * width]
+    lines.append(f"Largest self-influence (top {min(int(top), est.n_samples_)}):")
+    lines.append(table)
+    lines.append("=" * width)
+    if est.stationarity_ratio_ > est.stationarity_tol:
+        lines.append("Warning: not at a stationary point; influences may be wrong.")
+    return "\n".join(lines)

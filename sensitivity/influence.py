@@ -44,15 +44,6 @@ class NotStationaryWarning(UserWarning):
     """The fitted weights are not at a stationary point of the penalised objective."""
 
 
-def _check_real(value, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}.")
-    if value < minimum or (strict and value == minimum):
-        op = ">" if strict else ">="
-        raise ValueError(f"{name} must be {op} {minimum}; got {value!r}.")
-    return float(value)
-
-
 class SampleInfluence(BaseEstimator):
     r"""Influence of training rows on test losses or predictions (Koh & Liang 2017).
 
@@ -215,39 +206,7 @@ class SampleInfluence(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
-        if self.estimator is None:
-            raise ValueError("SampleInfluence needs an estimator (a fitted network).")
-        _check_real(self.damping, "damping")
-        _check_real(self.stationarity_tol, "stationarity_tol", strict=True)
-        _check_real(self.cg_tol, "cg_tol", strict=True)
-        if self.hessian not in ("exact", "gauss-newton"):
-            raise ValueError(f"hessian must be 'exact' or 'gauss-newton'; got {self.hessian!r}.")
-        if self.solver not in ("auto", "exact", "cg"):
-            raise ValueError(f"solver must be 'auto', 'exact' or 'cg'; got {self.solver!r}.")
-        if self.target not in ("loss", "prediction"):
-            raise ValueError(f"target must be 'loss' or 'prediction'; got {self.target!r}.")
-        if not (isinstance(self.polish, bool) or isinstance(self.polish, numbers.Integral)) or (
-            not isinstance(self.polish, bool) and self.polish < 0
-        ):
-            raise ValueError(
-                f"polish must be True, False or a number of iterations; got {self.polish!r}."
-            )
-        if (
-            isinstance(self.max_exact_params, bool)
-            or not isinstance(self.max_exact_params, numbers.Integral)
-            or self.max_exact_params < 1
-        ):
-            raise ValueError(
-                f"max_exact_params must be a positive integer; got {self.max_exact_params!r}."
-            )
-        if self.cg_max_iter is not None and (
-            isinstance(self.cg_max_iter, bool)
-            or not isinstance(self.cg_max_iter, numbers.Integral)
-            or self.cg_max_iter < 1
-        ):
-            raise ValueError(
-                f"cg_max_iter must be a positive integer or None; got {self.cg_max_iter!r}."
-            )
+        _sup.check_params(self)
 
     def _resolve_alpha(self, model) -> float:
         if isinstance(self.alpha, str):
@@ -261,7 +220,7 @@ class SampleInfluence(BaseEstimator):
                 "carries none. Pass alpha= the L2 penalty the network was trained with, in "
                 "scikit-learn's units (alpha / (2 n) * ||W||^2 added to the mean loss)."
             )
-        return _check_real(self.alpha, "alpha")
+        return _sup.check_real(self.alpha, "alpha")
 
     def _encode_y(self, y, n_rows: int) -> np.ndarray:
         return _sup.encode_targets(self.estimator_, self.network_, y, n_rows)
@@ -594,61 +553,7 @@ class SampleInfluence(BaseEstimator):
     def summary(self, top: int = 10, digits: int = 4) -> str:
         """Text report: the model, penalty, fit diagnostics and the ``top`` self-influences."""
         check_is_fitted(self, "self_influence_")
-        lo, hi = self.hessian_eigenvalues_
-        rows = [
-            ("Method", "influence functions (Koh & Liang 2017)"),
-            ("Model", adapters.describe_model(self.estimator_)),
-            ("No. training rows", str(self.n_samples_)),
-            ("No. parameters", str(self.n_params_)),
-            ("Objective", f"mean {self._obj.loss} + alpha/(2n) ||W||^2, alpha = {self.alpha_:g}"),
-            ("Curvature", self._curvature_name()),
-            ("Damping", f"{float(self.damping):g}"),
-            ("Solver", self.solver_),
-            ("Target", self.target),
-            (
-                "Gradient norm",
-                f"{self.gradient_norm_:.3g} ({self.stationarity_ratio_:.3g} x one row's "
-                f"gradient; tolerance {self.stationarity_tol:g})",
-            ),
-        ]
-        if self.solver_ == "exact":
-            rows.append(
-                (
-                    f"{self._curvature_name()} eigenvalues",
-                    f"smallest {lo:.4g}, largest {hi:.4g} (damped)",
-                )
-            )
-            if self.n_flat_directions_:
-                rows.append(
-                    (
-                        "Flat directions",
-                        f"{self.n_flat_directions_} (zero curvature, no row's loss moves along "
-                        "them: left out by the pseudo-inverse)",
-                    )
-                )
-        if self.polish_ is not None and self.polish_["n_iter"] == 0:
-            rows.append(("Polished", "no improvement found; the fitted weights are kept"))
-        elif self.polish_ is not None:
-            p = self.polish_
-            rows.append(
-                (
-                    "Polished",
-                    f"{p['n_iter']} L-BFGS iterations: objective {p['objective_before']:.6g} -> "
-                    f"{p['objective_after']:.6g}, gradient norm {p['gradient_norm_before']:.3g}"
-                    f" -> {p['gradient_norm_after']:.3g}",
-                )
-            )
-        key_w = max(len(k) for k, _ in rows)
-        head = [f"{k + ':':<{key_w + 1}} {v}" for k, v in rows]
-        table = self.self_influence_.head(int(top)).round(digits).to_string()
-        width = max([len(line) for line in head + table.splitlines()] + [60])
-        lines = ["Sample influence".center(width), "=" * width, *head, "=" * width]
-        lines.append(f"Largest self-influence (top {min(int(top), self.n_samples_)}):")
-        lines.append(table)
-        lines.append("=" * width)
-        if self.stationarity_ratio_ > self.stationarity_tol:
-            lines.append("Warning: not at a stationary point; influences may be wrong.")
-        return "\n".join(lines)
+        return _sup.summary_text(self, top, digits)
 
     def plot_influence(self, X_test, y_test=None, *, test=None, n: int = 10, ax=None):
         """Most helpful and harmful training rows for one test row (:func:`plot_influence`)."""

@@ -13,6 +13,7 @@ import torch
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sensitivity import adapters
 from sensitivity.influence import (
@@ -104,6 +105,50 @@ def test_gradient_and_hessian_equal_finite_differences(out, hidden, k):
         inf.row_gradients(obj, theta, Z, Y, memory_budget_mb=tiny),
         inf.row_gradients(obj, theta, Z, Y),
     )
+
+
+def _loss_of_logits(loss: str, s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The row losses written out again, as functions of the logits of one row."""
+    if loss == "squared_error":
+        return 0.5 * ((s - y) ** 2).mean()
+    if loss == "binary_log_loss":
+        p = torch.sigmoid(s)
+        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).sum()
+    return -(y * torch.log(torch.softmax(s, dim=-1))).sum()
+
+
+@pytest.mark.parametrize(("out", "hidden", "k"), CASES)
+def test_gauss_newton_equals_autograd_jacobian_construction(out, hidden, k):
+    obj, theta, Z, Y = _problem(out, hidden, k, n=12)
+    J = torch.autograd.functional.jacobian(lambda t: obj.logits(t, Z), theta)  # (n, k, P)
+    s = obj.logits(theta, Z)
+    ref = torch.zeros(obj.n_params, obj.n_params, dtype=D)
+    for i in range(len(Z)):
+        Lam = torch.autograd.functional.hessian(
+            lambda v, i=i: _loss_of_logits(obj.loss, v, Y[i]), s[i]
+        )
+        ref += J[i].T @ Lam @ J[i]
+    ref /= obj.n_train
+    ref.diagonal()[: obj.n_coef] += obj.alpha / obj.n_train
+    _close(inf.logit_jacobians(obj, theta, Z), J, rtol=1e-12, atol=1e-12)
+    G = inf.gauss_newton(obj, theta, Z)
+    _close(G, ref, rtol=1e-10, atol=1e-12)
+    assert float(torch.linalg.eigvalsh(G)[0]) > -1e-12  # positive semi-definite
+    V = torch.randn(obj.n_params, 3, dtype=D)
+    _close(inf.gauss_newton_vector_product(obj, theta, Z, V), ref @ V, rtol=1e-10, atol=1e-12)
+    _close(inf.gauss_newton_vector_product(obj, theta, Z, V[:, 0]), ref @ V[:, 0])
+    one_row = 8 * 3 * k * obj.n_params / 2**20  # MiB: about one row per chunk
+    _close(inf.gauss_newton(obj, theta, Z, memory_budget_mb=one_row), G)
+
+
+def test_gauss_newton_equals_hessian_where_residuals_vanish():
+    obj, theta, Z, _ = _problem("identity", "tanh", 2)
+    Y = obj.logits(theta, Z).detach()  # a perfect fit: the residual term of H is zero
+    _close(inf.gauss_newton(obj, theta, Z), inf.hessian(obj, theta, Z, Y), rtol=1e-10)
+    # with residuals the two differ
+    Y2 = Y + torch.randn(Y.shape, generator=torch.Generator().manual_seed(3), dtype=D)
+    diff = inf.hessian(obj, theta, Z, Y2) - inf.gauss_newton(obj, theta, Z)
+    assert float(diff.abs().max()) > 1e-3
 
 
 def test_perturbation_influence_equals_mixed_derivative():
@@ -394,3 +439,111 @@ def test_clone_and_pickle_keep_the_analysis():
     np.testing.assert_array_equal(
         again.influence_matrix(X[:2], y[:2]), fitted.influence_matrix(X[:2], y[:2])
     )
+
+
+# ---------------------------------------------------------------------- curvature options
+def test_gauss_newton_makes_relu_networks_usable():
+    X, y = _regression()
+    relu = MLPRegressor(
+        hidden_layer_sizes=(6,), activation="relu", solver="lbfgs", alpha=1.0, tol=1e-12,
+        max_iter=5000, random_state=0,
+    )  # fmt: skip
+    relu = _fit(relu, X, y)
+    si = _fit(SampleInfluence(relu, hessian="gauss-newton", polish=True), X, y)
+    # positive semi-definite, and the exact Hessian at the same weights is not required to be
+    assert np.linalg.eigvalsh(si.hessian_)[0] > -1e-12
+    assert si.hessian_eigenvalues_[0] > -1e-12
+    C = inf.gauss_newton(si._obj, si._theta, si._Z)
+    _close(si.hessian_, C.numpy(), rtol=1e-12, atol=1e-14)
+    assert "Gauss-Newton matrix eigenvalues" in si.summary()
+    # the CG solver on Gauss-Newton products gives the same influences
+    cg = _fit(
+        SampleInfluence(si.estimator_, hessian="gauss-newton", solver="cg", damping=1e-6), X, y
+    )
+    ex = _fit(SampleInfluence(si.estimator_, hessian="gauss-newton", damping=1e-6), X, y)
+    _close(cg.influence_matrix(X[:3], y[:3]), ex.influence_matrix(X[:3], y[:3]), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- warnings and params
+def test_warnings_point_at_the_callers_line():
+    X, y = _regression()
+    rough = MLPRegressor(
+        hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=3.0, max_iter=3,
+        random_state=0,
+    )  # fmt: skip
+    rough = _fit(rough, X, y)
+    with pytest.warns(NotStationaryWarning) as rec:
+        SampleInfluence(rough, damping=10.0).fit(X, y)
+    assert {r.filename for r in rec if r.category is NotStationaryWarning} == {__file__}
+    free = _converged_regressor(X, y, alpha=0.0)
+    with pytest.warns(UserWarning, match="no L2 penalty") as rec:
+        SampleInfluence(free, damping=1e-2).fit(X, y)
+    assert rec[0].filename == __file__
+    net = _converged_regressor(X, y)
+    # conjugate gradients cut short: warned from fit (self-influences) and from influence()
+    with pytest.warns(UserWarning, match="Conjugate gradients stopped") as rec:
+        si = SampleInfluence(net, solver="cg", cg_max_iter=1).fit(X, y)
+    assert {r.filename for r in rec} == {__file__}
+    with pytest.warns(UserWarning, match="Conjugate gradients stopped") as rec:
+        si.influence(X[:2], y[:2])
+    assert {r.filename for r in rec} == {__file__}
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("prefit", "yes"),
+        ("alpha", -1.0),
+        ("alpha", "sklearn"),
+        ("alpha", float("nan")),
+        ("damping", -1.0),
+        ("damping", "big"),
+        ("hessian", "fisher"),
+        ("hessian", None),
+        ("solver", "lu"),
+        ("target", "x"),
+        ("polish", 1.5),
+        ("polish", -1),
+        ("stationarity_tol", 0.0),
+        ("stationarity_tol", float("inf")),
+        ("max_exact_params", 0),
+        ("max_exact_params", 2.5),
+        ("cg_tol", 0.0),
+        ("cg_max_iter", 0),
+        ("cg_max_iter", True),
+        ("memory_budget_mb", 0),
+        ("memory_budget_mb", "lots"),
+    ],
+)
+def test_each_bad_parameter_value_is_named(param, value):
+    X, y = _regression(n=30)
+    net = _converged_regressor(X, y)
+    with pytest.raises(ValueError, match=param):
+        SampleInfluence(net, **{param: value}).fit(X, y)
+
+
+def test_bad_output_and_estimator_are_named():
+    X, y = _regression(n=30)
+    with pytest.raises(ValueError, match="needs an estimator"):
+        SampleInfluence(None).fit(X, y)
+    net = _converged_regressor(X, y)
+    for output, match in [(3, "out of range"), ("z", "Unknown output"), (1.5, "output must")]:
+        si = _fit(SampleInfluence(net, target="prediction", output=output), X, y)
+        with pytest.raises(ValueError, match=match):
+            si.influence(X[:1])
+
+
+@parametrize_with_checks(
+    [
+        SampleInfluence(
+            MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", alpha=1.0, max_iter=200),
+            prefit=False,
+            damping=1.0,
+        )
+    ]
+)
+def test_scikit_learn_conformance(estimator, check):
+    # unconverged fits of the checks' tiny data sets warn (NotStationaryWarning): expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotStationaryWarning)
+        check(estimator)
