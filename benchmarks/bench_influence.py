@@ -91,17 +91,19 @@ def _network(task, hidden, activation, alpha, seed):
     return MLPRegressor(**kw) if task == "regression" else MLPClassifier(**kw)
 
 
-def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=50, seed=0):
+def faithfulness(
+    task, hidden=(10,), activation="tanh", alpha=5.0, hessian="exact", n=200, n_top=50, seed=0
+):
     X, y = _data(task, n, seed)
     Xt, yt = _data(task, 100, seed + 1000)
     net = _quiet(_network(task, hidden, activation, alpha, seed).fit, X, y)
     damping = 0.0
     try:
-        si = _quiet(SampleInfluence(net, polish=5000).fit, X, y)
+        si = _quiet(SampleInfluence(net, polish=5000, hessian=hessian).fit, X, y)
     except ValueError as exc:  # not positive definite: report, then retry with damping
         print(f"  {task} {hidden} {activation} alpha={alpha}: {str(exc)[:150]}...")
         damping = 0.1
-        si = _quiet(SampleInfluence(net, polish=5000, damping=damping).fit, X, y)
+        si = _quiet(SampleInfluence(net, polish=5000, damping=damping, hessian=hessian).fit, X, y)
     obj, theta = si._obj, si._theta
     Zt = torch.as_tensor(Xt, dtype=D)
     Yt = torch.as_tensor(si._encode_y(yt, len(yt)), dtype=D)
@@ -151,6 +153,7 @@ def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=
                 "task": task,
                 "net": f"5-{'-'.join(map(str, hidden))}-1 {activation}",
                 "alpha": alpha,
+                "curvature": hessian,
                 "damping": damping,
                 "test row": f"{name} (loss {base:.3g})",
                 "pearson": pearsonr(pred, actual)[0],
@@ -530,7 +533,14 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["faithfulness", "well-fitted", "perturbation", "usefulness", "speed"],
+        choices=[
+            "faithfulness",
+            "faithfulness-gn",
+            "well-fitted",
+            "perturbation",
+            "usefulness",
+            "speed",
+        ],
         default=None,
     )
     parser.add_argument("--seeds", type=int, default=30)
@@ -545,15 +555,24 @@ def main():
                 f"{threads} torch thread(s) =="
             )
             print(speed(3 if args.quick else 7, threads).to_string(), flush=True)
-    if args.only in (None, "faithfulness"):
+    if args.only in (None, "faithfulness", "faithfulness-gn"):
         print("\n== 1. Faithfulness: predicted vs actual leave-one-out change of a test loss ==")
         configs = [((10,), "tanh", 5.0), ((10,), "tanh", 1.0), ((10,), "tanh", 20.0)]
         if not args.quick:
             configs += [((10,), "relu", 5.0), ((10,), "logistic", 5.0), ((10, 10), "tanh", 5.0)]
+        configs = [(*c, "exact") for c in configs]
+        configs += [((10,), "tanh", 5.0, "gauss-newton")]
+        if not args.quick:
+            configs += [
+                ((10,), "relu", 5.0, "gauss-newton"),
+                ((10, 10), "tanh", 5.0, "gauss-newton"),
+            ]
+        if args.only == "faithfulness-gn":
+            configs = [c for c in configs if c[1] == "relu" or len(c[0]) == 2 or c[3] != "exact"]
         rows = []
         for task in ("regression", "classification"):
-            for hidden, act, alpha in configs:
-                rows += faithfulness(task, hidden, act, alpha)
+            for hidden, act, alpha, hessian in configs:
+                rows += faithfulness(task, hidden, act, alpha, hessian)
                 print(pd.DataFrame(rows[-3:]).round(3).to_string(index=False), flush=True)
         print("\nAll together:")
         print(pd.DataFrame(rows).round(3).to_string(index=False))
