@@ -98,7 +98,7 @@ def test_gradient_and_hessian_equal_finite_differences(out, hidden, k):
     V = torch.randn(obj.n_params, 3, dtype=D)
     _close(inf.hessian_vector_product(obj, theta, Z, Y, V), H @ V)
     # chunking the rows changes nothing
-    small = 8 * 12 * sum(obj.sizes) * 10 / 2**20  # MiB: chunks of 10 rows
+    small = 8 * 12 * sum(obj.sizes) * obj.n_params * 10 / 2**20  # MiB: chunks of 10 rows
     _close(inf.hessian(obj, theta, Z, Y, memory_budget_mb=small), H)
     tiny = 1 / 2**20  # one byte: one row per chunk
     _close(
