@@ -97,13 +97,16 @@ def faithfulness(
     X, y = _data(task, n, seed)
     Xt, yt = _data(task, 100, seed + 1000)
     net = _quiet(_network(task, hidden, activation, alpha, seed).fit, X, y)
-    damping = 0.0
-    try:
-        si = _quiet(SampleInfluence(net, polish=5000, hessian=hessian).fit, X, y)
-    except ValueError as exc:  # not positive definite: report, then retry with damping
-        print(f"  {task} {hidden} {activation} alpha={alpha}: {str(exc)[:150]}...")
-        damping = 0.1
-        si = _quiet(SampleInfluence(net, polish=5000, damping=damping, hessian=hessian).fit, X, y)
+    # refused (not positive definite, or singular): report, then retry with damping; 1e-6
+    # removes the numerically zero directions of hidden units the penalty switched off
+    for damping in (0.0, 1e-6, 0.1):
+        try:
+            si = _quiet(
+                SampleInfluence(net, polish=5000, damping=damping, hessian=hessian).fit, X, y
+            )
+            break
+        except ValueError as exc:
+            print(f"  {task} {hidden} {activation} alpha={alpha}: {str(exc)[:150]}...")
     obj, theta = si._obj, si._theta
     Zt = torch.as_tensor(Xt, dtype=D)
     Yt = torch.as_tensor(si._encode_y(yt, len(yt)), dtype=D)

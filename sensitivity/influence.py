@@ -137,13 +137,17 @@ class SampleInfluence(BaseEstimator):
     solver_ : str
         ``"exact"`` or ``"cg"``.
     hessian_ : ndarray (P, P) or None
-        The undamped Hessian (exact solver).
+        The undamped curvature matrix, Hessian or Gauss-Newton (exact solver).
     hessian_eigenvalues_ : tuple (smallest, largest)
         Of the damped Hessian (exact solver; NaN with CG).
     self_influence_ : pandas.DataFrame
         Per training row: ``self_influence`` (:math:`\nabla\ell_i^\top H^{-1}\nabla\ell_i`),
         ``loo_self_change`` (its ``/n``: predicted rise of the row's own loss when left out),
-        ``loss``, ``rank`` (1 = largest), sorted by rank.
+        ``loss``, ``loo_loss`` (``loss + loo_self_change``: the row's predicted
+        leave-one-out loss, to first order), ``rank`` (1 = largest self-influence), sorted by
+        rank. To screen for mislabelled rows, sort by ``loo_loss``: over 30 data sets it found
+        as many flipped labels as the training loss or more, the self-influence alone fewer
+        (user guide).
     n_flat_directions_ : int
         Eigenvalues of the damped Hessian at zero that no training row's gradient has a
         component along (left out by the pseudo-inverse; exact solver).
@@ -432,6 +436,7 @@ class SampleInfluence(BaseEstimator):
                 "self_influence": si,
                 "loo_self_change": si / self.n_samples_,
                 "loss": self.train_loss_,
+                "loo_loss": self.train_loss_ + si / self.n_samples_,
                 "rank": rank,
             },
             index=self.train_ids_.rename("train"),
