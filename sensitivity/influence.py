@@ -377,19 +377,25 @@ class SampleInfluence(BaseEstimator):
         if not eig.positive_definite:
             tiny = 1e-10 * max(abs(hi), 1.0)
             what = "singular" if lo >= -tiny else "not positive definite"
-            hint = (
-                ', or use hessian="gauss-newton" (positive semi-definite everywhere)'
-                if self.hessian == "exact"
-                else ""
-            )
+            if self.hessian == "exact":
+                why = (
+                    "The network is not at a strict local minimum of its penalised objective "
+                    f"(alpha={self.alpha_:g}). Pass damping > {{:.3g}}, polish the fit "
+                    "(polish=True), refit with a larger alpha, or use hessian='gauss-newton' "
+                    "(positive semi-definite everywhere)."
+                )
+            else:
+                why = (
+                    "The Gauss-Newton matrix is positive semi-definite; (numerically) zero "
+                    "curvature comes from hidden units that barely reach the output (switched "
+                    "off by the penalty, or dead ReLU units) or from an unpenalised bias. Pass "
+                    "damping > {:.3g}."
+                )
             raise ValueError(
                 f"The damped {self._curvature_name()} (damping={float(self.damping):g}) is "
                 f"{what}: smallest eigenvalue {lo:.3g}, largest {hi:.3g}, {eig.n_flat} "
-                f"eigenvalue(s) <= {tiny:.2g} along which training rows' gradients move. The "
-                "network is not at a strict local minimum of its penalised objective "
-                f"(alpha={self.alpha_:g}). Pass damping > "
-                f"{max(-lo, 0.0) + 1e-6 * max(abs(hi), 1.0):.3g}, polish the fit "
-                f"(polish=True), refit with a larger alpha{hint}."
+                f"eigenvalue(s) <= {tiny:.2g} along which training rows' gradients move. "
+                + why.format(max(-lo, 0.0) + 1e-6 * max(abs(hi), 1.0))
             )
         # zero-curvature directions no row's loss moves along (the unpenalised bias of a
         # hidden unit the penalty switched off) carry no influence: left out

@@ -575,3 +575,16 @@ def test_scikit_learn_conformance(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotStationaryWarning)
         check(estimator)
+
+
+def test_gauss_newton_near_singular_from_a_switched_off_unit_is_named():
+    X, y = _regression()
+    net = _converged_regressor(X, y)
+    net.coefs_[0][:, 0] = [1e-3, -1e-3, 5e-4]  # hidden unit 0 sees no input ...
+    net.coefs_[1][0] = 1e-3  # ... and barely reaches the output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotStationaryWarning)
+        with pytest.raises(ValueError, match=r"Gauss-Newton matrix.*singular.*Pass damping"):
+            SampleInfluence(net, hessian="gauss-newton").fit(X, y)
+        si = SampleInfluence(net, hessian="gauss-newton", damping=1e-5).fit(X, y)
+    assert np.isfinite(si.self_influence_["self_influence"]).all()
