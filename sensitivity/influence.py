@@ -89,6 +89,7 @@ class SampleInfluence(BaseEstimator):
         semi-definite everywhere: usable for ReLU networks and fits whose Hessian is
         indefinite, an approximation of leave-one-out retraining that drops the
         residual-times-curvature term of the Hessian (see the user guide for its accuracy).
+        Its numerically zero eigenvalues are left out (pseudo-inverse).
     solver : {"auto", "exact", "cg"}, default="auto"
         ``"exact"``: the Hessian in float64, its eigenvalues and Cholesky factor;
         ``"cg"``: conjugate gradients on Hessian-vector products (no Hessian is formed);
@@ -149,8 +150,11 @@ class SampleInfluence(BaseEstimator):
         as many flipped labels as the training loss or more, the self-influence alone fewer
         (user guide).
     n_flat_directions_ : int
-        Eigenvalues of the damped Hessian at zero that no training row's gradient has a
-        component along (left out by the pseudo-inverse; exact solver).
+        Eigenvalues of the damped Hessian at zero (at most :math:`10^{-10}` times the largest)
+        that no training row's gradient has a component along, left out by the
+        pseudo-inverse (exact solver). With ``hessian="gauss-newton"`` every such eigenvalue
+        is left out: units that barely reach the output give the Gauss-Newton matrix
+        numerically zero curvature.
     polish_ : dict or None
         Objective and gradient norm before and after polishing, iterations, largest weight
         change.
@@ -371,34 +375,26 @@ class SampleInfluence(BaseEstimator):
         else:
             C = _inf.gauss_newton(obj, th, Z, memory_budget_mb=budget)
         self.hessian_ = C.numpy()
-        eig = eigen_pseudo_inverse(C, float(self.damping), self._G)
+        gn = self.hessian == "gauss-newton"
+        eig = eigen_pseudo_inverse(C, float(self.damping), self._G, semi_definite=gn)
         lo, hi = eig.smallest, eig.largest
         self.hessian_eigenvalues_ = (lo, hi)
         if not eig.positive_definite:
             tiny = 1e-10 * max(abs(hi), 1.0)
             what = "singular" if lo >= -tiny else "not positive definite"
-            if self.hessian == "exact":
-                why = (
-                    "The network is not at a strict local minimum of its penalised objective "
-                    f"(alpha={self.alpha_:g}). Pass damping > {{:.3g}}, polish the fit "
-                    "(polish=True), refit with a larger alpha, or use hessian='gauss-newton' "
-                    "(positive semi-definite everywhere)."
-                )
-            else:
-                why = (
-                    "The Gauss-Newton matrix is positive semi-definite; (numerically) zero "
-                    "curvature comes from hidden units that barely reach the output (switched "
-                    "off by the penalty, or dead ReLU units) or from an unpenalised bias. Pass "
-                    "damping > {:.3g}."
-                )
             raise ValueError(
-                f"The damped {self._curvature_name()} (damping={float(self.damping):g}) is "
-                f"{what}: smallest eigenvalue {lo:.3g}, largest {hi:.3g}, {eig.n_flat} "
-                f"eigenvalue(s) <= {tiny:.2g} along which training rows' gradients move. "
-                + why.format(max(-lo, 0.0) + 1e-6 * max(abs(hi), 1.0))
+                f"The damped Hessian (damping={float(self.damping):g}) is {what}: smallest "
+                f"eigenvalue {lo:.3g}, largest {hi:.3g}, {eig.n_flat} eigenvalue(s) <= "
+                f"{tiny:.2g} along which training rows' gradients move. The network is not at "
+                f"a strict local minimum of its penalised objective (alpha={self.alpha_:g}). "
+                f"Pass damping > {max(-lo, 0.0) + 1e-6 * max(abs(hi), 1.0):.3g}, polish the "
+                "fit (polish=True), refit with a larger alpha, or use hessian='gauss-newton' "
+                "(positive semi-definite everywhere)."
             )
         # zero-curvature directions no row's loss moves along (the unpenalised bias of a
-        # hidden unit the penalty switched off) carry no influence: left out
+        # hidden unit the penalty switched off) carry no influence: left out. The
+        # Gauss-Newton matrix's are left out whatever the gradients (pseudo-inverse): its
+        # near-zero curvature comes from units that barely reach the output, not from the fit
         self.n_flat_directions_ = eig.n_flat
         self._eig = eig
 

@@ -50,13 +50,18 @@ class EigenSolve:
         return (self.inv_evals.unsqueeze(1) * L * L).sum(dim=0)
 
 
-def eigen_pseudo_inverse(C: torch.Tensor, damping: float, G: torch.Tensor) -> EigenSolve:
+def eigen_pseudo_inverse(
+    C: torch.Tensor, damping: float, G: torch.Tensor, *, semi_definite: bool = False
+) -> EigenSolve:
     r"""Eigendecomposition of :math:`C + \lambda I` and which eigenvalues can be inverted.
 
     An eigenvalue at most :math:`10^{-10}\max(|\mu_{\max}|, 1)` is *flat*. Flat directions
     that are non-negative and that the training rows' gradients ``G (n, P)`` do not touch
     (:math:`\lVert G N\rVert \le 10^{-8}\lVert G\rVert`) are left out; otherwise
     ``positive_definite`` is False and the caller should refuse the solve.
+    ``semi_definite=True`` (a matrix positive semi-definite by construction, such as the
+    Gauss-Newton matrix, whose flat directions say nothing about the fit) leaves every flat
+    direction out: the pseudo-inverse, the limit of vanishing damping on them.
     """
     P = C.shape[0]
     evals, evecs = torch.linalg.eigh(C + float(damping) * torch.eye(P, dtype=C.dtype))
@@ -67,7 +72,9 @@ def eigen_pseudo_inverse(C: torch.Tensor, damping: float, G: torch.Tensor) -> Ei
     if bool(flat.any()):
         along = float(torch.linalg.matrix_norm(G @ evecs[:, flat]))
         total = float(torch.linalg.matrix_norm(G))
-        ok = bool((evals[flat] >= -tiny).all()) and along <= 1e-8 * max(total, 1e-300)
+        ok = semi_definite or (
+            bool((evals[flat] >= -tiny).all()) and along <= 1e-8 * max(total, 1e-300)
+        )
     keep = ~flat
     return EigenSolve(evecs[:, keep], 1.0 / evals[keep], lo, hi, int(flat.sum()), ok)
 
