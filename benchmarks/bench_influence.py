@@ -446,22 +446,26 @@ def speed(repeats: int = 5, threads: int = 2):
         torch.set_num_threads(before)
 
 
-def _speed(repeats):
+def _speed_problem(n: int = 1000, T: int = 100):
+    """Data, the polished 5-10-1 tanh regressor and the same network as a torch Sequential."""
     rng = np.random.default_rng(0)
-    n, T = 1000, 100
     X = rng.normal(size=(n + T, 5))
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=n + T)
     net = _quiet(_network("regression", (10,), "tanh", 1.0, 0).fit, X[:n], y[:n])
     net = _quiet(SampleInfluence(net, polish=5000).fit, X[:n], y[:n]).estimator_
-    alpha = net.alpha
-    lam = alpha / n  # equal objective for both: the penalty alpha/(2n)||theta||^2 as damping
     seq = torch.nn.Sequential(torch.nn.Linear(5, 10), torch.nn.Tanh(), torch.nn.Linear(10, 1))
     with torch.no_grad():
         seq[0].weight.copy_(torch.as_tensor(net.coefs_[0].T))
         seq[0].bias.copy_(torch.as_tensor(net.intercepts_[0]))
         seq[2].weight.copy_(torch.as_tensor(net.coefs_[1].T))
         seq[2].bias.copy_(torch.as_tensor(net.intercepts_[1]))
-    seq = seq.double()
+    return X, y, net, seq.double()
+
+
+def _speed(repeats):
+    n = 1000
+    X, y, net, seq = _speed_problem(n)
+    lam = net.alpha / n  # equal objective for all: the penalty alpha/(2n)||theta||^2 as damping
     Xtr, Xte = X[:n], X[n:]
     ytr, yte = y[:n], y[n:]
 
