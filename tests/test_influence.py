@@ -595,3 +595,26 @@ def test_gauss_newton_leaves_out_the_flat_directions_of_a_switched_off_unit():
         tiny.self_influence_["self_influence"].sort_index(),
         rtol=0.02,  # damping 1e-10 also moves the next eigenvalue (1.4e-8) by 0.7%
     )
+
+
+def test_small_problems_run_on_one_thread_and_restore_the_callers_setting(monkeypatch):
+    X, y = _regression()
+    net = _converged_regressor(X, y)
+    seen = []
+    original = inf.hessian
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inf, "hessian", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        si = _fit(SampleInfluence(net), X, y)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+        si.influence(X[:2], y[:2])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
