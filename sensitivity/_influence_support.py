@@ -298,8 +298,13 @@ def summary_text(est, top: int, digits: int) -> str:
             rows.append(
                 (
                     "Flat directions",
-                    f"{est.n_flat_directions_} (zero curvature, no row's loss moves along "
-                    "them: left out by the pseudo-inverse)",
+                    f"{est.n_flat_directions_} ("
+                    + (
+                        "zero curvature, no row's loss moves along them"
+                        if est.hessian == "exact"
+                        else "numerically zero curvature"
+                    )
+                    + ": left out by the pseudo-inverse)",
                 )
             )
     if est.polish_ is not None and est.polish_["n_iter"] == 0:
