@@ -23,7 +23,8 @@ zarr==2.18.3 numcodecs==0.15.1 asciitree fasteners`` (the benchmark looks there,
 ``$PYDVL_PATH``; without it the speed table compares against a plain torch.autograd
 implementation only).
 
-Run: ``OMP_NUM_THREADS=2 python benchmarks/bench_influence.py [--quick]``.
+Run: ``python benchmarks/bench_influence.py [--quick] [--only speed]`` (the speed table is
+printed for torch's thread count as the environment sets it and for one thread).
 """
 
 from __future__ import annotations
@@ -90,17 +91,22 @@ def _network(task, hidden, activation, alpha, seed):
     return MLPRegressor(**kw) if task == "regression" else MLPClassifier(**kw)
 
 
-def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=50, seed=0):
+def faithfulness(
+    task, hidden=(10,), activation="tanh", alpha=5.0, hessian="exact", n=200, n_top=50, seed=0
+):
     X, y = _data(task, n, seed)
     Xt, yt = _data(task, 100, seed + 1000)
     net = _quiet(_network(task, hidden, activation, alpha, seed).fit, X, y)
-    damping = 0.0
-    try:
-        si = _quiet(SampleInfluence(net, polish=5000).fit, X, y)
-    except ValueError as exc:  # not positive definite: report, then retry with damping
-        print(f"  {task} {hidden} {activation} alpha={alpha}: {str(exc)[:150]}...")
-        damping = 0.1
-        si = _quiet(SampleInfluence(net, polish=5000, damping=damping).fit, X, y)
+    # refused (not positive definite, or singular): report, then retry with damping; 1e-6
+    # removes the numerically zero directions of hidden units the penalty switched off
+    for damping in (0.0, 1e-6, 0.1):
+        try:
+            si = _quiet(
+                SampleInfluence(net, polish=5000, damping=damping, hessian=hessian).fit, X, y
+            )
+            break
+        except ValueError as exc:
+            print(f"  {task} {hidden} {activation} alpha={alpha}: {str(exc)[:150]}...")
     obj, theta = si._obj, si._theta
     Zt = torch.as_tensor(Xt, dtype=D)
     Yt = torch.as_tensor(si._encode_y(yt, len(yt)), dtype=D)
@@ -150,6 +156,7 @@ def faithfulness(task, hidden=(10,), activation="tanh", alpha=5.0, n=200, n_top=
                 "task": task,
                 "net": f"5-{'-'.join(map(str, hidden))}-1 {activation}",
                 "alpha": alpha,
+                "curvature": hessian,
                 "damping": damping,
                 "test row": f"{name} (loss {base:.3g})",
                 "pearson": pearsonr(pred, actual)[0],
@@ -270,7 +277,7 @@ def perturbation_faithfulness(task="regression", alpha=5.0, n=200, n_top=30, del
 
 
 # ---------------------------------------------------------------------- 2. usefulness
-def usefulness(dataset: str, seed: int, alpha: float, fractions=(0.1, 0.2)):
+def _flipped_data(dataset: str, seed: int):
     rng = np.random.default_rng(seed)
     if dataset == "breast_cancer":
         X, y = load_breast_cancer(return_X_y=True)
@@ -283,21 +290,113 @@ def usefulness(dataset: str, seed: int, alpha: float, fractions=(0.1, 0.2)):
     flipped = rng.choice(n, size=n // 10, replace=False)
     yf = y.copy()
     yf[flipped] = 1 - yf[flipped]
-    net = _network("classification", (10,), "tanh", alpha, seed)
-    net = _quiet(net.fit, X, yf)
-    si = _quiet(SampleInfluence(net, polish=5000).fit, X, yf)
     is_flip = np.zeros(n, dtype=bool)
     is_flip[flipped] = True
-    by_self = si.self_influence_.index.to_numpy()  # ranked, largest first
-    by_loss = np.argsort(-si.train_loss_, kind="stable")
+    return X, yf, is_flip
+
+
+def _self_influence(net, X, y, **kw):
+    """Self-influences in row order, or None when the curvature matrix is not positive
+    definite at these weights (the estimator refuses)."""
+    try:
+        si = _quiet(SampleInfluence(net, **kw).fit, X, y)
+    except ValueError as exc:
+        print(f"    refused ({kw}): {str(exc)[:120]}", flush=True)
+        return None, None
+    return si.self_influence_["self_influence"].sort_index().to_numpy(), si
+
+
+USEFULNESS_SCORES = (
+    "training loss",
+    "SI exact",
+    "SI exact, damping 0.01",
+    "SI exact, damping 0.1",
+    "SI Gauss-Newton",
+    "LOO loss 1st order (exact)",
+    "LOO loss 1st order (GN)",
+    "LOO loss Newton (GN)",
+)
+
+
+def usefulness(dataset: str, seed: int, alpha: float, fraction: float = 0.1) -> dict:
+    """Share of the flipped labels among the top ``fraction`` of rows by each score.
+
+    Scores: training loss; self-influence g_i' (C + lambda I)^-1 g_i with C the exact Hessian
+    (lambda = 0, 0.01, 0.1) or the Gauss-Newton matrix; the predicted leave-one-out loss of the
+    row, to first order l_i + SI_i / n, and with the Newton (Sherman-Morrison) step on the
+    Gauss-Newton model, which for a binary log-loss moves the row's logit by
+    h_i r_i / (n - w_i h_i) (h_i = J_i' C^-1 J_i, r_i = p_i - y_i, w_i = p_i (1 - p_i); the
+    approximate leave-one-out formula of generalised linear models, Rad & Maleki 2020).
+    """
+    X, yf, is_flip = _flipped_data(dataset, seed)
+    n = len(yf)
+    net = _quiet(_network("classification", (10,), "tanh", alpha, seed).fit, X, yf)
+    base, si = _self_influence(net, X, yf, polish=5000)
+    net = si.estimator_ if si is not None else net
+    loss = si.train_loss_ if si is not None else None
+    scores = {"training loss": loss, "SI exact": base}
+    for lam in (0.01, 0.1):
+        scores[f"SI exact, damping {lam:g}"] = _self_influence(net, X, yf, damping=lam)[0]
+    gn, sg = _self_influence(net, X, yf, hessian="gauss-newton")
+    if gn is None:  # near-singular (hidden units the penalty switched off): tiny damping
+        gn, sg = _self_influence(net, X, yf, hessian="gauss-newton", damping=1e-6)
+    scores["SI Gauss-Newton"] = gn
+    if loss is None:  # the polish failed: use the unpolished network for the loss
+        sg_loss = sg.train_loss_
+        scores["training loss"] = sg_loss
+        loss = sg_loss
+    scores["LOO loss 1st order (exact)"] = None if base is None else loss + base / n
+    scores["LOO loss 1st order (GN)"] = loss + gn / n
+    J = inf.logit_jacobians(sg._obj, sg._theta, sg._Z)[:, 0, :]
+    h = sg._eig.quadratic_forms(J).numpy()
+    s = sg._obj.logits(sg._theta, sg._Z)[:, 0].numpy()
+    p = 1.0 / (1.0 + np.exp(-s))
+    yb = sg._Y[:, 0].numpy()
+    s_loo = s + h * (p - yb) / (n - p * (1 - p) * h)
+    scores["LOO loss Newton (GN)"] = np.logaddexp(0.0, s_loo) - yb * s_loo
+    k = round(fraction * n)
     out = {}
-    for f in fractions:
-        k = round(f * n)
-        out[f"self-influence {f:.0%}"] = is_flip[by_self[:k]].mean() * k / is_flip.sum()
-        out[f"training loss {f:.0%}"] = is_flip[by_loss[:k]].mean() * k / is_flip.sum()
-        out[f"random {f:.0%}"] = f
+    for name, sc in scores.items():
+        if sc is None:
+            out[name] = np.nan
+            continue
+        top = np.argsort(-sc, kind="stable")[:k]
+        out[name] = is_flip[top].sum() / is_flip.sum()
     out["train accuracy"] = float((net.predict(X) == yf).mean())
+    out["n"] = n
     return out
+
+
+def _random_share_se(n: int, fraction: float = 0.1) -> float:
+    """Standard deviation of the share of the n/10 flipped rows found among round(f n)
+    random rows (hypergeometric)."""
+    k, m = round(fraction * n), n // 10
+    var = k * (m / n) * (1 - m / n) * (n - k) / (n - 1)
+    return float(np.sqrt(var) / m)
+
+
+def usefulness_table(seeds, alphas, datasets=("synthetic", "breast_cancer")) -> pd.DataFrame:
+    rows = []
+    for dataset in datasets:
+        for alpha in alphas:
+            res = pd.DataFrame([usefulness(dataset, s, alpha) for s in seeds])
+            S = len(res)
+            row = {"data": dataset, "alpha": alpha, "seeds": S}
+            row["train acc."] = f"{res['train accuracy'].mean():.3f}"
+            for name in USEFULNESS_SCORES:
+                v = res[name].dropna()
+                txt = f"{v.mean():.3f} ({v.std(ddof=1) / np.sqrt(len(v)):.3f})"
+                if name != "training loss":
+                    d = (res[name] - res["training loss"]).dropna()
+                    txt += f" {d.mean():+.3f} ({d.std(ddof=1) / np.sqrt(len(d)):.3f})"
+                if len(v) < S:
+                    txt += f" [{S - len(v)} not PD]"
+                row[name] = txt
+            se = _random_share_se(int(res["n"].iloc[0])) / np.sqrt(S)
+            row["random"] = f"0.100 ({se:.3f})"
+            rows.append(row)
+            print(pd.DataFrame([row]).T.to_string(header=False), flush=True)
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------- 3. speed
@@ -347,22 +446,26 @@ def speed(repeats: int = 5, threads: int = 2):
         torch.set_num_threads(before)
 
 
-def _speed(repeats):
+def _speed_problem(n: int = 1000, T: int = 100):
+    """Data, the polished 5-10-1 tanh regressor and the same network as a torch Sequential."""
     rng = np.random.default_rng(0)
-    n, T = 1000, 100
     X = rng.normal(size=(n + T, 5))
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=n + T)
     net = _quiet(_network("regression", (10,), "tanh", 1.0, 0).fit, X[:n], y[:n])
     net = _quiet(SampleInfluence(net, polish=5000).fit, X[:n], y[:n]).estimator_
-    alpha = net.alpha
-    lam = alpha / n  # equal objective for both: the penalty alpha/(2n)||theta||^2 as damping
     seq = torch.nn.Sequential(torch.nn.Linear(5, 10), torch.nn.Tanh(), torch.nn.Linear(10, 1))
     with torch.no_grad():
         seq[0].weight.copy_(torch.as_tensor(net.coefs_[0].T))
         seq[0].bias.copy_(torch.as_tensor(net.intercepts_[0]))
         seq[2].weight.copy_(torch.as_tensor(net.coefs_[1].T))
         seq[2].bias.copy_(torch.as_tensor(net.intercepts_[1]))
-    seq = seq.double()
+    return X, y, net, seq.double()
+
+
+def _speed(repeats):
+    n = 1000
+    X, y, net, seq = _speed_problem(n)
+    lam = net.alpha / n  # equal objective for all: the penalty alpha/(2n)||theta||^2 as damping
     Xtr, Xte = X[:n], X[n:]
     ytr, yte = y[:n], y[n:]
 
@@ -437,29 +540,46 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["faithfulness", "well-fitted", "perturbation", "usefulness", "speed"],
+        choices=[
+            "faithfulness",
+            "faithfulness-gn",
+            "well-fitted",
+            "perturbation",
+            "usefulness",
+            "speed",
+        ],
         default=None,
     )
+    parser.add_argument("--seeds", type=int, default=30)
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     print(f"load: {os.getloadavg()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     if args.only in (None, "speed"):
-        for threads in (2, 1):
+        for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
             print(
                 f"\n== 3. Speed: 1,000 training rows x 100 test rows, 5-10-1 tanh network, "
                 f"{threads} torch thread(s) =="
             )
             print(speed(3 if args.quick else 7, threads).to_string(), flush=True)
-    if args.only in (None, "faithfulness"):
+    if args.only in (None, "faithfulness", "faithfulness-gn"):
         print("\n== 1. Faithfulness: predicted vs actual leave-one-out change of a test loss ==")
         configs = [((10,), "tanh", 5.0), ((10,), "tanh", 1.0), ((10,), "tanh", 20.0)]
         if not args.quick:
             configs += [((10,), "relu", 5.0), ((10,), "logistic", 5.0), ((10, 10), "tanh", 5.0)]
+        configs = [(*c, "exact") for c in configs]
+        configs += [((10,), "tanh", 5.0, "gauss-newton")]
+        if not args.quick:
+            configs += [
+                ((10,), "relu", 5.0, "gauss-newton"),
+                ((10, 10), "tanh", 5.0, "gauss-newton"),
+            ]
+        if args.only == "faithfulness-gn":
+            configs = [c for c in configs if c[3] != "exact"]
         rows = []
         for task in ("regression", "classification"):
-            for hidden, act, alpha in configs:
-                rows += faithfulness(task, hidden, act, alpha)
+            for hidden, act, alpha, hessian in configs:
+                rows += faithfulness(task, hidden, act, alpha, hessian)
                 print(pd.DataFrame(rows[-3:]).round(3).to_string(index=False), flush=True)
         print("\nAll together:")
         print(pd.DataFrame(rows).round(3).to_string(index=False))
@@ -472,24 +592,18 @@ def main():
         pert = [perturbation_faithfulness(task) for task in ("regression", "classification")]
         print(pd.DataFrame(pert).round(3).to_string(index=False))
     if args.only in (None, "usefulness"):
-        print("\n== 2. Usefulness: share of the flipped labels found (10% of labels flipped) ==")
-        seeds = range(3 if args.quick else 10)
-        table = []
-        for dataset in ("synthetic", "breast_cancer"):
-            for alpha in (0.3, 1.0, 3.0):
-                res = pd.DataFrame([usefulness(dataset, s, alpha) for s in seeds])
-                row = {"data": dataset, "alpha": alpha, "seeds": len(res)}
-                for f in ("10%", "20%"):
-                    row[f"self-infl. {f}"] = f"{res[f'self-influence {f}'].mean():.3f}"
-                    row[f"loss {f}"] = f"{res[f'training loss {f}'].mean():.3f}"
-                    row[f"random {f}"] = f"{res[f'random {f}'].mean():.3f}"
-                better = (res["self-influence 10%"] >= res["training loss 10%"]).sum()
-                row["self >= loss at 10% (seeds)"] = f"{better}/{len(res)}"
-                row["train acc."] = f"{res['train accuracy'].mean():.3f}"
-                table.append(row)
-                print(pd.DataFrame(table[-1:]).to_string(index=False), flush=True)
-        print("\nAll together (MLPClassifier(10, tanh), mean over seeds):")
-        print(pd.DataFrame(table).to_string(index=False))
+        print(
+            "\n== 2. Usefulness: share of the flipped labels among the top 10% of rows "
+            "(10% of labels flipped; MLPClassifier(10, tanh)) =="
+        )
+        print(
+            "cells: mean over seeds (s.e.); for the other scores also the paired difference "
+            "from training loss (s.e.)"
+        )
+        seeds = range(args.seeds)
+        table = usefulness_table(seeds, (0.1, 1.0, 10.0) if not args.quick else (1.0,))
+        print("\nAll together:")
+        print(table.set_index(["data", "alpha"]).T.to_string())
 
 
 if __name__ == "__main__":

@@ -21,22 +21,26 @@ from sklearn.preprocessing import StandardScaler
 from sensitivity import load_diabetes
 from sensitivity.influence import SampleInfluence
 
+
+def penalised_mlp(kind, hidden: int, alpha: float):
+    """A standardising Pipeline ending in a tanh MLP trained with L-BFGS to convergence."""
+    net = kind(
+        hidden_layer_sizes=(hidden,),
+        activation="tanh",
+        solver="lbfgs",
+        alpha=alpha,
+        max_iter=5000,
+        tol=1e-10,
+        random_state=0,
+    )
+    return make_pipeline(StandardScaler(), net)
+
+
 X, y = load_diabetes()
 # the target is divided by its standard deviation, so that alpha has the usual scale
 X_train, y_train, X_test, y_test = X.iloc[:400], y.iloc[:400], X.iloc[400:], y.iloc[400:]
 y_scale = y_train.std()
-net = make_pipeline(
-    StandardScaler(),
-    MLPRegressor(
-        hidden_layer_sizes=(5,),
-        activation="tanh",
-        solver="lbfgs",
-        alpha=10.0,
-        max_iter=5000,
-        tol=1e-10,
-        random_state=0,
-    ),
-).fit(X_train, y_train / y_scale)
+net = penalised_mlp(MLPRegressor, 5, alpha=10.0).fit(X_train, y_train / y_scale)
 
 # %%
 # The influence formula assumes the weights minimise the penalised objective. scikit-learn's
@@ -68,18 +72,7 @@ rng = np.random.default_rng(0)
 flipped = rng.choice(len(yb), size=len(yb) // 10, replace=False)
 yb_noisy = yb.copy()
 yb_noisy[flipped] = 1 - yb_noisy[flipped]
-clf = make_pipeline(
-    StandardScaler(),
-    MLPClassifier(
-        hidden_layer_sizes=(10,),
-        activation="tanh",
-        solver="lbfgs",
-        alpha=1.0,
-        max_iter=5000,
-        tol=1e-10,
-        random_state=0,
-    ),
-)
+clf = penalised_mlp(MLPClassifier, 10, alpha=1.0)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     clf.fit(Xb, yb_noisy)

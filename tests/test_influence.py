@@ -13,6 +13,7 @@ import torch
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sensitivity import adapters
 from sensitivity.influence import (
@@ -97,13 +98,57 @@ def test_gradient_and_hessian_equal_finite_differences(out, hidden, k):
     V = torch.randn(obj.n_params, 3, dtype=D)
     _close(inf.hessian_vector_product(obj, theta, Z, Y, V), H @ V)
     # chunking the rows changes nothing
-    small = 8 * 12 * sum(obj.sizes) * 10 / 2**20  # MiB: chunks of 10 rows
+    small = 8 * 12 * sum(obj.sizes) * obj.n_params * 10 / 2**20  # MiB: chunks of 10 rows
     _close(inf.hessian(obj, theta, Z, Y, memory_budget_mb=small), H)
     tiny = 1 / 2**20  # one byte: one row per chunk
     _close(
         inf.row_gradients(obj, theta, Z, Y, memory_budget_mb=tiny),
         inf.row_gradients(obj, theta, Z, Y),
     )
+
+
+def _loss_of_logits(loss: str, s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The row losses written out again, as functions of the logits of one row."""
+    if loss == "squared_error":
+        return 0.5 * ((s - y) ** 2).mean()
+    if loss == "binary_log_loss":
+        p = torch.sigmoid(s)
+        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).sum()
+    return -(y * torch.log(torch.softmax(s, dim=-1))).sum()
+
+
+@pytest.mark.parametrize(("out", "hidden", "k"), CASES)
+def test_gauss_newton_equals_autograd_jacobian_construction(out, hidden, k):
+    obj, theta, Z, Y = _problem(out, hidden, k, n=12)
+    J = torch.autograd.functional.jacobian(lambda t: obj.logits(t, Z), theta)  # (n, k, P)
+    s = obj.logits(theta, Z)
+    ref = torch.zeros(obj.n_params, obj.n_params, dtype=D)
+    for i in range(len(Z)):
+        Lam = torch.autograd.functional.hessian(
+            lambda v, i=i: _loss_of_logits(obj.loss, v, Y[i]), s[i]
+        )
+        ref += J[i].T @ Lam @ J[i]
+    ref /= obj.n_train
+    ref.diagonal()[: obj.n_coef] += obj.alpha / obj.n_train
+    _close(inf.logit_jacobians(obj, theta, Z), J, rtol=1e-12, atol=1e-12)
+    G = inf.gauss_newton(obj, theta, Z)
+    _close(G, ref, rtol=1e-10, atol=1e-12)
+    assert float(torch.linalg.eigvalsh(G)[0]) > -1e-12  # positive semi-definite
+    V = torch.randn(obj.n_params, 3, dtype=D)
+    _close(inf.gauss_newton_vector_product(obj, theta, Z, V), ref @ V, rtol=1e-10, atol=1e-12)
+    _close(inf.gauss_newton_vector_product(obj, theta, Z, V[:, 0]), ref @ V[:, 0])
+    one_row = 8 * 3 * k * obj.n_params / 2**20  # MiB: about one row per chunk
+    _close(inf.gauss_newton(obj, theta, Z, memory_budget_mb=one_row), G)
+
+
+def test_gauss_newton_equals_hessian_where_residuals_vanish():
+    obj, theta, Z, _ = _problem("identity", "tanh", 2)
+    Y = obj.logits(theta, Z).detach()  # a perfect fit: the residual term of H is zero
+    _close(inf.gauss_newton(obj, theta, Z), inf.hessian(obj, theta, Z, Y), rtol=1e-10)
+    # with residuals the two differ
+    Y2 = Y + torch.randn(Y.shape, generator=torch.Generator().manual_seed(3), dtype=D)
+    diff = inf.hessian(obj, theta, Z, Y2) - inf.gauss_newton(obj, theta, Z)
+    assert float(diff.abs().max()) > 1e-3
 
 
 def test_perturbation_influence_equals_mixed_derivative():
@@ -218,6 +263,34 @@ def test_leave_one_out_scaling_matches_retraining():
     pred = frame["loo_change"].to_numpy()[:m]
     np.testing.assert_allclose(pred, loo, rtol=0.3)  # first order in 1/n: close, not exact
     assert np.corrcoef(pred, loo)[0, 1] > 0.95
+
+
+def test_loo_loss_predicts_the_left_out_rows_own_loss():
+    """loo_loss = loss + self-influence / n: the row's loss after refitting without it."""
+    X, y = _regression(n=200)
+    si = _fit(SampleInfluence(_converged_regressor(X, y), polish=True), X, y)
+    frame = si.self_influence_
+    np.testing.assert_allclose(frame["loo_loss"], frame["loss"] + frame["loo_self_change"])
+    assert (frame["loo_loss"] > frame["loss"]).all()
+    rows = frame.index[:5].to_numpy()
+    m = len(rows)
+    sw = np.ones((m, len(y)))
+    sw[np.arange(m), rows] = 0.0
+    W, b = si.network_.numpy_weights()
+    res = fit_networks(
+        adapters.training_spec(si.estimator_), X, y[:, None],
+        ([np.repeat(w, m, 0) for w in W], [np.repeat(v, m, 0) for v in b]),
+        sample_weight=sw, max_iter=3000, tol=1e-12, ftol=0.0, solver="lbfgs", dtype=torch.float64,
+    )  # fmt: skip
+    actual = []
+    for k, i in enumerate(rows):
+        h = np.tanh(X[i] @ res.coefs[0][k] + res.intercepts[0][k]) @ res.coefs[1][k]
+        actual.append(0.5 * float((h + res.intercepts[1][k] - y[i])[0] ** 2))
+    pred = frame["loo_loss"].to_numpy()[:m]
+    np.testing.assert_allclose(pred, actual, rtol=0.2)  # first order: an underestimate
+    # the first-order rise is closer to the actual rise than no rise at all
+    loss = frame["loss"].to_numpy()[:m]
+    assert np.all(np.abs(pred - actual) < np.abs(loss - np.array(actual)))
 
 
 def test_pipeline_units_and_solvers_agree():
@@ -394,3 +467,154 @@ def test_clone_and_pickle_keep_the_analysis():
     np.testing.assert_array_equal(
         again.influence_matrix(X[:2], y[:2]), fitted.influence_matrix(X[:2], y[:2])
     )
+
+
+# ---------------------------------------------------------------------- curvature options
+def test_gauss_newton_makes_relu_networks_usable():
+    X, y = _regression()
+    relu = MLPRegressor(
+        hidden_layer_sizes=(6,), activation="relu", solver="lbfgs", alpha=1.0, tol=1e-12,
+        max_iter=5000, random_state=0,
+    )  # fmt: skip
+    relu = _fit(relu, X, y)
+    si = _fit(SampleInfluence(relu, hessian="gauss-newton", polish=True), X, y)
+    # positive semi-definite, and the exact Hessian at the same weights is not required to be
+    assert np.linalg.eigvalsh(si.hessian_)[0] > -1e-12
+    assert si.hessian_eigenvalues_[0] > -1e-12
+    C = inf.gauss_newton(si._obj, si._theta, si._Z)
+    _close(si.hessian_, C.numpy(), rtol=1e-12, atol=1e-14)
+    assert "Gauss-Newton matrix eigenvalues" in si.summary()
+    # the CG solver on Gauss-Newton products gives the same influences
+    cg = _fit(
+        SampleInfluence(si.estimator_, hessian="gauss-newton", solver="cg", damping=1e-6), X, y
+    )
+    ex = _fit(SampleInfluence(si.estimator_, hessian="gauss-newton", damping=1e-6), X, y)
+    _close(cg.influence_matrix(X[:3], y[:3]), ex.influence_matrix(X[:3], y[:3]), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- warnings and params
+def test_warnings_point_at_the_callers_line():
+    X, y = _regression()
+    rough = MLPRegressor(
+        hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=3.0, max_iter=3,
+        random_state=0,
+    )  # fmt: skip
+    rough = _fit(rough, X, y)
+    with pytest.warns(NotStationaryWarning) as rec:
+        SampleInfluence(rough, damping=10.0).fit(X, y)
+    assert {r.filename for r in rec if r.category is NotStationaryWarning} == {__file__}
+    free = _converged_regressor(X, y, alpha=0.0)
+    with pytest.warns(UserWarning, match="no L2 penalty") as rec:
+        SampleInfluence(free, damping=1e-2).fit(X, y)
+    assert rec[0].filename == __file__
+    net = _converged_regressor(X, y)
+    # conjugate gradients cut short: warned from fit (self-influences) and from influence()
+    with pytest.warns(UserWarning, match="Conjugate gradients stopped") as rec:
+        si = SampleInfluence(net, solver="cg", cg_max_iter=1).fit(X, y)
+    assert {r.filename for r in rec} == {__file__}
+    with pytest.warns(UserWarning, match="Conjugate gradients stopped") as rec:
+        si.influence(X[:2], y[:2])
+    assert {r.filename for r in rec} == {__file__}
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("prefit", "yes"),
+        ("alpha", -1.0),
+        ("alpha", "sklearn"),
+        ("alpha", float("nan")),
+        ("damping", -1.0),
+        ("damping", "big"),
+        ("hessian", "fisher"),
+        ("hessian", None),
+        ("solver", "lu"),
+        ("target", "x"),
+        ("polish", 1.5),
+        ("polish", -1),
+        ("stationarity_tol", 0.0),
+        ("stationarity_tol", float("inf")),
+        ("max_exact_params", 0),
+        ("max_exact_params", 2.5),
+        ("cg_tol", 0.0),
+        ("cg_max_iter", 0),
+        ("cg_max_iter", True),
+        ("memory_budget_mb", 0),
+        ("memory_budget_mb", "lots"),
+    ],
+)
+def test_each_bad_parameter_value_is_named(param, value):
+    X, y = _regression(n=30)
+    net = _converged_regressor(X, y)
+    with pytest.raises(ValueError, match=param):
+        SampleInfluence(net, **{param: value}).fit(X, y)
+
+
+def test_bad_output_and_estimator_are_named():
+    X, y = _regression(n=30)
+    with pytest.raises(ValueError, match="needs an estimator"):
+        SampleInfluence(None).fit(X, y)
+    net = _converged_regressor(X, y)
+    for output, match in [(3, "out of range"), ("z", "Unknown output"), (1.5, "output must")]:
+        si = _fit(SampleInfluence(net, target="prediction", output=output), X, y)
+        with pytest.raises(ValueError, match=match):
+            si.influence(X[:1])
+
+
+@parametrize_with_checks(
+    [
+        SampleInfluence(
+            MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", alpha=1.0, max_iter=200),
+            prefit=False,
+            damping=1.0,
+        )
+    ]
+)
+def test_scikit_learn_conformance(estimator, check):
+    # unconverged fits of the checks' tiny data sets warn (NotStationaryWarning): expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotStationaryWarning)
+        check(estimator)
+
+
+def test_gauss_newton_leaves_out_the_flat_directions_of_a_switched_off_unit():
+    X, y = _regression()
+    net = _converged_regressor(X, y)
+    net.coefs_[0][:, 0] = [1e-3, -1e-3, 5e-4]  # hidden unit 0 hardly sees its inputs ...
+    net.coefs_[1][0] = 1e-3  # ... and barely reaches the output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotStationaryWarning)
+        with pytest.raises(ValueError, match=r"Hessian.*hessian='gauss-newton'"):
+            SampleInfluence(net, damping=1e-12).fit(X, y)  # exact: refused (not a minimum)
+        si = SampleInfluence(net, hessian="gauss-newton").fit(X, y)
+        tiny = SampleInfluence(net, hessian="gauss-newton", damping=1e-10).fit(X, y)
+    assert si.n_flat_directions_ >= 1
+    # the pseudo-inverse is the limit of vanishing damping along the flat directions
+    np.testing.assert_allclose(
+        si.self_influence_["self_influence"].sort_index(),
+        tiny.self_influence_["self_influence"].sort_index(),
+        rtol=0.02,  # damping 1e-10 also moves the next eigenvalue (1.4e-8) by 0.7%
+    )
+
+
+def test_small_problems_run_on_one_thread_and_restore_the_callers_setting(monkeypatch):
+    X, y = _regression()
+    net = _converged_regressor(X, y)
+    seen = []
+    original = inf.hessian
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inf, "hessian", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        si = _fit(SampleInfluence(net), X, y)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+        si.influence(X[:2], y[:2])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -40,6 +40,23 @@ row :math:`i`'s own loss when it is left out.
 Hessian-vector products by conjugate gradients (Hestenes & Stiefel 1952) for larger ones.
 A damping term :math:`\lambda I` may be added.
 
+The Hessian is indefinite away from a strict minimum and, for ReLU networks, carries no
+second-derivative term of the activations at all. The generalised Gauss-Newton matrix
+(Schraudolph 2002; Martens 2020)
+
+.. math::
+
+    G = \frac1n \sum_i J_i^\top \Lambda_i J_i + \frac{\alpha}{n} I_W, \qquad
+    J_i = \partial s(z_i) / \partial\theta, \quad
+    \Lambda_i = \partial^2 \ell / \partial s^2 ,
+
+drops the term :math:`\frac1n\sum_{i,k} (\partial\ell/\partial s_k)\,\nabla^2_\theta s_k`
+of the Hessian (residual times curvature of the network). With the losses above
+:math:`\Lambda_i` is positive semi-definite (:math:`I/k`; :math:`\operatorname{diag}(p(1-p))`;
+:math:`\operatorname{diag}(p) - pp^\top`) and does not depend on the targets, so :math:`G` is
+positive semi-definite everywhere; for the binary and multinomial log-loss it equals the Fisher
+information of the model's predictive distribution.
+
 References
 ----------
 Koh, P. W. & Liang, P. (2017). Understanding black-box predictions via influence functions.
@@ -49,6 +66,12 @@ Cook, R. D. & Weisberg, S. (1982). Residuals and Influence in Regression. Chapma
 
 Hestenes, M. R. & Stiefel, E. (1952). Methods of conjugate gradients for solving linear systems.
 Journal of Research of the National Bureau of Standards 49(6), 409-436.
+
+Schraudolph, N. N. (2002). Fast curvature matrix-vector products for second-order gradient
+descent. Neural Computation 14(7), 1723-1738.
+
+Martens, J. (2020). New insights and perspectives on the natural gradient method. Journal of
+Machine Learning Research 21(146), 1-76.
 """
 
 from __future__ import annotations
@@ -58,9 +81,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.func import grad, jacfwd
 
 from .._config import budget_bytes
 from ..network import ACTIVATIONS, MLPBatch
+from .influence_solvers import CGResult, cg_solve, smallest_eigenvalues
 
 __all__ = [
     "LOSSES",
@@ -68,10 +93,14 @@ __all__ = [
     "Objective",
     "cg_solve",
     "flatten_parameters",
+    "gauss_newton",
+    "gauss_newton_vector_product",
     "hessian",
     "hessian_vector_product",
     "influence_scores",
+    "logit_jacobians",
     "objective_gradient",
+    "output_curvature",
     "perturbation_influence",
     "prediction_gradients",
     "row_gradients",
@@ -368,13 +397,19 @@ def hessian(
 ) -> torch.Tensor:
     """Exact Hessian :math:`\\nabla^2 J(\\theta)` of the penalised mean objective, ``(P, P)``.
 
-    Reverse-over-reverse differentiation (``P`` Hessian-vector products with the unit
-    vectors), rows in chunks; symmetrised to remove rounding asymmetry. The penalty adds
-    :math:`\\alpha/n` on the diagonal entries of the connection weights.
+    Forward-over-reverse differentiation (``torch.func.jacfwd`` of the gradient: ``P``
+    tangents pushed through one reverse pass, batched), rows in chunks of the memory budget;
+    symmetrised to remove rounding asymmetry. The penalty adds :math:`\\alpha/n` on the
+    diagonal entries of the connection weights.
     """
     P = obj.n_params
-    eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
-    H = _hvp_columns(obj, theta, Z, Y, eye, memory_budget_mb) / obj.n_train
+    n = Z.shape[0]
+    rows = max(1, min(n, int(budget_bytes(memory_budget_mb) // (8 * 12 * _width(obj) * P))))
+    H = torch.zeros(P, P, dtype=theta.dtype, device=theta.device)
+    for s in range(0, n, rows):
+        Zs, Ys = Z[s : s + rows], Y[s : s + rows]
+        H += jacfwd(grad(lambda t, Zs=Zs, Ys=Ys: obj.row_loss(t, Zs, Ys).sum()))(theta.detach())
+    H /= obj.n_train
     H.diagonal()[: obj.n_coef] += obj.alpha / obj.n_train
     return 0.5 * (H + H.T)
 
@@ -400,75 +435,80 @@ def hessian_vector_product(
     return out.reshape(V.shape) if squeeze else out
 
 
-@dataclass
-class CGResult:
-    """Solution of :func:`cg_solve` with its convergence record."""
+def output_curvature(obj: Objective, logits: torch.Tensor) -> torch.Tensor:
+    r""":math:`\Lambda_i = \partial^2\ell/\partial s^2` per row, ``(n, k, k)``, from the logits.
 
-    x: torch.Tensor
-    n_iter: int
-    residual: torch.Tensor  # relative residual per right-hand side
-    converged: bool
-
-
-def cg_solve(
-    matvec,
-    B: torch.Tensor,
-    *,
-    tol: float = 1e-8,
-    max_iter: int | None = None,
-) -> CGResult:
-    """Solve :math:`A X = B` for a symmetric positive definite :math:`A` by conjugate gradients.
-
-    The columns of ``B (P, m)`` are independent systems solved together (one batched
-    ``matvec`` per iteration). Stops when every column's residual satisfies
-    :math:`\\lVert r\\rVert \\le \\mathrm{tol}\\,\\lVert b\\rVert`, or after ``max_iter``
-    iterations (default ``2 P``).
-
-    Raises
-    ------
-    ValueError
-        If a search direction has non-positive curvature :math:`p^\\top A p \\le 0`: ``A`` is
-        not positive definite (add damping).
+    Squared error (``0.5 mean_k``): :math:`I/k`; binary log-loss:
+    :math:`\operatorname{diag}(p(1-p))`, :math:`p = \sigma(s)`; multinomial log-loss:
+    :math:`\operatorname{diag}(p) - p p^\top`, :math:`p = \operatorname{softmax}(s)`.
     """
-    squeeze = B.ndim == 1
-    Bm = B.reshape(B.shape[0], -1)
-    P = Bm.shape[0]
-    max_iter = 2 * P if max_iter is None else int(max_iter)
-    X = torch.zeros_like(Bm)
-    R = Bm.clone()
-    Pd = R.clone()
-    rr = (R * R).sum(dim=0)
-    bnorm = torch.sqrt(rr).clamp_min(torch.finfo(Bm.dtype).tiny)
-    active = torch.sqrt(rr) > tol * bnorm
-    it = 0
-    while bool(active.any()) and it < max_iter:
-        AP = matvec(Pd)
-        pAp = (Pd * AP).sum(dim=0)
-        bad = active & (pAp <= 0)
-        if bool(bad.any()):
-            raise ValueError(
-                "Conjugate gradients met a direction of non-positive curvature "
-                f"(p^T H p = {float(pAp[bad].min()):.3g}): the damped Hessian is not positive "
-                "definite. Increase damping, or polish the fit to a minimum (polish=True)."
-            )
-        a = torch.where(active, rr / torch.where(active, pAp, 1.0), 0.0)
-        X += a * Pd
-        R -= a * AP
-        rr_new = (R * R).sum(dim=0)
-        beta = torch.where(active, rr_new / torch.where(active, rr, 1.0), 0.0)
-        Pd = R + beta * Pd
-        rr = rr_new
-        active = torch.sqrt(rr) > tol * bnorm
-        it += 1
-    res = torch.sqrt(rr) / bnorm
-    x = X.reshape(B.shape) if squeeze else X
-    return CGResult(x, it, res, not bool(active.any()))
+    n, k = logits.shape
+    if obj.loss == "squared_error":
+        return (torch.eye(k, dtype=logits.dtype) / k).expand(n, k, k)
+    if obj.loss == "binary_log_loss":
+        p = torch.sigmoid(logits)
+        return torch.diag_embed(p * (1.0 - p))
+    p = torch.softmax(logits, dim=-1)
+    return torch.diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1)
 
 
-def smallest_eigenvalues(H: torch.Tensor) -> tuple[float, float]:
-    """Smallest and largest eigenvalue of a symmetric matrix (``eigvalsh``, float64)."""
-    ev = torch.linalg.eigvalsh(H)
-    return float(ev[0]), float(ev[-1])
+def logit_jacobians(obj: Objective, theta: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+    r""":math:`J_i = \partial s(z_i)/\partial\theta`, shape ``(n, k, P)`` (analytic
+    back-propagation, one pass per output)."""
+    k = obj.sizes[-1]
+    eye = torch.eye(k, dtype=Z.dtype, device=Z.device)
+    with torch.no_grad():
+        return torch.stack(
+            [_rows_backprop(obj, theta, Z, lambda s, o=o: eye[o].expand_as(s)) for o in range(k)],
+            dim=1,
+        )
+
+
+def _ggn_chunks(obj, theta, Z, memory_budget_mb):
+    """``(J, Lambda)`` per chunk of rows (rows per chunk from the memory budget)."""
+    per_row = 8 * (3 * obj.sizes[-1] * obj.n_params + 4 * _width(obj))
+    for s in _chunks(Z.shape[0], per_row, memory_budget_mb):
+        with torch.no_grad():
+            yield logit_jacobians(obj, theta, Z[s]), output_curvature(obj, obj.logits(theta, Z[s]))
+
+
+def gauss_newton(
+    obj: Objective, theta: torch.Tensor, Z: torch.Tensor, *, memory_budget_mb: float | None = None
+) -> torch.Tensor:
+    r"""Generalised Gauss-Newton matrix of the penalised mean objective, ``(P, P)``.
+
+    :math:`G = n^{-1}\sum_i J_i^\top\Lambda_i J_i + (\alpha/n) I_W` (module docstring):
+    positive semi-definite, equal to the Hessian where every residual
+    :math:`\partial\ell/\partial s` vanishes. It does not depend on the targets.
+    """
+    P = obj.n_params
+    C = torch.zeros(P, P, dtype=theta.dtype)
+    for J, Lam in _ggn_chunks(obj, theta, Z, memory_budget_mb):
+        LJ = Lam @ J  # (m, k, P)
+        C += J.reshape(-1, P).T @ LJ.reshape(-1, P)
+    C /= obj.n_train
+    C.diagonal()[: obj.n_coef] += obj.alpha / obj.n_train
+    return 0.5 * (C + C.T)
+
+
+def gauss_newton_vector_product(
+    obj: Objective,
+    theta: torch.Tensor,
+    Z: torch.Tensor,
+    V: torch.Tensor,
+    *,
+    memory_budget_mb: float | None = None,
+) -> torch.Tensor:
+    r""":math:`G V` for a vector ``(P,)`` or a block ``(P, m)`` without forming :math:`G`:
+    :math:`n^{-1}\sum_i J_i^\top (\Lambda_i (J_i V)) + (\alpha/n) V_W`."""
+    squeeze = V.ndim == 1
+    Vm = V.reshape(V.shape[0], -1)
+    out = torch.zeros_like(Vm)
+    for J, Lam in _ggn_chunks(obj, theta, Z, memory_budget_mb):
+        out += torch.einsum("nkp,nkm->pm", J, Lam @ (J @ Vm))
+    out /= obj.n_train
+    out[: obj.n_coef] += (obj.alpha / obj.n_train) * Vm[: obj.n_coef]
+    return out.reshape(V.shape) if squeeze else out
 
 
 def influence_scores(test_solved: torch.Tensor, train_grads: torch.Tensor) -> torch.Tensor:
