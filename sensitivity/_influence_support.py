@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +18,8 @@ from sklearn.pipeline import Pipeline
 from . import adapters
 from ._config import check_memory_budget_mb
 from ._threads import one_intra_op_thread
+from ._warnings import warn
 from .methods import influence as _inf
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 SMALL_PROBLEM = 5_000_000
 """Largest ``n_rows * n_params`` computed with one torch intra-op thread (see
@@ -31,14 +27,8 @@ SMALL_PROBLEM = 5_000_000
 
 
 def warn_user(message: str, category: type[Warning]) -> None:
-    """``warnings.warn`` with the stack level of the first frame outside this package, so that
-    the warning names the user's line whichever internal path emitted it."""
-    frame = sys._getframe(1)
-    level = 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    warnings.warn(message, category, stacklevel=level)
+    """``warnings.warn`` attributed to the user's call (:func:`sensitivity._warnings.warn`)."""
+    warn(message, category)
 
 
 @contextlib.contextmanager
