@@ -23,7 +23,8 @@ from sensitivity.holdout import (
     holdout_pvalues,
     prediction_view,
 )
-from sensitivity.methods.perturbation import _encode_target, _row_losses
+from sensitivity.holdout._engines import sigmoid_form
+from sensitivity.methods.perturbation import encode_target, row_losses
 
 
 def design(n=400, seed=0):
@@ -49,7 +50,7 @@ def naive_losses(predict, X, Y, kind, cm, draws):
         Xb = X.copy()
         Xb[:, cm.index] = d
         pred = np.asarray(predict(Xb), dtype=np.float64).reshape(len(X), -1)
-        out.append(_row_losses(pred[None], Y, kind)[0].sum(-1))
+        out.append(row_losses(pred[None], Y, kind)[0].sum(-1))
     return np.array(out)
 
 
@@ -83,7 +84,7 @@ def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
         model[-1].coefs_[0][1, :2] = 0.0
     view = prediction_view(model)
     loss = "log_loss" if view.is_classifier else "mse"
-    Y, k = _encode_target(view, target[200:], len(Xte), loss)
+    Y, k = encode_target(view, target[200:], len(Xte), loss)
     cms = fit_conditional_models(Xtr)
     seeds = [11, 12, 13, 14]
     if kind == "binary":
@@ -94,7 +95,7 @@ def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
     else:
         pred = model.predict_proba if view.is_classifier else model.predict
     base_pred = np.asarray(pred(Xte), dtype=np.float64).reshape(len(Xte), -1)
-    ref_base = _row_losses(base_pred[None], Y, k)[0].sum(-1)
+    ref_base = row_losses(base_pred[None], Y, k)[0].sum(-1)
     methods = ["rank_one", "stacked"] + (
         ["piecewise"] if len(hidden) == 1 and activation in ("relu", "identity") else []
     )
@@ -112,6 +113,58 @@ def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
             )
     if activation == "relu" and hidden == (8,):
         assert np.all(res.draw_total[3] == res.base.sum())  # x3 unused: no change at all
+
+
+def test_sigmoid_form_computes_the_same_function():
+    """tanh(z) = 2 sigmoid(2z) - 1 folded into the weights: same outputs to float64 rounding."""
+    torch.manual_seed(0)
+    for acts in (("tanh", "tanh"), ("tanh", "relu"), ("logistic", "tanh")):
+        layers = []
+        for i, a in enumerate(acts):
+            layers += [
+                torch.nn.Linear(5 if i == 0 else 7, 7),
+                {"tanh": torch.nn.Tanh(), "relu": torch.nn.ReLU(), "logistic": torch.nn.Sigmoid()}[
+                    a
+                ],
+            ]
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(7, 2)).double()
+        batch = prediction_view(net)
+        folded = sigmoid_form(batch)
+        assert "tanh" not in folded.activations
+        X = torch.randn(50, 5, dtype=torch.float64) * 3
+        np.testing.assert_allclose(
+            folded.forward(X).numpy()[0], net(X).detach().numpy(), rtol=1e-12, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("act", [torch.nn.Tanh, torch.nn.Sigmoid])
+def test_float32_rank_one_matches_a_float64_loop_to_stated_tolerance(act):
+    """A float32 torch MLP is evaluated in float32 (the sigmoid form for tanh): draw totals
+    within 1e-5 relative, and per-row deltas within 1e-5 of the loss scale, of a float64
+    per-draw loop."""
+    X, y = design(400, seed=2)
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 50), act(), torch.nn.Linear(50, 1))
+    view = prediction_view(net)
+    assert view.dtype == torch.float32
+    Xte = X[200:]
+    Y, k = encode_target(view, y[200:], len(Xte), "mse")
+    cms = fit_conditional_models(X[:200])
+    res = holdout_losses(view, Xte, Y, k, cms, n_draws=30, seeds=[1, 2, 3, 4])
+    net64 = net.double()
+
+    def pred(Z):
+        with torch.no_grad():
+            return net64(torch.as_tensor(Z)).numpy()
+
+    ref_base = row_losses(pred(Xte)[None], Y, k)[0].sum(-1)
+    scale = ref_base.mean()
+    np.testing.assert_allclose(res.base, ref_base, rtol=1e-5, atol=1e-5 * scale)
+    for pos, cm in enumerate(cms):
+        draws = cm.sample(np.random.default_rng(pos + 1), 30, Z=Xte)
+        ref = naive_losses(pred, Xte, Y, k, cm, draws)
+        np.testing.assert_allclose(res.draw_total[pos], ref.sum(1), rtol=1e-5)
+        np.testing.assert_allclose(res.delta[pos], (ref - ref_base).mean(0), atol=1e-5 * scale)
 
 
 def test_engines_and_memory_budget_do_not_change_the_result():

@@ -1,95 +1,37 @@
-r"""Held-out conditional tests of a fitted model, without refitting.
-
-For each input :math:`x_j`, on rows the model was not trained on, the real column is replaced
-by draws :math:`\tilde x_j^{(b)} \sim \hat P(x_j \mid x_{-j})`, :math:`b = 1..B`, from a
-conditional model fitted on the training rows (:mod:`sensitivity.conditional`), and the model's
-loss is compared with and without the real column. The model itself is never refitted, so the
-test speaks about exactly the network (or any predictor) the user trained.
-
-With :math:`\ell_i = L(f(x_i), y_i)` the loss of held-out row :math:`i` (squared error summed
-over outputs for regressors, log-loss for classifiers) and
-:math:`\ell_i^{(b)} = L(f(\tilde x_{ij}^{(b)}, x_{i,-j}), y_i)`:
-
-* **Holdout randomization test** (Tansey et al. 2022): :math:`T = \sum_i \ell_i`,
-  :math:`T_b = \sum_i \ell_i^{(b)}`. Under
-  :math:`H_{0j}: y \perp x_j \mid x_{-j}` (and a correct conditional model) the real column is
-  exchangeable with the draws, hence :math:`T` with the :math:`T_b`, and
-
-  .. math:: p_j = \frac{1 + \#\{b : T_b \le T\}}{1 + B}.
-
-  A variable the model uses to predict :math:`y` makes the real column's loss smaller than
-  the draws', so small :math:`p` is evidence against :math:`H_{0j}`.
-* **Conditional predictive impact** (Watson & Wright 2021): the per-row loss differences
-  :math:`\Delta_i = \bar\ell_i - \ell_i`, :math:`\bar\ell_i = B^{-1}\sum_b \ell_i^{(b)}`, are
-  i.i.d. across held-out rows given the fitted model, with mean
-  :math:`\mathrm{CPI}_j = \bar\Delta` (the reported importance: the mean loss increase). A
-  one-sided :math:`t`-test of :math:`E\Delta \le 0` gives
-  :math:`p = 1 - F_{t, m-1}(\bar\Delta / (s_\Delta/\sqrt m))`, and
-  :math:`\bar\Delta \pm t_{m-1, 1-\alpha/2}\, s_\Delta/\sqrt m` is the confidence interval.
-
-The randomization p-value (``test="hrt"``) is the default: it is exact in finite samples when
-the conditional model is right, and needs no normal approximation; the :math:`t`-test
-(``test="cpi"``) gives the interval and is valid for large held-out sets. Both are reported.
-
-References
-----------
-Tansey, W., Veitch, V., Zhang, H., Rabadan, R. & Blei, D. M. (2022). The holdout randomization
-test for feature selection in black box models. *Journal of Computational and Graphical
-Statistics* 31(1), 151-162.
-
-Watson, D. S. & Wright, M. N. (2021). Testing conditional independence in supervised learning
-algorithms. *Machine Learning* 110, 2107-2129.
-
-Candès, E., Fan, Y., Janson, L. & Lv, J. (2018). Panning for gold: 'model-X' knockoffs for high
-dimensional controlled variable selection. *Journal of the Royal Statistical Society B* 80(3),
-551-577.
-"""
+"""The estimator: :class:`HoldoutConditionalTest` (held-out rows or cross-fitting)."""
 
 from __future__ import annotations
 
 import inspect
 import numbers
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from dataclasses import replace as _replace
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.base import is_classifier as _sk_is_classifier
 from sklearn.feature_selection import SelectorMixin
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import adapters
-from . import inference as _inference
-from .conditional import ConditionalModel, fit_conditional_models
-from .inference.pvalues import permutations_needed
-from .methods import _data as _pdata
-from .methods.perturbation import _encode_target, _resolve_loss, _row_losses
-from .network import ACTIVATIONS, MLPBatch
-from .result import SensitivityResult, importance_frame
-
-__all__ = [
-    "TESTS",
-    "HoldoutConditionalTest",
-    "holdout_losses",
-    "holdout_pvalues",
-    "prediction_view",
-]
+from .. import adapters
+from .. import inference as _inference
+from ..conditional import fit_conditional_models
+from ..inference.holdout_tests import holdout_pvalues, min_heldout_rows
+from ..inference.pvalues import permutations_needed
+from ..methods import _data as _pdata
+from ..methods.perturbation import encode_target, resolve_loss
+from ..network import MLPBatch
+from ..result import SensitivityResult, importance_frame
+from ._engines import holdout_losses
+from ._view import check_predicts, prediction_view
 
 CONDITIONAL_ROWS = ("train", "test")
 """Rows the conditional models are fitted on: the held-out rows or the training rows."""
-
-_CACHE_BYTES = 4 * 2**20
-"""Working set of one batched call, at most: calls that stay in cache run 2-3 times faster
-than memory-bound ones (measured on the rank-one path, 1,000 rows x 100 units)."""
 
 TESTS = ("hrt", "cpi")
 """``"hrt"``: holdout randomization test p-value; ``"cpi"``: one-sided t-test of the CPI."""
@@ -98,452 +40,6 @@ HYPOTHESIS = (
     "H0_j: y independent of x_j given the other inputs (held-out loss of the fitted model with "
     "x_j equals that with x_j drawn from its conditional distribution)"
 )
-
-
-# ---------------------------------------------------------------------- model view
-@dataclass(frozen=True)
-class _FunctionModel:
-    """A plain ``predict(X) -> (n, n_outputs)`` callable seen as a ModelFunction."""
-
-    predict: Callable[[np.ndarray], np.ndarray]
-    output_names: tuple[str, ...]
-    feature_names: tuple[str, ...] | None
-    is_classifier: bool
-    model: object
-
-
-def _torch_dtype(model) -> torch.dtype:
-    if isinstance(model, torch.nn.Module):
-        params = list(model.parameters())
-        if params and params[0].dtype == torch.float32:
-            return torch.float32
-    return torch.float64
-
-
-def _n_inputs(model) -> int | None:
-    """Number of inputs the model takes, where it says so."""
-    if isinstance(model, MLPBatch):
-        return model.n_features
-    if isinstance(model, torch.nn.Module):
-        for m in model.modules():
-            if isinstance(m, torch.nn.Linear):
-                return int(m.in_features)
-        return None
-    n = getattr(model, "n_features_in_", None)
-    return None if n is None else int(n)
-
-
-def prediction_view(model, *, feature_names=None, loss: str = "auto", n_features=None):
-    """What the held-out test evaluates: an MLPBatch (fast path) or a prediction function.
-
-    ``model`` is a fitted scikit-learn estimator or Pipeline, a torch module, an MLPBatch or a
-    plain callable ``predict(X) -> predictions``. MLPs (anything
-    :func:`~sensitivity.adapters.to_mlp_batch` accepts) become an MLPBatch in the model's own
-    floating point type (float32 for a float32 torch module); anything else a prediction
-    function. A callable or a general torch module is a regressor unless ``loss="log_loss"``,
-    which marks its outputs as class probabilities (one output: the positive class).
-    """
-    n_in = _n_inputs(model)
-    if n_features is not None and n_in is not None and n_in != n_features:
-        raise ValueError(
-            f"X has {n_features} columns but the model takes {n_in} inputs; pass the columns "
-            "the model was trained on, in the same order."
-        )
-    view = None
-    if adapters.is_mlp_model(model):
-        try:
-            view = adapters.to_mlp_batch(
-                model, feature_names=feature_names, dtype=_torch_dtype(model)
-            )
-        except TypeError:  # e.g. an nn.Sequential with modules an MLPBatch does not model
-            view = None
-    if view is not None:
-        return view
-    if isinstance(model, torch.nn.Module) or (
-        callable(model) and not hasattr(model, "predict") and not isinstance(model, type)
-    ):
-        clf = loss == "log_loss"
-        if isinstance(model, torch.nn.Module):
-            predict = adapters.as_model_function(model, n_outputs=1).predict
-        else:
-
-            def predict(X, _f=model):
-                out = np.asarray(_f(X), dtype=np.float64)
-                return out.reshape(out.shape[0], -1)
-
-        k = _probe(predict, n_features or n_in or 1)
-        names = ("y",) if k == 1 else tuple(f"y{i}" for i in range(k))
-        if clf:
-            names = ("1",) if k == 1 else tuple(str(i) for i in range(k))
-        return _FunctionModel(predict, names, feature_names, clf, model)
-    view = adapters.as_model_function(model)
-    if feature_names is not None:
-        view = _replace(view, feature_names=tuple(feature_names))
-    return view
-
-
-def _probe(predict, p: int) -> int:
-    try:
-        out = np.asarray(predict(np.zeros((2, p))))
-    except Exception as err:
-        raise ValueError(
-            f"The model raised {type(err).__name__} when predicting 2 rows of {p} columns: "
-            f"{err}. Does it take {p} inputs and return predictions (n_rows, n_outputs)?"
-        ) from err
-    return 1 if out.ndim == 1 else int(np.prod(out.shape[1:]))
-
-
-def _check_predicts(view, X: np.ndarray) -> None:
-    """One small call on real rows: a clear message if the model cannot predict them."""
-    rows = X[: min(2, X.shape[0])]
-    try:
-        out = _pdata.predict(view, rows)
-    except Exception as err:
-        raise ValueError(
-            f"The model raised {type(err).__name__} when predicting {rows.shape[0]} rows of X "
-            f"with {X.shape[1]} columns: {err}"
-        ) from err
-    if out.shape[-1] != len(view.output_names):
-        raise ValueError(
-            f"The model returned {out.shape[-1]} outputs; expected {len(view.output_names)}."
-        )
-
-
-# ---------------------------------------------------------------------- losses with draws
-def _torch_row_loss(z: torch.Tensor, act: str, Y: torch.Tensor, kind: str) -> torch.Tensor:
-    """Per-row loss (summed over outputs) from the output layer's pre-activation ``z``.
-
-    Log-losses of logistic and softmax outputs are computed in log space (``logsigmoid``,
-    ``log_softmax``); otherwise as :func:`~sensitivity.methods.perturbation._row_losses`.
-    """
-    if kind == "binary" and act == "logistic":
-        return -(
-            Y * torch.nn.functional.logsigmoid(z) + (1 - Y) * torch.nn.functional.logsigmoid(-z)
-        ).sum(-1)
-    if kind == "categorical" and act == "softmax":
-        return -(Y * torch.log_softmax(z, dim=-1)).sum(-1)
-    out = torch.softmax(z, dim=-1) if act == "softmax" else ACTIVATIONS[act].f(z)
-    if kind == "mse":
-        return ((out - Y) ** 2).sum(-1)
-    eps = float(np.finfo(np.float64).eps)
-    P = out.clamp(eps, 1 - eps)
-    if kind == "binary":
-        return -(Y * torch.log(P) + (1 - Y) * torch.log1p(-P)).sum(-1)
-    return -(Y * torch.log(P)).sum(-1)
-
-
-_IN_PLACE = {
-    "relu": torch.relu_,
-    "tanh": torch.tanh_,
-    "logistic": torch.sigmoid_,
-    "identity": lambda z: z,
-}
-
-
-def _mlp_tail(batch: MLPBatch, Z: torch.Tensor) -> torch.Tensor:
-    """Layers after the first pre-activation ``Z (..., h0)``: the output pre-activation.
-
-    Overwrites ``Z`` (hidden activations are applied in place: one pass less over the largest
-    tensor).
-    """
-    h = _IN_PLACE[batch.activations[0]](Z)
-    n = len(batch.weights)
-    for i in range(1, n):
-        h = torch.addmm(batch.biases[i][0], h.reshape(-1, h.shape[-1]), batch.weights[i][0])
-        h = h.reshape(*Z.shape[:-1], -1)
-        if i < n - 1:
-            h = _IN_PLACE[batch.activations[i]](h)
-    return h
-
-
-def _mlp_output_pre(batch: MLPBatch, Z: torch.Tensor) -> torch.Tensor:
-    if len(batch.weights) == 1:
-        return Z
-    return _mlp_tail(batch, Z)
-
-
-class _RankOne:
-    """Row losses of an MLP with column ``j`` replaced, by a rank-one update.
-
-    The first layer's pre-activation with :math:`x_j` replaced by :math:`\\tilde x_j` is
-    :math:`H + (\\tilde x_j - x_j)\\, W_0[j, :]`, with :math:`H = X W_0 + b_0` computed once.
-    """
-
-    def __init__(self, batch: MLPBatch, X: np.ndarray, Y: np.ndarray, kind: str) -> None:
-        self.batch = batch.with_folded_input_transform()
-        dt = self.batch.dtype
-        self.X = torch.as_tensor(X, dtype=dt)
-        self.Y = torch.as_tensor(Y, dtype=dt)
-        self.kind = kind
-        self.W0 = self.batch.weights[0][0]
-        self.H = self.X @ self.W0 + self.batch.biases[0][0]
-        self.width = max(self.batch.layer_sizes[1:])
-        self.item = torch.finfo(dt).bits // 8
-
-    def _loss(self, Z: torch.Tensor) -> torch.Tensor:
-        z = _mlp_output_pre(self.batch, Z)
-        return _torch_row_loss(z, self.batch.activations[-1], self.Y, self.kind)
-
-    def base(self) -> np.ndarray:
-        with torch.no_grad():
-            return self._loss(self.H.clone()).double().numpy()  # the tail works in place
-
-    def draws_per_call(self, memory_budget: int) -> int:
-        per_draw = self.X.shape[0] * (2 * self.width + 2) * self.item
-        return max(1, min(int(memory_budget), _CACHE_BYTES) // per_draw)
-
-    def losses(self, j: int, draws: np.ndarray, memory_budget: int) -> np.ndarray:
-        B = draws.shape[0]
-        out = np.empty((B, self.X.shape[0]))
-        step = self.draws_per_call(memory_budget)
-        w = self.W0[j]
-        with torch.no_grad():
-            for s in range(0, B, step):
-                d = torch.as_tensor(draws[s : s + step], dtype=self.X.dtype) - self.X[:, j]
-                Z = torch.addcmul(self.H, d.unsqueeze(-1), w)  # (c, m, h0)
-                out[s : s + step] = self._loss(Z).double().numpy()
-        return out
-
-
-class _PiecewiseLinear(_RankOne):
-    """Exact row losses of a one-hidden-layer ReLU (or linear) MLP with column ``j`` replaced.
-
-    With :math:`a_{ih}` the hidden pre-activation of row :math:`i` and :math:`w = W_0[j, :]`,
-    replacing :math:`x_{ij}` by :math:`x_{ij} + d` makes the output pre-activation
-
-    .. math:: z_i(d) = c + \\sum_h V_h\\, \\max(a_{ih} + d\\, w_h, 0),
-
-    piecewise linear in :math:`d` with breakpoints :math:`t_{ih} = -a_{ih}/w_h`. Unit :math:`h`
-    is active for :math:`d > t_{ih}` when :math:`w_h > 0` and for :math:`d < t_{ih}` when
-    :math:`w_h < 0`. Sorting each row's breakpoints once and taking cumulative sums of
-    :math:`V_h a_{ih}` and :math:`V_h w_h` gives :math:`z_i(d)` for every draw by a binary
-    search: :math:`O(B\\, m \\log h)` instead of :math:`O(B\\, m\\, h)`. Computed in float64.
-    """
-
-    def __init__(self, batch: MLPBatch, X: np.ndarray, Y: np.ndarray, kind: str) -> None:
-        super().__init__(batch.to(dtype=torch.float64), X, Y, kind)
-        self.V = self.batch.weights[1][0]  # (h, k)
-        self.c = self.batch.biases[1][0]  # (k,)
-        self.linear = self.batch.activations[0] == "identity"
-
-    @staticmethod
-    def applies(batch: MLPBatch) -> bool:
-        return len(batch.weights) == 2 and batch.activations[0] in ("relu", "identity")
-
-    def draws_per_call(self, memory_budget: int) -> int:
-        k = self.V.shape[1]
-        per_draw = self.X.shape[0] * (8 * k + 4) * 8
-        return max(1, int(memory_budget) // per_draw)
-
-    def _prepare(self, j: int):
-        """Sorted breakpoints of every row and the cumulative sums that give ``z_i(d)``.
-
-        All units' breakpoints of a row are sorted together. For a shift ``d`` with ``r``
-        breakpoints below it, the active units are the ``w > 0`` ones among the first ``r`` and
-        the ``w < 0`` ones among the rest, so
-        ``z(d) = G_a[r] + d G_w[r]`` with ``G[r] = cum_pos[r] + (total_neg - cum_neg[r])``
-        (plus the output bias and the ``w = 0`` units, which do not depend on ``d``).
-        """
-        w = self.W0[j]  # (h,)
-        A = self.H  # (m, h)
-        V = self.V  # (h, k)
-        if self.linear:
-            return A @ V + self.c, w @ V
-        live = torch.nonzero(w != 0).ravel()
-        t = -A[:, live] / w[live]  # (m, q) breakpoints
-        t_sorted, order = torch.sort(t, dim=1)
-        units = live[order]  # (m, q)
-        contrib = torch.cat(
-            [
-                torch.gather(A, 1, units).unsqueeze(-1) * V[units],  # V_h a_ih
-                (w[units].unsqueeze(-1) * V[units]),  # V_h w_h
-            ],
-            dim=-1,
-        )  # (m, q, 2k)
-        pos = (w[units] > 0).unsqueeze(-1)
-        zero = A.new_zeros((A.shape[0], 1, contrib.shape[-1]))
-        cum_pos = torch.cat([zero, torch.cumsum(torch.where(pos, contrib, 0.0), dim=1)], dim=1)
-        cum_neg = torch.cat([zero, torch.cumsum(torch.where(pos, 0.0, contrib), dim=1)], dim=1)
-        G = cum_pos + (cum_neg[:, -1:] - cum_neg)  # (m, q+1, 2k)
-        flat = w == 0
-        G[..., : V.shape[1]] += (torch.relu(A[:, flat]) @ V[flat] + self.c).unsqueeze(1)
-        return t_sorted.contiguous(), G
-
-    def _pre(self, prep, d: torch.Tensor) -> torch.Tensor:
-        """Output pre-activation ``(c, m, k)`` for shifts ``d (c, m)``."""
-        k = self.V.shape[1]
-        if self.linear:
-            z0, slope = prep
-            return z0 + d.unsqueeze(-1) * slope
-        t_sorted, G = prep
-        dm = d.T.contiguous()  # (m, c)
-        r = torch.searchsorted(t_sorted, dm)  # breakpoints strictly below d
-        g = torch.gather(G, 1, r.unsqueeze(-1).expand(-1, -1, 2 * k))  # (m, c, 2k)
-        z = torch.addcmul(g[..., :k], dm.unsqueeze(-1), g[..., k:])
-        return z.transpose(0, 1)  # (c, m, k)
-
-    def losses(self, j: int, draws: np.ndarray, memory_budget: int) -> np.ndarray:
-        B = draws.shape[0]
-        out = np.empty((B, self.X.shape[0]))
-        step = self.draws_per_call(memory_budget)
-        act = self.batch.activations[-1]
-        with torch.no_grad():
-            prep = self._prepare(j)
-            for s in range(0, B, step):
-                d = torch.as_tensor(draws[s : s + step], dtype=torch.float64) - self.X[:, j]
-                z = self._pre(prep, d)
-                out[s : s + step] = _torch_row_loss(z, act, self.Y, self.kind).numpy()
-        return out
-
-
-class _Stacked:
-    """Row losses of any model with column ``j`` replaced: draws stacked into large calls."""
-
-    def __init__(self, view, X: np.ndarray, Y: np.ndarray, kind: str) -> None:
-        self.view, self.X, self.Y, self.kind = view, X, Y, kind
-
-    def _loss(self, pred: np.ndarray) -> np.ndarray:
-        return _row_losses(pred, self.Y, self.kind).sum(-1)
-
-    def base(self) -> np.ndarray:
-        return self._loss(_pdata.predict(self.view, self.X)[0][None])[0]
-
-    def draws_per_call(self, memory_budget: int) -> int:
-        budget = min(int(memory_budget), _CACHE_BYTES)
-        rows = _pdata.chunk_rows(self.view, self.X.shape[1], budget)
-        return max(1, rows // self.X.shape[0])
-
-    def losses(self, j: int, draws: np.ndarray, memory_budget: int) -> np.ndarray:
-        B, m = draws.shape
-        out = np.empty((B, m))
-        step = self.draws_per_call(memory_budget)
-        for s in range(0, B, step):
-            c = min(step, B - s)
-            rows = np.tile(self.X, (c, 1))
-            rows[:, j] = draws[s : s + c].ravel()
-            pred = _pdata.predict(self.view, rows)[0]
-            out[s : s + c] = self._loss(pred.reshape(c, m, -1))
-        return out
-
-
-def holdout_losses(
-    view,
-    X,
-    Y: np.ndarray,
-    kind: str,
-    conditional_models: Sequence[ConditionalModel],
-    *,
-    n_draws: int,
-    seeds: Sequence,
-    memory_budget: int = _pdata.DEFAULT_MEMORY_BUDGET,
-    method: str = "auto",
-    in_sample: bool = False,
-) -> Bunch:
-    """Held-out row losses with the real inputs and with each modelled column drawn.
-
-    Parameters
-    ----------
-    view : MLPBatch or ModelFunction
-        From :func:`prediction_view`.
-    X : ndarray of shape (m, p)
-        Held-out rows (float64, finite).
-    Y : ndarray of shape (m, n_outputs)
-        Encoded targets (see ``perturbation._encode_target``).
-    kind : {"mse", "binary", "categorical"}
-        Row loss.
-    conditional_models : sequence of ConditionalModel
-        One per tested column (fitted on the training rows).
-    n_draws : int
-        Draws ``B`` per column.
-    seeds : sequence
-        One seed (or ``SeedSequence``) per conditional model: the draws of column ``j`` come
-        from ``numpy.random.default_rng(seeds[k]).`` and depend on nothing else.
-    memory_budget : int
-        Bytes of working memory per batched call (changes speed, never the numbers).
-    in_sample : bool
-        Whether the conditional models were fitted on these rows ``X`` (then their in-sample
-        draws are used: gaussian residuals permuted) rather than on other rows.
-    method : {"auto", "piecewise", "rank_one", "stacked"}
-        ``"rank_one"``: first-layer rank-one update (MLPBatch only); ``"piecewise"``: exact
-        piecewise-linear evaluation of a one-hidden-layer ReLU or linear MLP (see
-        ``_PiecewiseLinear``); ``"stacked"``: draws stacked into large ``predict`` calls;
-        ``"auto"``: piecewise where it applies, else rank-one for an MLPBatch, else stacked.
-        They agree to rounding (tested).
-
-    Returns
-    -------
-    Bunch with ``base`` ``(m,)`` (row losses with the real inputs), ``delta`` ``(k, m)``
-    (row loss increases :math:`\\Delta_i = B^{-1}\\sum_b (\\ell_i^{(b)} - \\ell_i)`, exactly 0
-    for a column the model ignores), ``draw_total`` ``(k, B)`` (sum over rows, per draw).
-    """
-    if method == "auto":
-        method = "rank_one" if isinstance(view, MLPBatch) else "stacked"
-        if method == "rank_one" and _PiecewiseLinear.applies(view):
-            method = "piecewise"
-    if method == "piecewise":
-        if not (isinstance(view, MLPBatch) and _PiecewiseLinear.applies(view)):
-            raise TypeError("method='piecewise' needs a one-hidden-layer relu/identity MLPBatch.")
-        engine = _PiecewiseLinear(view, X, Y, kind)
-    elif method == "rank_one":
-        if not isinstance(view, MLPBatch):
-            raise TypeError("method='rank_one' needs an MLPBatch.")
-        engine = _RankOne(view, X, Y, kind)
-    elif method == "stacked":
-        engine = _Stacked(view, X, Y, kind)
-    else:
-        raise ValueError(
-            f"Unknown method {method!r}; choose 'auto', 'piecewise', 'rank_one' or 'stacked'."
-        )
-    base = engine.base()
-    k = len(conditional_models)
-    delta = np.empty((k, X.shape[0]))
-    draw_total = np.empty((k, n_draws))
-    for pos, cm in enumerate(conditional_models):
-        rng = np.random.default_rng(seeds[pos])
-        draws = cm.sample(rng, n_draws) if in_sample else cm.sample(rng, n_draws, Z=X)
-        losses = engine.losses(cm.index, draws, memory_budget)
-        delta[pos] = (losses - base).mean(axis=0)
-        draw_total[pos] = losses.sum(axis=1)
-    if not (np.all(np.isfinite(base)) and np.all(np.isfinite(draw_total))):
-        raise ValueError("The model's loss is not finite on the held-out rows (NaN or inf).")
-    return Bunch(base=base, delta=delta, draw_total=draw_total)
-
-
-def holdout_pvalues(base: np.ndarray, delta: np.ndarray, draw_total: np.ndarray, alpha: float):
-    """Both tests from the losses of :func:`holdout_losses` (pooled over folds).
-
-    Returns a Bunch with ``importance`` (mean loss increase, CPI), ``std_error``, ``p_hrt``
-    (holdout randomization test), ``p_cpi`` (one-sided t-test), ``ci_low``/``ci_high``
-    (two-sided ``1 - alpha`` t-interval), each ``(k,)``.
-    """
-    m = base.shape[0]
-    imp = delta.mean(axis=1)
-    se = delta.std(axis=1, ddof=1) / np.sqrt(m)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se > 0, imp / np.where(se > 0, se, 1.0), np.where(imp > 0, np.inf, -np.inf))
-    p_cpi = np.where((se == 0) & (imp == 0), 1.0, stats.t.sf(t, df=m - 1))
-    half = stats.t.ppf(1 - alpha / 2, df=m - 1) * se
-    # HRT: a draw is "at least as extreme" when its total loss is at most the observed one
-    p_hrt = _inference.permutation_pvalues(
-        np.full(draw_total.shape[0], -base.sum()), -draw_total.T, signed=False
-    )
-    return Bunch(
-        importance=imp,
-        std_error=se,
-        t=t,
-        p_hrt=np.asarray(p_hrt, dtype=np.float64),
-        p_cpi=p_cpi,
-        ci_low=imp - half,
-        ci_high=imp + half,
-    )
-
-
-def _min_rows(alpha: float, n_tests: int, p_adjust) -> int:
-    """Fewest held-out rows whose sign-test resolution ``2^-m`` reaches ``alpha`` (adjusted)."""
-    m = 1
-    while _inference.smallest_attainable_p(2**m - 1, n_tests, p_adjust) > alpha * (1 + 1e-9):
-        m += 1
-    return m
 
 
 # ---------------------------------------------------------------------- estimator
@@ -712,7 +208,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                     f"{smallest:.4g} > alpha={a}: no variable could be significant. Use at "
                     f"least n_draws={permutations_needed(n_tests, a, adj)}."
                 )
-        need = _min_rows(a, n_tests, adj)
+        need = min_heldout_rows(a, n_tests, adj)
         if n_rows < need:
             raise ValueError(
                 f"Only {n_rows} held-out rows: even a loss increase on every row gives a "
@@ -844,9 +340,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _evaluate_setup(self, model, Xt: np.ndarray, y_test, names):
         view = prediction_view(model, feature_names=names, loss=self.loss, n_features=Xt.shape[1])
-        _check_predicts(view, Xt)
-        loss = _resolve_loss(view, self.loss)
-        Y, kind = _encode_target(view, y_test, Xt.shape[0], loss)
+        check_predicts(view, Xt)
+        loss = resolve_loss(view, self.loss)
+        Y, kind = encode_target(view, y_test, Xt.shape[0], loss)
         return view, kind, Y
 
     def _cross_fit(self, Xa, X, y, names, rs, budget, fit_params):
