@@ -290,7 +290,7 @@ def holdout_losses(
     X : ndarray of shape (m, p)
         Held-out rows (float64, finite).
     Y : ndarray of shape (m, n_outputs)
-        Encoded targets (see ``perturbation.encode_target``).
+        Encoded targets (see :func:`~sensitivity.methods.perturbation.encode_target`).
     kind : {"mse", "binary", "categorical"}
         Row loss.
     conditional_models : sequence of ConditionalModel
@@ -351,4 +351,3 @@ def holdout_losses(
     if not (np.all(np.isfinite(base)) and np.all(np.isfinite(draw_total))):
         raise ValueError("The model's loss is not finite on the held-out rows (NaN or inf).")
     return Bunch(base=base, delta=delta, draw_total=draw_total)
-

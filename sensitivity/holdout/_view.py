@@ -15,6 +15,7 @@ from ..network import MLPBatch
 
 __all__ = ["check_predicts", "prediction_view"]
 
+
 # ---------------------------------------------------------------------- model view
 @dataclass(frozen=True)
 class _FunctionModel:
@@ -122,4 +123,3 @@ def check_predicts(view, X: np.ndarray) -> None:
         raise ValueError(
             f"The model returned {out.shape[-1]} outputs; expected {len(view.output_names)}."
         )
-
