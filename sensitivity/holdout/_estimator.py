@@ -259,72 +259,90 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         rs = check_random_state(self.random_state)
         budget = int(self.memory_budget_mb * 2**20)
         if X_test is not None:
-            if y_test is None:
-                raise ValueError("X_test needs y_test (the held-out targets).")
-            Xt, test_names = self._check_X(X_test, "X_test", names)
-            if isinstance(X_test, pd.DataFrame) and isinstance(X, pd.DataFrame):
-                if list(test_names) != list(names):
-                    raise ValueError(
-                        f"X_test has columns {list(test_names)} but X has {list(names)}; pass "
-                        "the same columns in the same order."
-                    )
-            if Xt.shape[1] != Xa.shape[1]:
-                raise ValueError(f"X_test has {Xt.shape[1]} columns but X has {Xa.shape[1]}.")
-            self._check_resolution(Xt.shape[0], Xa.shape[1])
-            if self.prefit:
-                if _is_sklearn(self.estimator):
-                    adapters.check_model_fitted(self.estimator)
-                self.estimator_ = self.estimator
-            else:
-                if y is None:
-                    raise ValueError(
-                        "HoldoutConditionalTest.fit needs y to fit the model; pass y, or "
-                        "prefit=True with an already fitted model."
-                    )
-                if not _is_sklearn(self.estimator):
-                    raise TypeError(_not_refittable(self.estimator))
-                self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-            seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(Xa.shape[1])
-            models = self._conditional(Xt if self.conditional_rows == "test" else Xa, names)
-            view, kind, Y = self._evaluate_setup(self.estimator_, Xt, y_test, names)
-            res = holdout_losses(
-                view,
-                Xt,
-                Y,
-                kind,
-                models,
-                n_draws=self.n_draws,
-                seeds=seeds,
-                memory_budget=budget,
-                method=self._method,
-                in_sample=self.conditional_rows == "test",
-            )
-            base, delta, draw_total = res.base, res.delta, res.draw_total
-            self.conditional_models_ = models
-            self.mode_ = "test set"
+            res = self._fit_test_set(Xa, X, y, X_test, y_test, rs, budget, fit_params)
         else:
-            if self.prefit:
+            res = self._fit_cross(Xa, X, y, rs, budget, fit_params)
+        self._finish(*res)
+        return self
+
+    def _fit_test_set(self, Xa, X, y, X_test, y_test, rs, budget, fit_params):
+        """Held-out rows given by the user: the model (fitted on X, y unless prefit) on them."""
+        names = self._feature_names
+        if y_test is None:
+            raise ValueError("X_test needs y_test (the held-out targets).")
+        Xt, test_names = self._check_X(X_test, "X_test", names)
+        if isinstance(X_test, pd.DataFrame) and isinstance(X, pd.DataFrame):
+            if list(test_names) != list(names):
                 raise ValueError(
-                    "prefit=True needs held-out rows the model was not trained on: pass "
-                    "X_test and y_test to fit (or prefit=False and an unfitted scikit-learn "
-                    "estimator for cross-fitting)."
+                    f"X_test has columns {list(test_names)} but X has {list(names)}; pass "
+                    "the same columns in the same order."
                 )
+        if Xt.shape[1] != Xa.shape[1]:
+            raise ValueError(f"X_test has {Xt.shape[1]} columns but X has {Xa.shape[1]}.")
+        self._check_resolution(Xt.shape[0], Xa.shape[1])
+        if self.prefit:
+            if _is_sklearn(self.estimator):
+                adapters.check_model_fitted(self.estimator)
+            self.estimator_ = self.estimator
+        else:
             if y is None:
                 raise ValueError(
-                    "HoldoutConditionalTest requires y to be passed, but the target y is None "
-                    "(cross-fitting refits the estimator); pass y, or prefit=True with a "
-                    "fitted model and X_test, y_test."
+                    "HoldoutConditionalTest.fit needs y to fit the model; pass y, or "
+                    "prefit=True with an already fitted model."
                 )
             if not _is_sklearn(self.estimator):
                 raise TypeError(_not_refittable(self.estimator))
-            base, delta, draw_total = self._cross_fit(Xa, X, y, names, rs, budget, fit_params)
-            self.conditional_models_ = fit_conditional_models(
-                Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
-            )
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-            self.mode_ = "cross-fitting"
-        self._finish(base, delta, draw_total)
-        return self
+        seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(Xa.shape[1])
+        models = self._conditional(Xt if self.conditional_rows == "test" else Xa, names)
+        res = self._losses(self.estimator_, Xt, y_test, models, seeds, budget)
+        self.conditional_models_ = models
+        self.mode_ = "test set"
+        return res.base, res.delta, res.draw_total
+
+    def _fit_cross(self, Xa, X, y, rs, budget, fit_params):
+        """No held-out rows given: cross-fitting, then the model refitted on all rows."""
+        if self.prefit:
+            raise ValueError(
+                "prefit=True needs held-out rows the model was not trained on: pass "
+                "X_test and y_test to fit (or prefit=False and an unfitted scikit-learn "
+                "estimator for cross-fitting)."
+            )
+        if y is None:
+            raise ValueError(
+                "HoldoutConditionalTest requires y to be passed, but the target y is None "
+                "(cross-fitting refits the estimator); pass y, or prefit=True with a "
+                "fitted model and X_test, y_test."
+            )
+        if not _is_sklearn(self.estimator):
+            raise TypeError(_not_refittable(self.estimator))
+        res = self._cross_fit(Xa, X, y, self._feature_names, rs, budget, fit_params)
+        self.conditional_models_ = fit_conditional_models(
+            Xa, kinds=self.conditional, sampler=self.sampler, feature_names=self._feature_names
+        )
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        self.mode_ = "cross-fitting"
+        return res
+
+    def _losses(self, model, Xt, y_test, models, seeds, budget):
+        """Row losses of ``model`` on held-out rows ``Xt`` under the conditional draws."""
+        view = prediction_view(
+            model, feature_names=self._feature_names, loss=self.loss, n_features=Xt.shape[1]
+        )
+        check_predicts(view, Xt)
+        Y, kind = encode_target(view, y_test, Xt.shape[0], resolve_loss(view, self.loss))
+        return holdout_losses(
+            view,
+            Xt,
+            Y,
+            kind,
+            models,
+            n_draws=self.n_draws,
+            seeds=seeds,
+            memory_budget=budget,
+            method=self._method,
+            in_sample=self.conditional_rows == "test",
+        )
 
     def _conditional(self, Xa, names):
         where = "held-out" if self.conditional_rows == "test" else "training"
@@ -338,15 +356,8 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 f"{self.conditional_rows!r}): {err}"
             ) from err
 
-    def _evaluate_setup(self, model, Xt: np.ndarray, y_test, names):
-        view = prediction_view(model, feature_names=names, loss=self.loss, n_features=Xt.shape[1])
-        check_predicts(view, Xt)
-        loss = resolve_loss(view, self.loss)
-        Y, kind = encode_target(view, y_test, Xt.shape[0], loss)
-        return view, kind, Y
-
-    def _cross_fit(self, Xa, X, y, names, rs, budget, fit_params):
-        y_arr = np.asarray(y)
+    def _folds(self, Xa, y_arr, rs) -> list:
+        """The cross-fitting splits; each row held out at most once."""
         classifier = _sk_is_classifier(self.estimator)
         if isinstance(self.cv, numbers.Integral):
             split_cls = StratifiedKFold if classifier else KFold
@@ -363,6 +374,12 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 "each row held out at most once (use KFold-like splits)."
             )
         self._check_resolution(int((seen > 0).sum()), Xa.shape[1])
+        return folds
+
+    def _cross_fit(self, Xa, X, y, names, rs, budget, fit_params):
+        """Losses of each fold's model on its held-out fold, pooled over the folds."""
+        y_arr = np.asarray(y)
+        folds = self._folds(Xa, y_arr, rs)
         seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(len(folds) * Xa.shape[1])
         parts = []
         self.estimators_ = []
@@ -374,21 +391,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             rows = test if self.conditional_rows == "test" else train
             models = self._conditional(Xa[rows], names)
             yte = y.iloc[test] if hasattr(y, "iloc") else y_arr[test]
-            view, kind, Y = self._evaluate_setup(est, Xa[test], yte, names)
             p = Xa.shape[1]
             parts.append(
-                holdout_losses(
-                    view,
-                    Xa[test],
-                    Y,
-                    kind,
-                    models,
-                    n_draws=self.n_draws,
-                    seeds=seeds[f * p : (f + 1) * p],
-                    memory_budget=budget,
-                    method=self._method,
-                    in_sample=self.conditional_rows == "test",
-                )
+                self._losses(est, Xa[test], yte, models, seeds[f * p : (f + 1) * p], budget)
             )
         base = np.concatenate([r.base for r in parts])
         delta = np.concatenate([r.delta for r in parts], axis=1)
@@ -429,6 +434,11 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     @property
     def results_(self) -> SensitivityResult:
         """The fitted test as a report object (:class:`sensitivity.result.SensitivityResult`)."""
+        return self.report(self._method_name)
+
+    def report(self, method: str, notes: tuple[str, ...] = ()) -> SensitivityResult:
+        """The report under another method name (for estimators that route their test here),
+        with extra ``notes`` first."""
         check_is_fitted(self, "importances_")
         kinds = sorted({cm.kind for cm in self.conditional_models_})
         test = (
@@ -443,6 +453,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             "Held-out loss": f"{self.loss_:.4g}",
         }
         notes = [
+            *notes,
             f"Hypothesis: {HYPOTHESIS}.",
             "importance = mean held-out loss increase when x_j is replaced by conditional draws "
             f"(CPI); ci = {100 * (1 - self.alpha):g}% t-interval; p_hrt = holdout "
@@ -464,8 +475,8 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             kwargs["null"] = "holdout"
         if "hypothesis" in accepted:
             kwargs["hypothesis"] = HYPOTHESIS
-            kwargs["notes"] = notes[1:]
-        result = _HoldoutResult(self.importances_, self._method_name, **kwargs)
+            kwargs["notes"] = [n for n in notes if not n.startswith("Hypothesis: ")]
+        result = _HoldoutResult(self.importances_, method, **kwargs)
         result.test_line = test
         return result
 

@@ -365,14 +365,8 @@ def input_perturbation(
         Noise draws per level.
     loss : {"auto", "mse", "log_loss"}
     random_state : int, RandomState or None
-    memory_budget_mb : float, optional
-        Working memory (MiB) of the chunks in flight (default 256); never changes a result.
-    n_jobs : int, optional
-        Worker threads over chunks of rows (None: ``torch.get_num_threads()``).
-    progress : bool, optional
-        Show a tqdm bar (None: only for long computations).
-    memory_budget : int, optional
-        Deprecated: the budget in bytes.
+    memory_budget_mb, n_jobs, progress, memory_budget
+        Performance settings, as in :func:`miv` (they never change a result).
 
     Returns
     -------
