@@ -380,3 +380,63 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+# ---------------------------------------------------------------------- null="holdout"
+@pytest.mark.parametrize("cls", ["PermutationImportance", "InputPerturbation"])
+def test_null_holdout_routes_to_the_direct_test(cls):
+    import sensitivity
+
+    X, y = design(300, seed=4)
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(10,), max_iter=300, random_state=0), X[:150], y[:150]
+    )
+    est = getattr(sensitivity, cls)(
+        net, prefit=True, null="holdout", n_permutations=99, random_state=3
+    ).fit(X[:150], X_test=X[150:], y_test=y[150:])
+    direct = HoldoutConditionalTest(net, prefit=True, n_draws=99, random_state=3).fit(
+        X[:150], X_test=X[150:], y_test=y[150:]
+    )
+    pd.testing.assert_frame_equal(est.importances_, direct.importances_)
+    assert est.importances_["rank"].is_monotonic_increasing
+    text = est.summary()
+    assert "null='holdout'" in text and "holdout randomization test, 99 conditional" in text
+    assert "model not refitted" in text
+    keep = direct.get_support()
+    np.testing.assert_array_equal(est.get_support(), keep)
+    assert est.transform(X[:5]).shape == (5, int(keep.sum()))
+    # not prefit, no test set: cross-fitting, as the direct test does it
+    unfit = MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cross = getattr(sensitivity, cls)(
+            unfit, null="holdout", n_permutations=19, p_adjust=None, random_state=5
+        ).fit(X, y)
+        ref = HoldoutConditionalTest(unfit, n_draws=19, p_adjust=None, random_state=5).fit(X, y)
+    pd.testing.assert_frame_equal(cross.importances_, ref.importances_)
+    assert cross.holdout_test_.mode_ == "cross-fitting"
+
+
+def test_null_holdout_errors_for_incompatible_uses():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sensitivity import Olden, PermutationImportance
+
+    X, y = design(200)
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0), X[:100], y[:100]
+    )
+    kw = dict(prefit=True, null="holdout", n_permutations=19, p_adjust=None)
+    with pytest.raises(ValueError, match="prefit=True needs held-out rows"):
+        PermutationImportance(net, **kw).fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="X_test and y_test are only used with null='holdout'"):
+        PermutationImportance(net, prefit=True).fit(X[:100], y[:100], X_test=X[100:])
+    with pytest.raises(ValueError, match="set n_bootstrap=0"):
+        PermutationImportance(net, n_bootstrap=9, **kw).fit(X[:100], X_test=X, y_test=y)
+    with pytest.raises(ValueError, match="needs n_permutations >= 1"):
+        PermutationImportance(net, **{**kw, "n_permutations": 0}).fit(X, X_test=X, y_test=y)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    with pytest.raises(TypeError, match="Sequential cannot be refitted by this test"):
+        PermutationImportance(module, null="holdout", n_permutations=19).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'null' parameter of Olden"):
+        Olden(net, prefit=True, null="holdout").fit(X, y)
