@@ -440,3 +440,23 @@ def test_null_holdout_errors_for_incompatible_uses():
         PermutationImportance(module, null="holdout", n_permutations=19).fit(X, y)
     with pytest.raises(InvalidParameterError, match="'null' parameter of Olden"):
         Olden(net, prefit=True, null="holdout").fit(X, y)
+
+
+def test_low_power_warning_points_at_the_users_call():
+    from sensitivity import PermutationImportance
+    from sensitivity.conditional import LowPowerWarning
+
+    X, y = design(300, seed=6)
+    X[:, 2] = X[:, 0] + 0.05 * np.random.default_rng(0).normal(size=300)  # R^2 about 0.998
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0), X[:150], y[:150]
+    )
+    kw = dict(prefit=True, p_adjust=None, random_state=0)
+    with pytest.warns(LowPowerWarning, match="is nearly determined") as rec:
+        HoldoutConditionalTest(net, n_draws=19, **kw).fit(X[:150], X_test=X[150:], y_test=y[150:])
+    assert {w.filename for w in rec} == {__file__}
+    with pytest.warns(LowPowerWarning, match="is nearly determined") as rec:
+        PermutationImportance(net, null="holdout", n_permutations=19, **kw).fit(
+            X[:150], X_test=X[150:], y_test=y[150:]
+        )
+    assert {w.filename for w in rec} == {__file__}
