@@ -93,7 +93,12 @@ class _PredictionSensitivity(BaseSensitivity):
         return X_arr
 
 
-_HOLDOUT_DOC = """With ``null="holdout"`` the test is the held-out conditional test of
+_HOLDOUT_DOC = """holdout_test_ : HoldoutConditionalTest or None
+        The fitted held-out test with ``null="holdout"``; else None.
+
+    Notes
+    -----
+    With ``null="holdout"`` the test is the held-out conditional test of
     :class:`sensitivity.HoldoutConditionalTest` (Tansey et al. 2022; Watson & Wright 2021),
     which never refits the model: pass held-out rows the model was not trained on,
     ``fit(X_train, y_train, X_test=..., y_test=...)`` (with ``prefit=True`` the model is used as
@@ -281,11 +286,6 @@ class InputPerturbation(_HoldoutNull, _PredictionSensitivity):
     Attributes
     ----------
     {attributes}
-    holdout_test_ : HoldoutConditionalTest or None
-        The fitted held-out test with ``null="holdout"``; else None.
-
-    Notes
-    -----
     {holdout}
 
     References
@@ -439,11 +439,6 @@ class PermutationImportance(_HoldoutNull, _PredictionSensitivity):
     Attributes
     ----------
     {attributes}
-    holdout_test_ : HoldoutConditionalTest or None
-        The fitted held-out test with ``null="holdout"``; else None.
-
-    Notes
-    -----
     {holdout}
 
     References

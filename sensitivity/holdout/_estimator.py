@@ -180,20 +180,11 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         random_state=None,
         memory_budget_mb: float = 128,
     ) -> None:
-        self.estimator = estimator
-        self.prefit = prefit
-        self.n_draws = n_draws
-        self.test = test
-        self.cv = cv
-        self.conditional = conditional
-        self.conditional_rows = conditional_rows
-        self.sampler = sampler
-        self.loss = loss
-        self.alpha = alpha
-        self.p_adjust = p_adjust
-        self.max_features = max_features
-        self.random_state = random_state
-        self.memory_budget_mb = memory_budget_mb
+        # scikit-learn's contract: every argument stored unchanged under its own name
+        params = dict(locals())
+        del params["self"]
+        for name, value in params.items():
+            setattr(self, name, value)
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
