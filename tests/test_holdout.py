@@ -460,3 +460,45 @@ def test_low_power_warning_points_at_the_users_call():
             X[:150], X_test=X[150:], y_test=y[150:]
         )
     assert {w.filename for w in rec} == {__file__}
+
+
+# One bad value per public parameter: scikit-learn's InvalidParameterError names it.
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("estimator", 3),
+        ("prefit", "yes"),
+        ("n_draws", 0),
+        ("test", "z"),
+        ("cv", "five"),
+        ("conditional", 1.5),
+        ("conditional_rows", "all"),
+        ("sampler", 2),
+        ("loss", "hinge"),
+        ("alpha", 1.0),
+        ("p_adjust", "bogus"),
+        ("max_features", 0),
+        ("random_state", "seed"),
+        ("memory_budget_mb", 0),
+    ],
+)
+def test_each_parameter_rejects_a_bad_value(param, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = design(60)
+    t = HoldoutConditionalTest(LinearRegression(), n_draws=19, p_adjust=None)
+    t.set_params(**{param: value})
+    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of Holdout"):
+        t.fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ["PermutationImportance", "InputPerturbation"])
+def test_null_rejects_an_unknown_value(cls):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import sensitivity
+
+    X, y = design(60)
+    est = getattr(sensitivity, cls)(LinearRegression(), null="heldout", n_permutations=9)
+    with pytest.raises(InvalidParameterError, match=r"'null' parameter.*'holdout'"):
+        est.fit(X, y)
