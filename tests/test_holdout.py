@@ -179,6 +179,8 @@ def test_engines_and_memory_budget_do_not_change_the_result():
     )
     pd.testing.assert_frame_equal(a.importances_, b.importances_, check_exact=False, rtol=1e-9)
     np.testing.assert_array_equal(a.importances_["p_hrt"], b.importances_["p_hrt"])
+    c = HoldoutConditionalTest(net, n_jobs=2, **kw).fit(X[:200], X_test=X[200:], y_test=y[200:])
+    pd.testing.assert_frame_equal(a.importances_, c.importances_)  # threads: same numbers
 
 
 # ---------------------------------------------------------------------- p-values and intervals
@@ -480,6 +482,7 @@ def test_low_power_warning_points_at_the_users_call():
         ("max_features", 0),
         ("random_state", "seed"),
         ("memory_budget_mb", 0),
+        ("n_jobs", 1.5),
     ],
 )
 def test_each_parameter_rejects_a_bad_value(param, value):

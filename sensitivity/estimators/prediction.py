@@ -174,6 +174,7 @@ class _HoldoutNull:
             p_adjust=self.p_adjust,
             max_features=self.max_features,
             random_state=self.random_state,
+            n_jobs=self.n_jobs,
         ).fit(X, y, X_test=X_test, y_test=y_test, **fit_params)
         self.holdout_test_ = test
         self.estimator_ = test.estimator_

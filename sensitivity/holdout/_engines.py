@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
+from .._threads import run_tasks
 from ..conditional import ConditionalModel
 from ..methods import _data as _pdata
 from ..methods.perturbation import row_losses
@@ -268,6 +269,14 @@ class _Stacked:
         return out
 
 
+def _one_column(engine, cm, seed, n_draws, in_sample, X, base, memory_budget):
+    """Mean loss increase per row and total loss per draw for one conditional model."""
+    rng = np.random.default_rng(seed)
+    draws = cm.sample(rng, n_draws) if in_sample else cm.sample(rng, n_draws, Z=X)
+    losses = engine.losses(cm.index, draws, memory_budget)
+    return (losses - base).mean(axis=0), losses.sum(axis=1)
+
+
 def holdout_losses(
     view,
     X,
@@ -280,6 +289,7 @@ def holdout_losses(
     memory_budget: int = _pdata.DEFAULT_MEMORY_BUDGET,
     method: str = "auto",
     in_sample: bool = False,
+    n_jobs: int | None = 1,
 ) -> Bunch:
     """Held-out row losses with the real inputs and with each modelled column drawn.
 
@@ -305,6 +315,10 @@ def holdout_losses(
     in_sample : bool
         Whether the conditional models were fitted on these rows ``X`` (then their in-sample
         draws are used: gaussian residuals permuted) rather than on other rows.
+    n_jobs : int or None, default=1
+        Worker threads over the variables (None: ``torch.get_num_threads()``), each with one
+        torch thread; the stacked engine (a user's ``predict``) always runs in order. Never
+        changes the result.
     method : {"auto", "piecewise", "rank_one", "stacked"}
         ``"rank_one"``: first-layer rank-one update (MLPBatch only); ``"piecewise"``: exact
         piecewise-linear evaluation of a one-hidden-layer ReLU or linear MLP (see
@@ -339,15 +353,14 @@ def holdout_losses(
             f"Unknown method {method!r}; choose 'auto', 'piecewise', 'rank_one' or 'stacked'."
         )
     base = engine.base()
-    k = len(conditional_models)
-    delta = np.empty((k, X.shape[0]))
-    draw_total = np.empty((k, n_draws))
-    for pos, cm in enumerate(conditional_models):
-        rng = np.random.default_rng(seeds[pos])
-        draws = cm.sample(rng, n_draws) if in_sample else cm.sample(rng, n_draws, Z=X)
-        losses = engine.losses(cm.index, draws, memory_budget)
-        delta[pos] = (losses - base).mean(axis=0)
-        draw_total[pos] = losses.sum(axis=1)
+    tasks = [
+        (engine, cm, seeds[pos], n_draws, in_sample, X, base, memory_budget)
+        for pos, cm in enumerate(conditional_models)
+    ]
+    # a user's predict function need not be thread-safe: the stacked engine runs in order
+    out = run_tasks(_one_column, tasks, n_jobs if method != "stacked" else 1)
+    delta = np.array([d for d, _ in out]).reshape(len(tasks), X.shape[0])
+    draw_total = np.array([t for _, t in out]).reshape(len(tasks), n_draws)
     if not (np.all(np.isfinite(base)) and np.all(np.isfinite(draw_total))):
         raise ValueError("The model's loss is not finite on the held-out rows (NaN or inf).")
     return Bunch(base=base, delta=delta, draw_total=draw_total)

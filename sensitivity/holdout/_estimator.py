@@ -116,6 +116,10 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         Seeds the folds and the draws (one independent stream per variable and fold).
     memory_budget_mb : float, default=128
         Working memory of one batched evaluation (speed only; never changes the result).
+    n_jobs : int or None, default=None
+        Worker threads over the variables, each with one torch thread (None:
+        ``torch.get_num_threads()``; a plain function or non-MLP model is evaluated in one
+        thread). Never changes the result.
 
     Attributes
     ----------
@@ -159,6 +163,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "memory_budget_mb": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
     }
     _method = "auto"  # evaluation engine of holdout_losses (benchmarks compare them)
 
@@ -179,6 +184,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         max_features: int | None = None,
         random_state=None,
         memory_budget_mb: float = 128,
+        n_jobs: int | None = None,
     ) -> None:
         # scikit-learn's contract: every argument stored unchanged under its own name
         params = dict(locals())
@@ -336,6 +342,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             memory_budget=budget,
             method=self._method,
             in_sample=self.conditional_rows == "test",
+            n_jobs=self.n_jobs,
         )
 
     def _conditional(self, Xa, names):
