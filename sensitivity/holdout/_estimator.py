@@ -91,13 +91,14 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         model was fitted on), with draws on the held-out rows (gaussian residuals resampled);
         ``"test"``: the held-out rows themselves (their inputs only, never ``y``), with
         in-sample draws (gaussian residuals permuted, so the real column is one of the equally
-        likely draws). Measured (``benchmarks/bench_holdout.py``, 'corr' design): the level of
-        HRT is 4.0-5.2 % at 0.05 for noise inputs (2,000 data sets; pooled 4.4 % "train", 4.8 % "test"); ``"train"`` gives the
-        better intervals (coverage 0.90-0.96 against 0.76-0.95: in-sample draws stay too
-        close to the real column, which biases a large CPI down). Models fitted on the training
-        rows reproduce that sample's chance relation between :math:`x_j` and the others, which
-        the network has learned too, so for a noise input the draws lower the loss slightly
-        (mean -0.004 where exact draws give 0): conservative, not anti-conservative.
+        likely draws). Measured (``benchmarks/bench_holdout.py``, 'corr' design, 2,000 data
+        sets): the HRT rejects 4.0-5.2 % of the noise inputs at 0.05 (pooled 4.4 % with
+        ``"train"``, 4.8 % with ``"test"``). ``"train"`` gives the better intervals (coverage
+        0.90-0.96 against 0.76-0.95: in-sample draws stay too close to the real column, which
+        biases a large CPI down). Models fitted on the training rows reproduce that sample's
+        chance relation between :math:`x_j` and the others, which the network has learned too,
+        so for a noise input the draws lower the loss slightly (mean -0.004 where exact draws
+        give 0): conservative, not anti-conservative.
     conditional : "auto", str, list or dict, default="auto"
         ``kinds`` of :func:`sensitivity.conditional.fit_conditional_models` (gaussian
         regression with resampled residuals; logistic for binary inputs; ...).
