@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sensitivity.conditional import fit_conditional_models
 from sensitivity.holdout import HoldoutConditionalTest, holdout_losses, prediction_view
-from sensitivity.methods.perturbation import _encode_target
+from sensitivity.methods.perturbation import encode_target
 
 
 def corr_design(n, rng):
@@ -220,7 +220,7 @@ def coverage(R):
             y[:300],
         )
         view = prediction_view(net)
-        Y, kind = _encode_target(view, ybig, len(ybig), "mse")
+        Y, kind = encode_target(view, ybig, len(ybig), "mse")
         oracle = fit_conditional_models(X, sampler={j: oracle_sampler(j) for j in range(6)})
         big = holdout_losses(view, Xbig, Y, kind, oracle, n_draws=20, seeds=list(range(6)))
         truth = big.delta.mean(axis=1)

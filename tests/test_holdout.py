@@ -23,7 +23,8 @@ from sensitivity.holdout import (
     holdout_pvalues,
     prediction_view,
 )
-from sensitivity.methods.perturbation import _encode_target, _row_losses
+from sensitivity.holdout._engines import sigmoid_form
+from sensitivity.methods.perturbation import encode_target, row_losses
 
 
 def design(n=400, seed=0):
@@ -49,7 +50,7 @@ def naive_losses(predict, X, Y, kind, cm, draws):
         Xb = X.copy()
         Xb[:, cm.index] = d
         pred = np.asarray(predict(Xb), dtype=np.float64).reshape(len(X), -1)
-        out.append(_row_losses(pred[None], Y, kind)[0].sum(-1))
+        out.append(row_losses(pred[None], Y, kind)[0].sum(-1))
     return np.array(out)
 
 
@@ -83,7 +84,7 @@ def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
         model[-1].coefs_[0][1, :2] = 0.0
     view = prediction_view(model)
     loss = "log_loss" if view.is_classifier else "mse"
-    Y, k = _encode_target(view, target[200:], len(Xte), loss)
+    Y, k = encode_target(view, target[200:], len(Xte), loss)
     cms = fit_conditional_models(Xtr)
     seeds = [11, 12, 13, 14]
     if kind == "binary":
@@ -94,7 +95,7 @@ def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
     else:
         pred = model.predict_proba if view.is_classifier else model.predict
     base_pred = np.asarray(pred(Xte), dtype=np.float64).reshape(len(Xte), -1)
-    ref_base = _row_losses(base_pred[None], Y, k)[0].sum(-1)
+    ref_base = row_losses(base_pred[None], Y, k)[0].sum(-1)
     methods = ["rank_one", "stacked"] + (
         ["piecewise"] if len(hidden) == 1 and activation in ("relu", "identity") else []
     )
@@ -114,6 +115,58 @@ def test_batched_engines_match_a_per_draw_loop(hidden, activation, kind):
         assert np.all(res.draw_total[3] == res.base.sum())  # x3 unused: no change at all
 
 
+def test_sigmoid_form_computes_the_same_function():
+    """tanh(z) = 2 sigmoid(2z) - 1 folded into the weights: same outputs to float64 rounding."""
+    torch.manual_seed(0)
+    for acts in (("tanh", "tanh"), ("tanh", "relu"), ("logistic", "tanh")):
+        layers = []
+        for i, a in enumerate(acts):
+            layers += [
+                torch.nn.Linear(5 if i == 0 else 7, 7),
+                {"tanh": torch.nn.Tanh(), "relu": torch.nn.ReLU(), "logistic": torch.nn.Sigmoid()}[
+                    a
+                ],
+            ]
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(7, 2)).double()
+        batch = prediction_view(net)
+        folded = sigmoid_form(batch)
+        assert "tanh" not in folded.activations
+        X = torch.randn(50, 5, dtype=torch.float64) * 3
+        np.testing.assert_allclose(
+            folded.forward(X).numpy()[0], net(X).detach().numpy(), rtol=1e-12, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("act", [torch.nn.Tanh, torch.nn.Sigmoid])
+def test_float32_rank_one_matches_a_float64_loop_to_stated_tolerance(act):
+    """A float32 torch MLP is evaluated in float32 (the sigmoid form for tanh): draw totals
+    within 1e-5 relative, and per-row deltas within 1e-5 of the loss scale, of a float64
+    per-draw loop."""
+    X, y = design(400, seed=2)
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 50), act(), torch.nn.Linear(50, 1))
+    view = prediction_view(net)
+    assert view.dtype == torch.float32
+    Xte = X[200:]
+    Y, k = encode_target(view, y[200:], len(Xte), "mse")
+    cms = fit_conditional_models(X[:200])
+    res = holdout_losses(view, Xte, Y, k, cms, n_draws=30, seeds=[1, 2, 3, 4])
+    net64 = net.double()
+
+    def pred(Z):
+        with torch.no_grad():
+            return net64(torch.as_tensor(Z)).numpy()
+
+    ref_base = row_losses(pred(Xte)[None], Y, k)[0].sum(-1)
+    scale = ref_base.mean()
+    np.testing.assert_allclose(res.base, ref_base, rtol=1e-5, atol=1e-5 * scale)
+    for pos, cm in enumerate(cms):
+        draws = cm.sample(np.random.default_rng(pos + 1), 30, Z=Xte)
+        ref = naive_losses(pred, Xte, Y, k, cm, draws)
+        np.testing.assert_allclose(res.draw_total[pos], ref.sum(1), rtol=1e-5)
+        np.testing.assert_allclose(res.delta[pos], (ref - ref_base).mean(0), atol=1e-5 * scale)
+
+
 def test_engines_and_memory_budget_do_not_change_the_result():
     X, y = design(300)
     net = fit_quiet(
@@ -126,6 +179,8 @@ def test_engines_and_memory_budget_do_not_change_the_result():
     )
     pd.testing.assert_frame_equal(a.importances_, b.importances_, check_exact=False, rtol=1e-9)
     np.testing.assert_array_equal(a.importances_["p_hrt"], b.importances_["p_hrt"])
+    c = HoldoutConditionalTest(net, n_jobs=2, **kw).fit(X[:200], X_test=X[200:], y_test=y[200:])
+    pd.testing.assert_frame_equal(a.importances_, c.importances_)  # threads: same numbers
 
 
 # ---------------------------------------------------------------------- p-values and intervals
@@ -327,3 +382,126 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+# ---------------------------------------------------------------------- null="holdout"
+@pytest.mark.parametrize("cls", ["PermutationImportance", "InputPerturbation"])
+def test_null_holdout_routes_to_the_direct_test(cls):
+    import sensitivity
+
+    X, y = design(300, seed=4)
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(10,), max_iter=300, random_state=0), X[:150], y[:150]
+    )
+    est = getattr(sensitivity, cls)(
+        net, prefit=True, null="holdout", n_permutations=99, random_state=3
+    ).fit(X[:150], X_test=X[150:], y_test=y[150:])
+    direct = HoldoutConditionalTest(net, prefit=True, n_draws=99, random_state=3).fit(
+        X[:150], X_test=X[150:], y_test=y[150:]
+    )
+    pd.testing.assert_frame_equal(est.importances_, direct.importances_)
+    assert est.importances_["rank"].is_monotonic_increasing
+    text = est.summary()
+    assert "null='holdout'" in text and "holdout randomization test, 99 conditional" in text
+    assert "model not refitted" in text
+    keep = direct.get_support()
+    np.testing.assert_array_equal(est.get_support(), keep)
+    assert est.transform(X[:5]).shape == (5, int(keep.sum()))
+    # not prefit, no test set: cross-fitting, as the direct test does it
+    unfit = MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cross = getattr(sensitivity, cls)(
+            unfit, null="holdout", n_permutations=19, p_adjust=None, random_state=5
+        ).fit(X, y)
+        ref = HoldoutConditionalTest(unfit, n_draws=19, p_adjust=None, random_state=5).fit(X, y)
+    pd.testing.assert_frame_equal(cross.importances_, ref.importances_)
+    assert cross.holdout_test_.mode_ == "cross-fitting"
+
+
+def test_null_holdout_errors_for_incompatible_uses():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sensitivity import Olden, PermutationImportance
+
+    X, y = design(200)
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0), X[:100], y[:100]
+    )
+    kw = dict(prefit=True, null="holdout", n_permutations=19, p_adjust=None)
+    with pytest.raises(ValueError, match="prefit=True needs held-out rows"):
+        PermutationImportance(net, **kw).fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="X_test and y_test are only used with null='holdout'"):
+        PermutationImportance(net, prefit=True).fit(X[:100], y[:100], X_test=X[100:])
+    with pytest.raises(ValueError, match="set n_bootstrap=0"):
+        PermutationImportance(net, n_bootstrap=9, **kw).fit(X[:100], X_test=X, y_test=y)
+    with pytest.raises(ValueError, match="needs n_permutations >= 1"):
+        PermutationImportance(net, **{**kw, "n_permutations": 0}).fit(X, X_test=X, y_test=y)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    with pytest.raises(TypeError, match="Sequential cannot be refitted by this test"):
+        PermutationImportance(module, null="holdout", n_permutations=19).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'null' parameter of Olden"):
+        Olden(net, prefit=True, null="holdout").fit(X, y)
+
+
+def test_low_power_warning_points_at_the_users_call():
+    from sensitivity import PermutationImportance
+    from sensitivity.conditional import LowPowerWarning
+
+    X, y = design(300, seed=6)
+    X[:, 2] = X[:, 0] + 0.05 * np.random.default_rng(0).normal(size=300)  # R^2 about 0.998
+    net = fit_quiet(
+        MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0), X[:150], y[:150]
+    )
+    kw = dict(prefit=True, p_adjust=None, random_state=0)
+    with pytest.warns(LowPowerWarning, match="is nearly determined") as rec:
+        HoldoutConditionalTest(net, n_draws=19, **kw).fit(X[:150], X_test=X[150:], y_test=y[150:])
+    assert {w.filename for w in rec} == {__file__}
+    with pytest.warns(LowPowerWarning, match="is nearly determined") as rec:
+        PermutationImportance(net, null="holdout", n_permutations=19, **kw).fit(
+            X[:150], X_test=X[150:], y_test=y[150:]
+        )
+    assert {w.filename for w in rec} == {__file__}
+
+
+# One bad value per public parameter: scikit-learn's InvalidParameterError names it.
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("estimator", 3),
+        ("prefit", "yes"),
+        ("n_draws", 0),
+        ("test", "z"),
+        ("cv", "five"),
+        ("conditional", 1.5),
+        ("conditional_rows", "all"),
+        ("sampler", 2),
+        ("loss", "hinge"),
+        ("alpha", 1.0),
+        ("p_adjust", "bogus"),
+        ("max_features", 0),
+        ("random_state", "seed"),
+        ("memory_budget_mb", 0),
+        ("n_jobs", 1.5),
+    ],
+)
+def test_each_parameter_rejects_a_bad_value(param, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = design(60)
+    t = HoldoutConditionalTest(LinearRegression(), n_draws=19, p_adjust=None)
+    t.set_params(**{param: value})
+    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of Holdout"):
+        t.fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ["PermutationImportance", "InputPerturbation"])
+def test_null_rejects_an_unknown_value(cls):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import sensitivity
+
+    X, y = design(60)
+    est = getattr(sensitivity, cls)(LinearRegression(), null="heldout", n_permutations=9)
+    with pytest.raises(InvalidParameterError, match=r"'null' parameter.*'holdout'"):
+        est.fit(X, y)

@@ -39,9 +39,12 @@ __all__ = [
     "CENTRED_RATIO",
     "DEFAULT_NOISE_LEVELS",
     "MIV_PERTURBATIONS",
+    "encode_target",
     "input_perturbation",
     "miv",
     "permutation",
+    "resolve_loss",
+    "row_losses",
 ]
 
 MIV_PERTURBATIONS = ("multiplicative", "additive")
@@ -203,7 +206,7 @@ def _warn_multiplicative(X: np.ndarray, names, mean: np.ndarray, sd: np.ndarray)
 
 
 # ---------------------------------------------------------------------- losses
-def _resolve_loss(model, loss: str) -> str:
+def resolve_loss(model, loss: str) -> str:
     if loss not in ("auto", "mse", "log_loss"):
         raise ValueError(f"Unknown loss {loss!r}; choose 'auto', 'mse' or 'log_loss'.")
     classifier = bool(getattr(model, "is_classifier", False))
@@ -252,7 +255,7 @@ def _integer_labels(y: np.ndarray, k: int) -> bool:
     return bool(np.all(yf == np.round(yf)) and yf.min() >= 0 and yf.max() < k)
 
 
-def _encode_target(model, y, n: int, loss: str) -> tuple[np.ndarray, str]:
+def encode_target(model, y, n: int, loss: str) -> tuple[np.ndarray, str]:
     """The target as a float array ``(n, n_outputs)`` and the row loss to compare it with.
 
     The loss kind is ``"mse"``, ``"binary"`` (log-loss of each output as a separate
@@ -297,7 +300,7 @@ def _kind(loss: str, log_kind: str) -> str:
 _EPS = np.finfo(np.float64).eps
 
 
-def _row_losses(pred: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+def row_losses(pred: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
     """Per-row, per-output loss ``(B, r, n_out)`` of predictions ``(B, r, n_out)``."""
     if loss == "mse":
         return (pred - Y) ** 2
@@ -362,14 +365,8 @@ def input_perturbation(
         Noise draws per level.
     loss : {"auto", "mse", "log_loss"}
     random_state : int, RandomState or None
-    memory_budget_mb : float, optional
-        Working memory (MiB) of the chunks in flight (default 256); never changes a result.
-    n_jobs : int, optional
-        Worker threads over chunks of rows (None: ``torch.get_num_threads()``).
-    progress : bool, optional
-        Show a tqdm bar (None: only for long computations).
-    memory_budget : int, optional
-        Deprecated: the budget in bytes.
+    memory_budget_mb, n_jobs, progress, memory_budget
+        Performance settings, as in :func:`miv` (they never change a result).
 
     Returns
     -------
@@ -390,10 +387,10 @@ def input_perturbation(
     if levels.size == 0 or not np.all(np.isfinite(levels)) or np.any(levels <= 0):
         raise ValueError(f"noise_levels must be positive numbers; got {noise_levels!r}.")
     _check_repeats(n_repeats)
-    loss = _resolve_loss(model, loss)
+    loss = resolve_loss(model, loss)
     Xa, _ = check_data(X, n_features=_n_features(model), feature_names=_feature_names(model))
     n, p = Xa.shape
-    Y, kind = _encode_target(model, y, n, loss)
+    Y, kind = encode_target(model, y, n, loss)
     sd = Xa.std(axis=0, ddof=1)
     eps = check_random_state(random_state).standard_normal((n_repeats, n))
     L, R = levels.size, n_repeats
@@ -413,7 +410,7 @@ def input_perturbation(
         Xa,
         cols,
         values,
-        lambda pred, i: _row_losses(pred, Y[i], kind),
+        lambda pred, i: row_losses(pred, Y[i], kind),
         memory_budget_mb=_budget(memory_budget_mb, memory_budget),
         n_jobs=n_jobs,
         progress=progress,
@@ -460,7 +457,7 @@ def _loss_scorer(loss: str, n_networks: int, n_out: int):
     keys = [f"{b}:{k}" for b in range(n_networks) for k in range(n_out)]
 
     def scorer(estimator: _FrozenModel, X, Y) -> dict[str, float]:
-        per = _row_losses(estimator.predict_all(X), np.asarray(Y), loss).mean(axis=1)
+        per = row_losses(estimator.predict_all(X), np.asarray(Y), loss).mean(axis=1)
         flat = (-per).ravel()  # score = -loss, so that importance = increase of the loss
         return {key: float(v) for key, v in zip(keys, flat, strict=True)}
 
@@ -524,10 +521,10 @@ def permutation(
     Journal of Machine Learning Research 20(177), 1-81.
     """
     _check_repeats(n_repeats)
-    loss = _resolve_loss(model, loss)
+    loss = resolve_loss(model, loss)
     Xa, _ = check_data(X, n_features=_n_features(model), feature_names=_feature_names(model))
     n, p = Xa.shape
-    Y, kind = _encode_target(model, y, n, loss)
+    Y, kind = encode_target(model, y, n, loss)
     B, k = batch_size(model), _n_outputs(model)
     scorer, keys = _loss_scorer(kind, B, k)
     frozen = _FrozenModel(model, _budget(memory_budget_mb, memory_budget))
