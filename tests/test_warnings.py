@@ -142,22 +142,13 @@ def test_integrated_gradients_gap_estimator(data):
     _points_here(UserWarning, "completeness gap", lambda: est.local_attributions(X))
 
 
-# ---------------------------------------------------------------------- other modules (to fix)
-def _fixed_stacklevel(where: str, level: int, reaches: str):
-    """Expected failure: ``sensitivity/<where>`` warns with ``stacklevel=<level>``, which
-    attributes the warning to ``<reaches>`` instead of the user's call."""
-    reason = f"sensitivity/{where}: stacklevel={level} points at {reaches}"
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-@_fixed_stacklevel("methods/perturbation.py:195", 3, "estimators/functions.py")
+# ---------------------------------------------------------------------- other modules
 def test_miv_on_centred_variables_plain_function(data):
     X, _, relu, _ = data
     Xs = X - X.mean(axis=0)
     _points_here(UserWarning, "centred near zero", lambda: sensitivity.miv(relu, Xs))
 
 
-@_fixed_stacklevel("methods/perturbation.py:195", 3, "estimators/prediction.py")
 def test_miv_on_centred_variables_estimator(data):
     X, y, relu, _ = data
     Xs = X - X.mean(axis=0)

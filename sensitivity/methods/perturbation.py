@@ -17,7 +17,6 @@ the copies reuse one product ``X W_1`` per chunk of rows, and the chunks run in 
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -26,6 +25,7 @@ from sklearn.inspection import permutation_importance as _sk_permutation_importa
 from sklearn.utils import Bunch, check_random_state
 
 from .._config import budget_bytes
+from .._warnings import warn
 from ..network import MLPBatch
 from ._data import (
     batch_size,
@@ -185,23 +185,21 @@ def _warn_multiplicative(X: np.ndarray, names, mean: np.ndarray, sd: np.ndarray)
     zero = np.mean(X == 0, axis=0) > ZERO_FRACTION
     if zero.any():
         cols = [names[j] for j in np.flatnonzero(zero)]
-        warnings.warn(
+        warn(
             f"Most values of {cols} are zero: a multiplicative perturbation leaves them "
             "unchanged, so their MIV reflects only the few non-zero rows. Consider "
             'perturbation="additive".',
             UserWarning,
-            stacklevel=3,
         )
     centred = (np.abs(mean) < CENTRED_RATIO * sd) & ~zero
     if centred.any():
         cols = [names[j] for j in np.flatnonzero(centred)]
-        warnings.warn(
+        warn(
             f"Variable(s) {cols} are centred near zero (|mean| < {CENTRED_RATIO} sd): the "
             "multiplicative MIV scales with the mean, not with the effect, and can rank such "
             "variables arbitrarily (see the MIV page of the documentation). Use "
             'perturbation="additive".',
             UserWarning,
-            stacklevel=3,
         )
 
 
