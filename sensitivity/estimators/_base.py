@@ -76,6 +76,8 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         independent of the others). ``"response"``: Olden & Jackson's (2002) permutation of
         ``y``, a *global* test that any input matters, reported as one p-value (no
         per-variable p-values or stars). See :mod:`sensitivity.inference.engine`.
+        ``PermutationImportance`` and ``InputPerturbation`` also take ``"holdout"``: the
+        held-out conditional test of the fitted model, without refitting (their docstrings).
     n_init : int, default=1
         Networks trained from random initial weights on the real data; the best is kept with
         its initial weights. 1 keeps the observed and null networks exchangeable (exact test);
