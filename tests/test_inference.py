@@ -35,6 +35,8 @@ def _net(**kw):
 
 
 def _fit(cls, X, y, **kw):
+    """A fast test: fixed penalty unless the test is about its cross-validation."""
+    kw.setdefault("train_alpha", 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return cls(_net(), train_params=FAST, **kw).fit(X, y)
@@ -218,14 +220,14 @@ def test_null_pvalues_are_roughly_uniform_when_y_is_noise():
 def test_dask_backend_gives_the_same_pvalues(friedman):
     distributed = pytest.importorskip("distributed")
     X, y = friedman
-    kw = {"n_permutations": 6, "random_state": 0, "n_jobs": 2}
+    kw = {"n_permutations": 6, "random_state": 0, "n_jobs": 2, "train_alpha": 1.0}
     params = {**FAST, "chunk_size": 3}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         local = Olden(_net(), train_params=params, **kw).fit(X, y)
         with (
             distributed.LocalCluster(
-                processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+                processes=True, n_workers=1, threads_per_worker=2, dashboard_address=None
             ) as cluster,
             distributed.Client(cluster),
             joblib.parallel_config(backend="dask"),
@@ -276,7 +278,7 @@ def test_dtype_may_be_given_by_name(friedman):
     a = _fit(Olden, X, y, n_permutations=9, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        b = Olden(_net(), n_permutations=9, random_state=0,
+        b = Olden(_net(), n_permutations=9, random_state=0, train_alpha=1.0,
                   train_params={**FAST, "dtype": "float32"}).fit(X, y)  # fmt: skip
     pd.testing.assert_frame_equal(a.importances_, b.importances_)
 
@@ -349,7 +351,7 @@ def test_per_variable_penalties_come_from_the_grid_and_fixed_alpha_is_kept(fried
     from sensitivity.inference.batched import CV_ALPHA_GRID
 
     X, y = friedman
-    sa = _fit(Olden, X, y, n_permutations=3, random_state=0)
+    sa = _fit(Olden, X, y, n_permutations=3, random_state=0, train_alpha="cv")
     assert sa.network_["alpha"] in CV_ALPHA_GRID
     assert "CV" in sa.network_["penalty"]
     # estimator_ describes the weights it holds: the penalty the trainer used
@@ -364,7 +366,7 @@ def test_per_variable_penalties_come_from_the_grid_and_fixed_alpha_is_kept(fried
 
 def test_report_shows_the_analysed_and_the_users_fit(friedman):
     X, y = friedman
-    sa = _fit(Olden, X, y, n_permutations=3, random_state=0)
+    sa = _fit(Olden, X, y, n_permutations=3, random_state=0, train_alpha="cv")
     fit = sa.network_["fit"]
     assert fit["analysed"]["train"] == pytest.approx(sa.estimator_.score(X, y), abs=1e-4)
     assert 0 < fit["analysed"]["cv"] <= 1 and fit["user"]["train"] is not None
