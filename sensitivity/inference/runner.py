@@ -129,30 +129,10 @@ def analyse_model(
     null = config.null
     if streams is None:
         streams = seed_streams(config.random_state)
-    spec = None
-    if settings.trainer in ("auto", "batched"):
-        try:
-            spec = adapters.training_spec(user_model)
-        except TypeError:
-            if settings.trainer == "batched":
-                raise
+    spec = _training_spec(user_model, settings.trainer)
     is_clf = spec.is_classifier if spec is not None else adapters.is_classifier_model(user_model)
     y_arr = check_target(y, is_classifier=is_clf)
-    conditional_models = None
-    if config.null == "conditional" and X.shape[1] == 1:
-        # nothing to condition on: the conditional distribution is the marginal one
-        config = dataclasses.replace(config, null="variable")
-    elif config.null == "conditional" and config.n_permutations:
-        from ..conditional import fit_conditional_models
-
-        conditional_models = fit_conditional_models(
-            X,
-            kinds=config.conditional_kinds,
-            sampler=config.conditional_sampler,
-            feature_names=feature_names,
-        )
-    elif config.null == "variable" and config.n_permutations:
-        _warn_correlated(X, feature_names)
+    config, conditional_models = _prepare_null(config, X, feature_names)
     bar, update = _progress(config.verbose, desc)
     try:
         if spec is not None:
@@ -196,6 +176,48 @@ def analyse_model(
     result.info["trainer"] = "batched" if spec is not None else "estimator"
     result.info["init_loss"] = refitter.init_loss
     result.info["hypothesis"] = HYPOTHESES[null] if config.n_permutations else None
+    estimator, network = _describe_fits(
+        result, refitter, spec, user_model, X, y, settings, is_clf, X_user
+    )
+    _warn_fit_gap(network)
+    return result, estimator, network
+
+
+def _training_spec(user_model, trainer: str):
+    """The batched trainer's spec of the user's architecture, or None for the clone refitter."""
+    if trainer not in ("auto", "batched"):
+        return None
+    try:
+        return adapters.training_spec(user_model)
+    except TypeError:
+        if trainer == "batched":
+            raise
+        return None
+
+
+def _prepare_null(config: InferenceConfig, X: np.ndarray, feature_names):
+    """The null actually tested and the conditional models it needs (one input: the
+    conditional law is the marginal one, so the marginal permutation is used)."""
+    if config.null == "conditional" and X.shape[1] == 1:
+        return dataclasses.replace(config, null="variable"), None
+    if config.null == "conditional" and config.n_permutations:
+        from ..conditional import fit_conditional_models
+
+        models = fit_conditional_models(
+            X,
+            kinds=config.conditional_kinds,
+            sampler=config.conditional_sampler,
+            feature_names=feature_names,
+        )
+        return config, models
+    if config.null == "variable" and config.n_permutations:
+        _warn_correlated(X, feature_names)
+    return config, None
+
+
+def _describe_fits(result, refitter, spec, user_model, X, y, settings, is_clf, X_user):
+    """The analysed network as a copy of the user's model, and the report's description of
+    the analysed and the user's fits (training and cross-validated scores)."""
     metric = "accuracy" if is_clf else "R^2"
     if spec is not None:
         weights = result.network.numpy_weights()
@@ -222,8 +244,7 @@ def analyse_model(
         "metric": metric,
         "fit": {"analysed": analysed, "user": user},
     }
-    _warn_fit_gap(network)
-    return result, estimator, network
+    return estimator, network
 
 
 def _analysed_copy(user_model, weights, alpha: float, loss):
