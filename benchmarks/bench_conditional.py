@@ -5,7 +5,9 @@ Designs (n rows, 6 inputs unless said; "noise" = inputs with no effect on y give
 * ``logistic``: P(y=1) = sigmoid(1.5 x1 - x2 + x3^2 - 1), noise x4-x6 (a classifier);
 * ``interaction``: y = x1 x2 + N(0, 0.5^2), noise x3-x6;
 * ``correlated``: y = x1 + x3 + N(0, 1), x2 no effect but corr(x1, x2) = 0.8, noise x2, x4-x6;
-* ``toeplitz``: corr(x_i, x_k) = 0.8^|i-k|, y = x1 - x3 + 0.5 x5 + N(0, 1), noise x2, x4, x6.
+* ``toeplitz``: corr(x_i, x_k) = 0.8^|i-k|, y = x1 - x3 + 0.5 x5 + N(0, 1), noise x2, x4, x6;
+* power designs at n = 300: ``interaction300`` (as ``interaction``) and ``sin300``:
+  y = sin(3 x1) + N(0, 0.5^2), noise x2-x6.
 
 For each data set one test (``n_permutations`` networks per variable, relu MLP with 10 hidden
 units, the package's defaults: conditional null, per-variable cross-validated penalty) is run,
@@ -55,6 +57,12 @@ def _design(name: str, rng: np.random.Generator):
     if name == "interaction":
         X = rng.normal(size=(N, P))
         return X, X[:, 0] * X[:, 1] + 0.5 * rng.normal(size=N), [0, 1]
+    if name == "interaction300":  # the power design of the issue: n = 300
+        X = rng.normal(size=(300, P))
+        return X, X[:, 0] * X[:, 1] + 0.5 * rng.normal(size=300), [0, 1]
+    if name == "sin300":  # a sin(3 x) main effect, n = 300
+        X = rng.normal(size=(300, P))
+        return X, np.sin(3 * X[:, 0]) + 0.5 * rng.normal(size=300), [0]
     if name == "correlated":
         X = rng.normal(size=(N, P))
         X[:, 1] = 0.8 * X[:, 0] + 0.6 * X[:, 1]
