@@ -259,6 +259,7 @@ def run_test(
         extra = _variable_draws(config, X, rng_null, conditional_models, 1)
         if hasattr(refitter, "set_variable_penalties"):
             refitter.set_variable_penalties(np.vstack(extra))
+            info["variable_alpha"] = refitter.variable_alpha
         draws = _variable_draws(config, X, rng_null, conditional_models, n_perm)
         cols = np.repeat(np.arange(p), n_perm + 1)
         values = np.concatenate([np.vstack([X[:, j], d]) for j, d in enumerate(draws)])
