@@ -22,8 +22,11 @@ Nulls
     ``H0_j: y`` independent of ``x_j`` given the other inputs. For each variable ``j``,
     ``n_permutations`` copies of ``x_j`` are drawn from a model of ``x_j`` given the other
     inputs (:mod:`sensitivity.conditional`), a network is retrained on each, and variable
-    ``j``'s statistic is compared with those of the retrained networks. Valid when other inputs
-    matter and inputs are correlated, to the extent that the conditional model is right.
+    ``j``'s statistic is compared with those of the retrained networks. One extra draw per
+    variable sets the penalty of its networks (cross-validated on the data with that draw) and
+    the rows its networks are evaluated on (data-based statistics), so the real network is
+    treated exactly as its null networks. Valid when other inputs matter and inputs are
+    correlated, to the extent that the conditional model is right.
 ``"variable"``
     As above but ``x_j`` is permuted marginally: valid only for inputs independent of the
     others (a correlated input with no effect of its own is flagged).
