@@ -173,10 +173,24 @@ def _fixed_penalty(cls):
 def test_analyze_with_a_test_writes_null_distribution_figures(csv, tmp_path, capsys, monkeypatch):
     for name in ("Dimopoulos", "MIV"):
         monkeypatch.setattr(sensitivity, name, _fixed_penalty(getattr(sensitivity, name)))
+    # each panel's "observed" line is the statistic its p-value was computed from
+    import sensitivity.plotting as plotting
+
+    panels = []
+    real_plot = plotting.plot_null_distribution
+
+    def spy(null, observed, **kw):
+        p, tail = kw["p_value"], np.abs if kw["two_sided"] else np.asarray
+        expected = (1 + np.sum(tail(np.asarray(null)) >= tail(observed))) / (1 + len(null))
+        panels.append((p, expected))
+        return real_plot(null, observed, **kw)
+
+    monkeypatch.setattr(plotting, "plot_null_distribution", spy)
     out = tmp_path / "tested"
     args = ["analyze", str(csv), "--target", "y", "--method", "dimopoulos,miv"]
     args += ["--hidden", "4", "--permutations", "19", "--null", "variable"]
     assert main([*args, "--out", str(out), "--quiet"]) == 0
+    assert panels and all(p == pytest.approx(e) for p, e in panels), panels
     for name in ("dimopoulos", "miv"):
         table = pd.read_csv(out / f"{name}.csv", index_col="variable")
         assert table["p_value"].between(1 / 20, 1).all()

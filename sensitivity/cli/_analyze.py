@@ -42,7 +42,11 @@ def _null_figures(sa, name: str, out: Path) -> list[Path]:
     names = [str(v) for v in sa.feature_names_in_]
     if null.ndim != 2 or null.shape[1] != len(names):
         return []
-    observed = np.asarray(sa.statistics_["importance"], dtype=float).reshape(-1, null.shape[1])[0]
+    # the statistic the p-value compares with the null: for the per-variable nulls that of
+    # variable j's own block (its penalty and evaluation rows), not the analysed network's
+    tested = (sa.inference_ or {}).get("tested_statistic")
+    source = sa.statistics_["importance"] if tested is None else tested
+    observed = np.asarray(source, dtype=float).reshape(-1, null.shape[1])[0]
     frame = sa.importances_
     if frame.index.nlevels > 1:
         frame = frame.xs(frame.index.get_level_values(0)[0], level=0)

@@ -115,6 +115,10 @@ _ATTRIBUTES_DOC = """estimator_ : estimator
     null_distribution_ : ndarray or None
         The statistics of the networks trained under the null (per variable for the
         per-variable nulls: ``(n_permutations, n_outputs, n_features)``); None without a test.
+        With a per-variable null they are compared with ``inference_["tested_statistic"]``,
+        the statistic of the network trained on the real data *within variable j's block*
+        (the block's penalty ``inference_["variable_alpha"][j]`` and evaluation rows), which
+        can differ from the analysed network's ``importance``.
     bootstrap_distribution_ : ndarray or None
     global_test_ : dict or None
         ``null="response"``: the global p-value (min-p over variables) and, for replication
