@@ -116,9 +116,6 @@ R2_WARN = 0.95
 """Above this fit the drawn column is close to the real one and a test has little power."""
 
 _R2_EXACT = 1.0 - 1e-9
-#: In-sample gaussian draws keep the real column's fitted values and residual norm exactly
-#: (see the module docstring); False restores the raw permuted residuals (benchmarks only).
-_PROJECT_IN_SAMPLE = True
 
 
 def _orthonormal_basis(A: np.ndarray) -> np.ndarray:
@@ -278,14 +275,13 @@ class ConditionalModel:
             m = mean.shape[0]
             if self.kind == "gaussian-normal":
                 noise = self.noise_sd * rng.standard_normal((n_draws, m))
-                if Z is None and _PROJECT_IN_SAMPLE:
+                if Z is None:
                     noise = self._match_residual(noise)
                 return mean + noise
             res = self._residuals
             if Z is None:
                 noise = rng.permuted(np.broadcast_to(res, (n_draws, m)), axis=1)
-                if _PROJECT_IN_SAMPLE:
-                    noise = self._match_residual(noise)
+                noise = self._match_residual(noise)
             else:
                 idx = rng.integers(0, self.n_train, size=(n_draws, m))
                 noise = res[idx] * self.new_row_scale

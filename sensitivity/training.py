@@ -57,7 +57,6 @@ import math
 import platform
 import sys
 import types
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,6 +67,7 @@ from ._config import DEFAULT_MEMORY_BUDGET_MB, check_memory_budget_mb
 from ._lbfgs import _lbfgs
 from ._objective import _Problem, _VarProProblem
 from ._threads import n_workers, run_tasks
+from ._warnings import warn
 
 __all__ = [
     "DEFAULTS",
@@ -468,12 +468,11 @@ def train_networks(
         itemsize=torch.finfo(dtype).bits // 8,
     )
     if need > budget:
-        warnings.warn(
+        warn(
             f"One block of {min(block, B)} networks needs about {need:.0f} MiB, more than "
             f"memory_budget_mb={budget:g}; it runs anyway (a smaller block_size lowers the "
             "memory, but changes the floating-point rounding of the results).",
             UserWarning,
-            stacklevel=2,
         )
     in_flight = max(1, int(budget // max(need, 1e-9)))
     if chunk_size is not None:

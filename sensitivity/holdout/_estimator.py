@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import os
-import sys
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -348,20 +345,15 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _conditional(self, Xa, names):
         where = "held-out" if self.conditional_rows == "test" else "training"
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                models = fit_conditional_models(
-                    Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
-                )
+        try:  # its warnings point at the user's call (sensitivity._warnings)
+            return fit_conditional_models(
+                Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
+            )
         except ValueError as err:
             raise ValueError(
                 f"Conditional models on the {where} rows (conditional_rows="
                 f"{self.conditional_rows!r}): {err}"
             ) from err
-        for w in caught:  # again, pointing at the user's call (and under the user's filters)
-            warnings.warn(w.message, w.category, stacklevel=_user_stacklevel())
-        return models
 
     def _folds(self, Xa, y_arr, rs) -> list:
         """The cross-fitting splits; each row held out at most once."""
@@ -534,21 +526,6 @@ class _HoldoutResult(SensitivityResult):
     def describe(self) -> list[tuple[str, str]]:
         rows = super().describe()
         return [("Test", self.test_line) if k == "Test" else (k, v) for k, v in rows]
-
-
-_INTERNAL = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
-    os.path.dirname(os.path.abspath(inspect.getfile(BaseEstimator))) + os.sep,
-)
-
-
-def _user_stacklevel() -> int:
-    """``stacklevel`` for a ``warnings.warn`` in the caller that names the first frame outside
-    this package and scikit-learn (whose ``_fit_context`` wraps ``fit``): the user's call."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_INTERNAL):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _is_sklearn(model) -> bool:
