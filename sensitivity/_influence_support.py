@@ -1,6 +1,6 @@
 """Helpers of :class:`sensitivity.influence.SampleInfluence` that are not formulas: the targets
 as the training loss sees them, the polish of the fitted weights, the ranked result frames,
-warnings that point at the user's code, and the thread setting of small computations."""
+and the thread setting of small computations."""
 
 from __future__ import annotations
 
@@ -18,17 +18,11 @@ from sklearn.pipeline import Pipeline
 from . import adapters
 from ._config import check_memory_budget_mb
 from ._threads import one_intra_op_thread
-from ._warnings import warn
 from .methods import influence as _inf
 
 SMALL_PROBLEM = 5_000_000
 """Largest ``n_rows * n_params`` computed with one torch intra-op thread (see
 :func:`threads_for`)."""
-
-
-def warn_user(message: str, category: type[Warning]) -> None:
-    """``warnings.warn`` attributed to the user's call (:func:`sensitivity._warnings.warn`)."""
-    warn(message, category)
 
 
 @contextlib.contextmanager

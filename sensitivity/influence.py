@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _influence_support as _sup
 from . import adapters
 from ._influence_plots import plot_influence, plot_self_influence
+from ._warnings import warn
 from .methods import influence as _inf
 from .methods.influence_solvers import cg_solve, eigen_pseudo_inverse
 
@@ -274,7 +275,7 @@ class SampleInfluence(BaseEstimator):
                 self._polish(1000 if self.polish is True else int(self.polish))
             self._gradients()
             if self.stationarity_ratio_ > self.stationarity_tol:
-                _sup.warn_user(
+                warn(
                     "The network is not at a stationary point of its penalised training "
                     f"objective (alpha={self.alpha_:g}): ||grad J|| = {self.gradient_norm_:.3g}, "
                     f"{self.stationarity_ratio_:.3g} times the gradient one training row adds "
@@ -321,7 +322,7 @@ class SampleInfluence(BaseEstimator):
                 "damped, approximate objective)."
             )
         if self.alpha_ == 0:
-            _sup.warn_user(
+            warn(
                 f"The model has no L2 penalty (alpha=0): the influences use the Hessian damped "
                 f"by {self.damping:g}, an approximation of leave-one-out retraining.",
                 UserWarning,
@@ -412,7 +413,7 @@ class SampleInfluence(BaseEstimator):
             return self._eig.solve(B)
         res = cg_solve(self._matvec, B, tol=self.cg_tol, max_iter=self.cg_max_iter)
         if not res.converged:
-            _sup.warn_user(
+            warn(
                 f"Conjugate gradients stopped after {res.n_iter} iterations with relative "
                 f"residual up to {float(res.residual.max()):.3g} (cg_tol={self.cg_tol:g}); "
                 "raise cg_max_iter or damping.",
