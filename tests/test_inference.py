@@ -422,3 +422,52 @@ def test_an_untrained_torch_module_gets_a_clear_error():
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(TypeError, match="prefit=True"):
         Olden(net, n_permutations=3).fit(X, X[:, 0])
+
+
+@pytest.fixture(scope="module")
+def lone_sine():
+    """y = sin(3 x0) + noise: x0 carries the whole signal, x1 and x2 are noise."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 3))
+    return X, np.sin(3 * X[:, 0]) + 0.3 * rng.normal(size=150)
+
+
+def _sine_test(X, y, train_alpha, **kw):
+    net = MLPRegressor(hidden_layer_sizes=(8,), max_iter=50)
+    return Olden(net, n_permutations=5, random_state=0, train_alpha=train_alpha,
+                 train_params=FAST, **kw)  # fmt: skip
+
+
+def test_cv_warns_when_a_variable_alone_carries_the_signal(lone_sine):
+    X, y = lone_sine
+    with pytest.warns(UserWarning, match=r"Without x0 the cross-validated penalty") as rec:
+        sa = _sine_test(X, y, "cv").fit(X, y)
+    assert sa.inference_["variable_alpha"][0] == 30.0 > sa.network_["alpha"]
+    # the noise inputs keep a penalty the data choose with the sine present: no warning for them
+    assert not any("x1" in str(w.message).split(" the ")[0] for w in rec)
+
+
+def test_bootstrap_undersmooths_a_cross_validated_penalty_only(friedman):
+    from sensitivity import Dimopoulos
+
+    X, y = friedman
+    cv = _fit(Dimopoulos, X, y, n_bootstrap=9, random_state=0, train_alpha="cv", statistic="mean")
+    alpha = cv.network_["alpha"]
+    assert cv.inference_["bootstrap_alpha"] == pytest.approx(alpha / 10)
+    assert "undersmoothed" in cv.network_["penalty"]
+    # the analysed network keeps the cross-validated penalty (it is not a bootstrap network)
+    assert cv.estimator_.get_params()["alpha"] == alpha
+    ref = cv.inference_["bootstrap_reference"]
+    assert not np.allclose(ref, cv.statistics_["importance"])
+    # the interval: percentiles of the bootstrap networks (the reference centres "basic"/"bc")
+    lo, hi = bootstrap_interval(cv.bootstrap_distribution_, 0.05)
+    frame = cv.importances_.reindex(list(X.columns))
+    np.testing.assert_allclose(frame["ci_low"], lo[0])
+    np.testing.assert_allclose(frame["ci_high"], hi[0])
+    # a fixed penalty is the user's choice: kept, and the analysed network is the reference
+    fixed = _fit(Dimopoulos, X, y, n_bootstrap=9, random_state=0, statistic="mean")
+    assert fixed.inference_["bootstrap_alpha"] == fixed.network_["alpha"] == 1.0
+    assert "undersmoothed" not in fixed.network_["penalty"]
+    np.testing.assert_allclose(
+        fixed.inference_["bootstrap_reference"], fixed.statistics_["importance"]
+    )

@@ -54,7 +54,11 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         Networks retrained under the null per test (per variable for the per-variable nulls);
         0: no test.
     n_bootstrap : int, default=0
-        Bootstrap resamples for percentile intervals (0: none).
+        Bootstrap resamples for percentile intervals (0: none): networks retrained on
+        resampled rows, with a tenth of a cross-validated penalty (undersmoothing; a fixed
+        penalty is kept). ``inference_["bootstrap_reference"]`` (the statistic of the network
+        trained on all rows with that penalty) centres the "basic" and "bc" intervals of
+        :func:`sensitivity.inference.bootstrap_interval`.
     alpha : float, default=0.05
         Level of the tests; ``1 - alpha`` is the confidence level of the intervals.
     p_adjust : str or None, default="holm"
@@ -85,9 +89,13 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
     train_alpha : float, "cv" or "estimator", default="cv"
         L2 penalty (scikit-learn's ``alpha`` units, inputs and a regression target
         standardized) of the networks the test trains. "cv": chosen by 5-fold
-        cross-validation over ``1e-3 .. 30`` on the observed data; "estimator": the wrapped
-        estimator's ``alpha``. The analysed network and its fit beside yours are reported
-        (``network_``, ``summary()``).
+        cross-validation over ``1e-3 .. 30`` on the observed data; a per-variable test of
+        ``x_j`` uses the penalty cross-validated with ``x_j`` replaced by a null draw (valid;
+        little power for an effect ``x_j`` carries alone, with a warning naming it), and the
+        bootstrap networks a tenth of it (undersmoothing). "estimator": the wrapped
+        estimator's ``alpha``. A number or "estimator" is used by every network. The analysed
+        network and its fit beside yours are reported (``network_``, ``summary()``); see the
+        randomization page of the documentation.
     trainer : {"auto", "batched", "estimator"}, default="auto"
         ``"batched"``: the batched trainer (:mod:`sensitivity.training`) reproducing the
         network's architecture and loss; ``"estimator"``: refit clones of ``estimator``
@@ -200,7 +208,10 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "verbose": ["verbose"],
         "null": [StrOptions(set(NULLS))],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "train_alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"cv", "estimator"})],
+        "train_alpha": [
+            Interval(Real, 0, None, closed="left"),
+            StrOptions({"cv", "estimator"}),
+        ],
         "trainer": [StrOptions({"auto", "batched", "estimator"})],
         "train_params": [dict, None],
         "conditional": [StrOptions({"auto"}), list, dict, callable],

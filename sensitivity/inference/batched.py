@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from .._warnings import warn
 from ..network import MLPBatch
 from ..training import (
     DEFAULT_TRAIN_PARAMS,
@@ -39,6 +40,9 @@ __all__ = [
 
 #: Penalties (scikit-learn's ``alpha`` units, on standardized inputs) tried by ``train_alpha="cv"``.
 CV_ALPHA_GRID = (1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+#: The bootstrap networks use the cross-validated penalty divided by this (undersmoothing).
+BOOTSTRAP_UNDERSMOOTHING = 10.0
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -176,7 +180,8 @@ class BatchedRefitter:
         Target.
     train_alpha : float, "cv" or "estimator"
         The L2 penalty; "cv": chosen by ``cv``-fold cross-validation over :data:`CV_ALPHA_GRID`
-        on the observed data; "estimator": ``spec.alpha``.
+        on the observed data (each variable's networks: :meth:`set_variable_penalties`);
+        "estimator": ``spec.alpha``.
     train_params : dict
         Validated trainer settings (:func:`check_train_params`).
     seed : numpy.random.SeedSequence
@@ -234,6 +239,10 @@ class BatchedRefitter:
             alpha = float(train_alpha)
         self.alpha_source = train_alpha if isinstance(train_alpha, str) else "fixed"
         self.spec = dataclasses.replace(spec, alpha=alpha)
+        # bootstrap networks: a cross-validated penalty is undersmoothed (see fit)
+        cv_chosen = self.alpha_source == "cv"
+        self.boot_alpha = alpha / BOOTSTRAP_UNDERSMOOTHING if cv_chosen else alpha
+        self.boot_used = False
         self.init_loss = None
         best = 0
         if n_init > 1:  # Olden & Jackson: the best of several initial weights on the real data
@@ -351,8 +360,10 @@ class BatchedRefitter:
         function of ``(x_-j, y)`` and an independent draw only, so the observed and null
         networks of ``j`` stay exchangeable under ``H0_j``, and the penalty suits data without
         ``x_j``'s information (a penalty tuned on the real data lets the null networks fit
-        noise with large weights, which removes the test's power). Otherwise every variable
-        uses the one penalty.
+        noise with large weights). But without ``x_j`` an effect carried by ``x_j`` alone
+        leaves no signal, the largest penalty wins and no network of the block can fit the
+        effect: no power for it (a warning names such variables). With a fixed penalty every
+        variable uses the one penalty.
         """
         p = values0.shape[0]
         if self.alpha_source != "cv":
@@ -361,6 +372,18 @@ class BatchedRefitter:
         vs = (values0 - self.x_mean[:, None]) / self.x_sd[:, None]
         losses, _ = self._cv_losses(self._cv_spec, self._cv_init, self.held, (np.arange(p), vs))
         self.variable_alpha = np.asarray(CV_ALPHA_GRID)[np.argmin(losses, axis=0)]
+        blind = np.flatnonzero(self.variable_alpha >= CV_ALPHA_GRID[-1])
+        if len(blind) and self.spec.alpha < CV_ALPHA_GRID[-1]:
+            names = ", ".join(self.feature_names[j] for j in blind)
+            warn(
+                f"Without {names} the cross-validated penalty is the grid's largest "
+                f"({CV_ALPHA_GRID[-1]:g}; the analysed network's is {self.spec.alpha:g}): the "
+                "rest of the data carry no signal the networks can fit, so the test of "
+                f"{names} uses networks that cannot fit an effect carried by it alone and has "
+                "little power for one. For such an effect use a penalty fixed beforehand "
+                "(train_alpha=<number>) or the held-out test (HoldoutConditionalTest).",
+                UserWarning,
+            )
 
     def fit(self, *, y_perm=None, col_values=None, sample_weight=None) -> Fitted:
         """Train one network per row of ``y_perm`` / ``col_values`` / ``sample_weight``.
@@ -368,14 +391,20 @@ class BatchedRefitter:
         Exactly one of them is given, with ``B`` rows: ``y_perm`` (B, n) row permutations of
         the target; ``col_values`` ``(cols (B,), values (B, n))`` column ``cols[b]`` replaced
         by ``values[b]`` (user units; trained with the penalty of variable ``cols[b]`` after
-        :meth:`set_variable_penalties`); ``sample_weight`` (B, n) row weights.
+        :meth:`set_variable_penalties`); ``sample_weight`` (B, n) row weights: the bootstrap,
+        trained with :attr:`boot_alpha` (a cross-validated penalty divided by
+        :data:`BOOTSTRAP_UNDERSMOOTHING`: undersmoothing, so that the penalty's shrinkage is
+        small against the interval's width; a fixed penalty is kept).
         """
         alpha = None
         if col_values is not None and getattr(self, "variable_alpha", None) is not None:
             alpha = self.variable_alpha[np.asarray(col_values[0])]
+        base = self.spec.alpha
+        if sample_weight is not None:
+            base, self.boot_used = self.boot_alpha, True
         return self._fit(
             {"y_perm": y_perm, "col_values": col_values, "sample_weight": sample_weight},
-            self.spec.alpha,
+            base,
             alpha,
         )
 
@@ -422,6 +451,8 @@ class BatchedRefitter:
         if self.alpha_source == "cv":
             grid = f"{CV_ALPHA_GRID[0]:g}..{CV_ALPHA_GRID[-1]:g}"
             penalty = f"alpha = {self.spec.alpha:g} ({self.cv_folds}-fold CV over {grid})"
+            if self.boot_used and self.boot_alpha != self.spec.alpha:
+                penalty += f"; bootstrap: alpha = {self.boot_alpha:g} (undersmoothed)"
         elif self.alpha_source == "estimator":
             penalty = f"alpha = {self.spec.alpha:g} (the estimator's)"
         else:

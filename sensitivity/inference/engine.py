@@ -272,23 +272,26 @@ def run_test(
             info["null_loss"] = fitted.loss
             info["null_n_iter"] = fitted.n_iter
             info["null_converged"] = fitted.converged
-    boot_stats = None
+    boot_stats = boot_ref = None
     if n_boot:
+        # network 0: the full data with the bootstrap's penalty (``bootstrap_reference``, the
+        # centre of the "basic" and "bc" intervals); it is the analysed network too when the
+        # bootstrap's penalty is the analysis penalty and no test ran
         rng_boot = np.random.default_rng(streams["bootstrap"])
         counts = rng_boot.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
-        weights = counts if obs_model is not None else np.vstack([np.ones((1, n)), counts])
-        fitted_b = refitter.fit(sample_weight=weights)
-        if obs_model is None:
-            obs_model, boot_model, null_fit = (
-                _first(fitted_b.model),
-                _rest(fitted_b.model),
-                fitted_b,
-            )
-        else:
-            boot_model = fitted_b.model
+        fitted_b = refitter.fit(sample_weight=np.vstack([np.ones((1, n)), counts]))
+        ref_model, boot_model = _first(fitted_b.model), _rest(fitted_b.model)
+        boot_alpha = getattr(refitter, "boot_alpha", None)
+        undersmoothed = boot_alpha is not None and boot_alpha != refitter.spec.alpha
+        if obs_model is None and not undersmoothed:
+            obs_model, null_fit = ref_model, fitted_b
         boot_stats = _stats(statistic, boot_model, X, y)
+        boot_ref = _stats(statistic, ref_model, X, y)["importance"][0]
         if fitted_b.loss is not None:
-            info["boot_loss"] = fitted_b.loss
+            info["boot_loss"] = fitted_b.loss[1:]
+        info["bootstrap_reference"] = boot_ref
+        if boot_alpha is not None:
+            info["bootstrap_alpha"] = boot_alpha
     if obs_model is None:
         null_fit = refitter.observed_fit()
         obs_model = null_fit.model
