@@ -131,6 +131,20 @@ def test_multi_output_importance_gives_one_panel_per_output(tmp_path):
     _png(fig, tmp_path)
 
 
+def test_long_variable_names_do_not_overlap_side_by_side_panels(tmp_path):
+    names = ["alcalinity_of_ash", "total_phenols", "magnesium", "proline_and_more"]
+    frame = importance_frame([[1, 2, 3, 4], [4, 3, 2, 1]], names, ["c0", "c1"], signed=False)
+    fig = plot_importance(frame)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in (a for a in fig.axes if a.get_visible()):
+        labels = ax.get_xticklabels()
+        assert all(lab.get_rotation() == 45 and lab.get_ha() == "right" for lab in labels)
+        boxes = [lab.get_window_extent(renderer) for lab in labels]
+        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+    _png(fig, tmp_path)
+
+
 def test_every_plot_function_returns_a_figure_also_when_given_an_ax():
     from matplotlib.figure import Figure
 

@@ -122,7 +122,9 @@ def plot_importance(
     if np.any(values < 0):
         ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x)
-    ax.set_xticklabels(_tick_labels(block, has_direction and not two_colours))
+    ax.set_xticklabels(
+        _tick_labels(block, has_direction and not two_colours), rotation=45, ha="right"
+    )
     if ylabel is None:
         ylabel = _default_ylabel(method, relative, signed and has_direction)
     if power:
