@@ -440,11 +440,35 @@ def _sine_test(X, y, train_alpha, **kw):
 
 def test_cv_warns_when_a_variable_alone_carries_the_signal(lone_sine):
     X, y = lone_sine
-    with pytest.warns(UserWarning, match=r"Without x0 the cross-validated penalty") as rec:
+    with pytest.warns(UserWarning, match=r"The test of x0 trains its networks with") as rec:
         sa = _sine_test(X, y, "cv").fit(X, y)
-    assert sa.inference_["variable_alpha"][0] == 30.0 > sa.network_["alpha"]
+    assert sa.inference_["variable_alpha"][0] == 30.0 >= 10 * sa.network_["alpha"]
     # the noise inputs keep a penalty the data choose with the sine present: no warning for them
-    assert not any("x1" in str(w.message).split(" the ")[0] for w in rec)
+    assert not any("x1" in str(w.message).split(" trains ")[0] for w in rec)
+
+
+def test_the_largest_penalty_is_warned_of_only_far_above_the_analysed_one(lone_sine):
+    import dataclasses
+
+    from sensitivity.inference.batched import BatchedRefitter, check_train_params
+    from sensitivity.training import TrainingSpec
+
+    X, y = lone_sine
+    spec = TrainingSpec(hidden_sizes=(8,), activation="relu", out_activation="identity",
+                        loss="squared_error", alpha=1e-4, is_classifier=False)  # fmt: skip
+    refitter = BatchedRefitter(
+        spec, X, y, train_alpha="cv", train_params=check_train_params(FAST),
+        seed=np.random.SeedSequence(0), feature_names=("x0", "x1", "x2"), output_names=None,
+    )  # fmt: skip
+    draw = np.random.default_rng(1).permutation(X[:, 0])  # x0 without its signal
+    values0 = np.vstack([draw, X[:, 1], X[:, 2]])
+    for analysed, warned in ((1.0, True), (3.0, True), (10.0, False)):
+        refitter.spec = dataclasses.replace(refitter.spec, alpha=analysed)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            refitter.set_variable_penalties(values0)
+        assert refitter.variable_alpha[0] == 30.0
+        assert any("The test of x0 " in str(w.message) for w in rec) == warned
 
 
 def test_bootstrap_undersmooths_a_cross_validated_penalty_only(friedman):

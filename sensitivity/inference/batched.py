@@ -41,6 +41,9 @@ __all__ = [
 #: Penalties (scikit-learn's ``alpha`` units, on standardized inputs) tried by ``train_alpha="cv"``.
 CV_ALPHA_GRID = (1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
+#: A per-variable penalty at the grid's top this many times the analysed network's is warned of.
+BLIND_RATIO = 10.0
+
 #: The bootstrap networks use the cross-validated penalty divided by this (undersmoothing).
 BOOTSTRAP_UNDERSMOOTHING = 10.0
 
@@ -372,16 +375,19 @@ class BatchedRefitter:
         vs = (values0 - self.x_mean[:, None]) / self.x_sd[:, None]
         losses, _ = self._cv_losses(self._cv_spec, self._cv_init, self.held, (np.arange(p), vs))
         self.variable_alpha = np.asarray(CV_ALPHA_GRID)[np.argmin(losses, axis=0)]
-        blind = np.flatnonzero(self.variable_alpha >= CV_ALPHA_GRID[-1])
-        if len(blind) and self.spec.alpha < CV_ALPHA_GRID[-1]:
+        # the data without x_j favour a (nearly) constant network while the real data do not
+        top = CV_ALPHA_GRID[-1]
+        blind = np.flatnonzero(self.variable_alpha >= top)
+        if len(blind) and self.spec.alpha <= top / BLIND_RATIO:
             names = ", ".join(self.feature_names[j] for j in blind)
             warn(
-                f"Without {names} the cross-validated penalty is the grid's largest "
-                f"({CV_ALPHA_GRID[-1]:g}; the analysed network's is {self.spec.alpha:g}): the "
-                "rest of the data carry no signal the networks can fit, so the test of "
-                f"{names} uses networks that cannot fit an effect carried by it alone and has "
-                "little power for one. For such an effect use a penalty fixed beforehand "
-                "(train_alpha=<number>) or the held-out test (HoldoutConditionalTest).",
+                f"The test of {names} trains its networks with the grid's largest penalty "
+                f"({top:g}; the analysed network's is {self.spec.alpha:g}): cross-validated on "
+                "the data without that variable, where little signal is left. Such networks "
+                "can hardly fit an effect that the variable carries alone, so the test has "
+                "little power for one (inference_['variable_alpha']). For such an effect use "
+                "a penalty fixed beforehand (train_alpha=<number>) or the held-out test "
+                "(HoldoutConditionalTest).",
                 UserWarning,
             )
 
