@@ -18,7 +18,8 @@ exactly those each estimator's test would give for these networks). Reported: th
 noise (variable, data set) pairs with unadjusted p <= 0.05 (target 0.03-0.07) with its binomial
 standard error, and the fraction of influential pairs with p <= 0.05.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_conditional.py [n_datasets] [designs] [null]``;
+Run: ``PYTHONPATH=. python benchmarks/bench_conditional.py [n_datasets] [designs] [null]
+[first_seed]`` (data sets ``first_seed, first_seed + 1, ...``; default 1000);
 ``... bench_conditional.py power [n_datasets]`` for the power on Friedman #1 (n = 500, Holm).
 """
 
@@ -133,18 +134,19 @@ def power(n_datasets: int = 10, n_perm: int = 199) -> None:
 
 
 def main(n_datasets: int = 100, designs=("logistic", "interaction", "correlated", "toeplitz"),
-         null: str = "conditional", n_perm: int = 99) -> None:  # fmt: skip
+         null: str = "conditional", n_perm: int = 99, first_seed: int = 1000) -> None:  # fmt: skip
     warnings.simplefilter("ignore", ConvergenceWarning)
     warnings.simplefilter("ignore", UserWarning)
     print(f"null={null!r}, n={N}, {P} inputs, relu MLP (10,), {n_perm} draws per variable, "
-          f"{n_datasets} data sets per design; fraction of p <= 0.05 (binomial s.e.)")  # fmt: skip
+          f"{n_datasets} data sets per design (seeds {first_seed}-{first_seed + n_datasets - 1}); "
+          "fraction of p <= 0.05 (binomial s.e.)")  # fmt: skip
     print(f"{'design':<12} {'method':<15} {'noise (level)':>18} {'influential (power)':>22}")
     for design in designs:
         t0 = time.perf_counter()
         noise_hits, noise_n = np.zeros(4), 0
         act_hits, act_n = np.zeros(4), 0
         for s in range(n_datasets):
-            p, active = one(design, 1000 + s, n_perm, null)
+            p, active = one(design, first_seed + s, n_perm, null)
             rej = p <= 0.05
             noise = [j for j in range(P) if j not in active]
             noise_hits += rej[:, noise].sum(1)
@@ -169,4 +171,5 @@ if __name__ == "__main__":
         if len(args) > 1
         else ("logistic", "interaction", "correlated", "toeplitz"),
         args[2] if len(args) > 2 else "conditional",
+        first_seed=int(args[3]) if len(args) > 3 else 1000,
     )
