@@ -122,6 +122,26 @@ def test_permutations_are_passed_to_the_estimators(csv, tmp_path, monkeypatch):
     assert rc == 0 and seen == [(7, 3)]
 
 
+@pytest.mark.parametrize("tty", [False, True])
+def test_per_network_bars_nest_only_on_a_terminal(csv, tmp_path, monkeypatch, capsys, tty):
+    """In a log file the nested bar's cursor moves would print as escape codes."""
+    seen = []
+
+    class Recorder(Olden):
+        def fit(self, X, y=None, **kw):
+            seen.append(self.verbose)
+            self.n_permutations = 0
+            return super().fit(X, y, **kw)
+
+    monkeypatch.setattr(sensitivity, "MIV", Recorder, raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty, raising=False)
+    args = ["analyze", str(csv), "--target", "y", "--method", "miv", "--hidden", "3"]
+    assert main([*args, "--permutations", "3", "--out", str(tmp_path)]) == 0
+    assert seen == [int(tty)]
+    if not tty:
+        assert "\x1b[" not in capsys.readouterr().err
+
+
 def test_demo_prints_the_ranked_tables_of_its_network(capsys):
     # the fast path (no test): the tables printed are those of the demo's own network
     from sklearn.base import clone

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -141,7 +143,7 @@ def test_long_variable_names_do_not_overlap_side_by_side_panels(tmp_path):
         labels = ax.get_xticklabels()
         assert all(lab.get_rotation() == 45 and lab.get_ha() == "right" for lab in labels)
         boxes = [lab.get_window_extent(renderer) for lab in labels]
-        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+        assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     _png(fig, tmp_path)
 
 

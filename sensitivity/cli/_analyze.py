@@ -17,6 +17,7 @@ from ._common import (
     CLIError,
     _make,
     _network,
+    _network_bars,
     _note,
     _progress,
     available_methods,
@@ -190,7 +191,7 @@ class _Run:
             n_bootstrap=args.bootstrap,
             alpha=args.alpha,
             random_state=args.seed,
-            verbose=0 if args.quiet else 1,
+            verbose=_network_bars(args.quiet),
             **extra,
         ).fit(X, y_fit)
         res = sa.results_

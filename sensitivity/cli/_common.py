@@ -142,5 +142,11 @@ def _progress(items, desc: str, quiet: bool):
     return tqdm(items, desc=desc, disable=quiet, file=sys.stderr, leave=False)
 
 
+def _network_bars(quiet: bool) -> int:
+    """``verbose`` for the estimators: their per-network bar nests under the methods bar, which
+    needs a terminal (in a log file the cursor moves print as escape codes)."""
+    return int(not quiet and sys.stderr.isatty())
+
+
 def _note(message: str) -> None:
     print(f"sensitivity: note: {message}", file=sys.stderr)

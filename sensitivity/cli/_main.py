@@ -19,6 +19,7 @@ from ._common import (
     CLIError,
     _make,
     _network,
+    _network_bars,
     _progress,
     available_methods,
 )
@@ -65,7 +66,7 @@ def _demo(args: argparse.Namespace) -> int:
             clone(net),
             n_permutations=args.permutations,
             random_state=args.seed,
-            verbose=0 if args.quiet else 1,
+            verbose=_network_bars(args.quiet),
             **extra,
         ).fit(X, y_std)
         print(sa.summary(), end="\n\n")
