@@ -208,10 +208,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "verbose": ["verbose"],
         "null": [StrOptions(set(NULLS))],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "train_alpha": [
-            Interval(Real, 0, None, closed="left"),
-            StrOptions({"cv", "estimator"}),
-        ],
+        "train_alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"cv", "estimator"})],
         "trainer": [StrOptions({"auto", "batched", "estimator"})],
         "train_params": [dict, None],
         "conditional": [StrOptions({"auto"}), list, dict, callable],
