@@ -373,6 +373,23 @@ def test_report_shows_the_analysed_and_the_users_fit(friedman):
     assert sa.network_["metric"] == "R^2"
 
 
+@pytest.mark.parametrize("train_alpha", ["cv", 1.0])
+def test_the_users_cv_score_uses_shuffled_folds_on_rows_sorted_by_the_target(train_alpha):
+    """Unshuffled folds of rows sorted by y extrapolate: R^2 far below zero for any model."""
+    X, y = make_friedman1(n_samples=120, n_features=5, noise=0.5, random_state=0)
+    order = np.argsort(y)
+    X, y = X[order], y[order]
+    net = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa = Olden(net, n_permutations=3, random_state=0, train_alpha=train_alpha,
+                   train_params=FAST).fit(X, y)  # fmt: skip
+    fit = sa.network_["fit"]
+    assert fit["user"]["cv"] > 0.3
+    if train_alpha == "cv":  # the same folds as the analysed network's
+        assert abs(fit["user"]["cv"] - fit["analysed"]["cv"]) < 0.4
+
+
 def test_a_constant_analysed_network_is_never_silent(friedman):
     X, y = friedman
     with pytest.warns(UserWarning, match="constant predictor"):

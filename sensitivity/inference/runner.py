@@ -83,18 +83,34 @@ def _train_score(model, X, y) -> float | None:
         return None
 
 
-def _cv_score(model, X, y, cv: int) -> float | None:
-    """Cross-validated score of clones of a scikit-learn model (None for other models)."""
+def _cv_score(model, X, y, folds: list[np.ndarray] | None) -> float | None:
+    """Cross-validated score of clones of a scikit-learn model on the held-out ``folds`` (the
+    analysed network's, so the two scores compare; shuffled, unlike ``cv=5`` on rows sorted by
+    the target). None for other models."""
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
 
-    if not hasattr(model, "get_params"):
+    if folds is None or not hasattr(model, "get_params"):
         return None
+    n = len(y)
+    splits = [(np.setdiff1d(np.arange(n), test), test) for test in folds]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return float(np.mean(cross_val_score(clone(model), X, y, cv=cv)))
+            return float(np.mean(cross_val_score(clone(model), X, y, cv=splits)))
     except Exception:
+        return None
+
+
+def _user_folds(refitter, spec, cv: int) -> list[np.ndarray] | None:
+    """The analysed network's cross-validation folds, or shuffled ones of the same kind (None
+    where a class has too few rows)."""
+    held = getattr(refitter, "held", None)
+    if held is not None:
+        return held
+    try:
+        return refitter._folds(spec, cv, np.random.default_rng(0))
+    except ValueError:
         return None
 
 
@@ -233,7 +249,7 @@ def _describe_fits(result, refitter, spec, user_model, X, y, settings, is_clf, X
     user = (
         {
             "train": _train_score(user_model, X_user, y),
-            "cv": _cv_score(user_model, X_user, y, settings.cv),
+            "cv": _cv_score(user_model, X_user, y, _user_folds(refitter, spec, settings.cv)),
         }
         if spec is not None
         else analysed
