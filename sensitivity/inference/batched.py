@@ -297,6 +297,18 @@ class BatchedRefitter:
         k = min(cv, n)
         return [t for _, t in KFold(k, shuffle=True, random_state=seed).split(self.Xs)]
 
+    def held_out_folds(self, cv: int) -> list[np.ndarray] | None:
+        """Held-out row indices of each fold: the penalty's cross-validation folds, or shuffled
+        folds of the same kind with a fixed penalty (None where a class has too few rows), so
+        that another model's cross-validated score compares with the analysed network's."""
+        held = getattr(self, "held", None)
+        if held is not None:
+            return held
+        try:
+            return self._folds(self.spec, cv, np.random.default_rng(0))
+        except ValueError:
+            return None
+
     def _cv_losses(self, spec, init, held, col_values=None):
         """Out-of-fold mean loss and score for each penalty of the grid, ``(G, groups)``:
         one group, or one per replaced column of ``col_values`` ``(cols (m,), values (m, n))``

@@ -102,18 +102,6 @@ def _cv_score(model, X, y, folds: list[np.ndarray] | None) -> float | None:
         return None
 
 
-def _user_folds(refitter, spec, cv: int) -> list[np.ndarray] | None:
-    """The analysed network's cross-validation folds, or shuffled ones of the same kind (None
-    where a class has too few rows)."""
-    held = getattr(refitter, "held", None)
-    if held is not None:
-        return held
-    try:
-        return refitter._folds(spec, cv, np.random.default_rng(0))
-    except ValueError:
-        return None
-
-
 def analyse_model(
     statistic: Statistic,
     user_model,
@@ -249,7 +237,7 @@ def _describe_fits(result, refitter, spec, user_model, X, y, settings, is_clf, X
     user = (
         {
             "train": _train_score(user_model, X_user, y),
-            "cv": _cv_score(user_model, X_user, y, _user_folds(refitter, spec, settings.cv)),
+            "cv": _cv_score(user_model, X_user, y, refitter.held_out_folds(settings.cv)),
         }
         if spec is not None
         else analysed
