@@ -409,3 +409,24 @@ def test_an_analysed_network_that_fits_much_worse_is_flagged(csv, tmp_path, monk
     report = (tmp_path / "out" / "report.md").read_text()
     assert "- **Warning**: the analysed network fits much worse (training R² " in report
     assert "training R² 0.000 (the network the importances" in report
+
+
+def test_a_header_of_numbers_is_refused_unless_asked_for(csv, tmp_path, capsys):
+    # scikit-learn's iris.csv: a metadata line (counts, class names) above the data
+    iris = tmp_path / "iris.csv"
+    rows = "\n".join(f"{5 + i % 7 / 10},{3 + i % 5 / 10},{1 + i % 4},{i % 3 / 10},{i % 3}"
+                     for i in range(60))  # fmt: skip
+    iris.write_text("150,4,setosa,versicolor,virginica\n" + rows + "\n")
+    assert _run(iris, "--target", "virginica") == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: the first row of {iris} has names that are numbers (150, 4): it "
+        "looks like data or a metadata line, not a header; write a first row naming every "
+        "column, or pass --numeric-names if these are the names"
+    )
+    bare = tmp_path / "bare.csv"
+    bare.write_text(rows + "\n")
+    assert _run(bare, "--target", "0") == 2
+    assert "is all numbers: it looks like data, not a header" in _one_error_line(capsys)
+    out = tmp_path / "named"
+    assert _run(iris, "--target", "virginica", "--numeric-names", "--method", "Garson", out=out) == 0
+    assert "| 150 " in (out / "report.md").read_text()

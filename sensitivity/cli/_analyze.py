@@ -108,7 +108,12 @@ def _analyze(args: argparse.Namespace) -> int:
     _check_args(args)
     methods = resolve_methods(args.method) if args.method else None
     X, y, notes = _read_data(
-        args.data, args.target, sep=args.sep, index_col=args.index_col, decimal=args.decimal
+        args.data,
+        args.target,
+        sep=args.sep,
+        index_col=args.index_col,
+        decimal=args.decimal,
+        numeric_names=args.numeric_names,
     )
     if methods is None:
         available = available_methods()

@@ -26,18 +26,23 @@ def _read_data(
     sep: str = ",",
     index_col: str | None = None,
     decimal: str = ".",
+    numeric_names: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """The inputs, the target and the notes (decisions taken) of a CSV file.
 
-    Raises CLIError for anything that would make the analysis meaningless; drops constant input
-    columns (with a note): every method gives them zero effect on this data, and some cannot be
-    computed at all for them.
+    Raises CLIError for anything that would make the analysis meaningless (including column
+    names that are numbers, unless ``numeric_names``: a first row of data or a metadata line
+    taken for the header); drops constant input columns (with a note): every method gives them
+    zero effect on this data, and some cannot be computed at all for them.
     """
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"file not found: {path}")
     notes: list[str] = []
-    data = _set_index(*_load_csv(file, path, sep, decimal), index_col, notes)
+    data, header = _load_csv(file, path, sep, decimal)
+    if not numeric_names:
+        _check_header(header, path)
+    data = _set_index(data, header, index_col, notes)
     if target not in data.columns:
         raise CLIError(
             f"target column {target!r} not found in {path}; columns: "
@@ -82,6 +87,35 @@ def _load_csv(file: Path, path: str, sep: str, decimal: str) -> tuple[pd.DataFra
             "column has its own name"
         )
     return data, header
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header(header: list[str], path: str) -> None:
+    """Refuse a header whose names are numbers: the first row is then data (a file without a
+    header) or a metadata line (scikit-learn's bundled ``iris.csv`` starts with ``150,4,setosa,
+    versicolor,virginica``: row and column counts and the class names), and every input would
+    be reported under a wrong name."""
+    numeric = [h for h in header if h and _is_number(h)]
+    if not numeric:
+        return
+    if len(numeric) == len(header):
+        what = "is all numbers: it looks like data, not a header"
+    else:
+        what = (
+            f"has names that are numbers ({', '.join(numeric[:5])}): it looks like data or a "
+            "metadata line, not a header"
+        )
+    raise CLIError(
+        f"the first row of {path} {what}; write a first row naming every column, or pass "
+        "--numeric-names if these are the names"
+    )
 
 
 def _set_index(

@@ -147,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
         help="name or 0-based number of a column of row names (not an input); an unnamed "
         "first column of labels (R's write.csv) is taken as row names without it",
     )
+    an.add_argument(
+        "--numeric-names",
+        action="store_true",
+        help="accept column names that are numbers (refused by default: such a first row is "
+        "usually data or a metadata line, not a header)",
+    )
     an.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     an.add_argument("--out", default=None, help="output folder (default: <data>_sensitivity)")
     an.add_argument("--quiet", action="store_true", help="no progress bars or printed tables")
