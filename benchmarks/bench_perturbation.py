@@ -7,11 +7,11 @@ For B networks of one architecture (what the randomization test evaluates), comp
 * naive: a Python loop over variables (and signs / noise draws) with one prediction per
   perturbed copy per network, as a straightforward implementation would do.
 Numbers are checked equal before timing.
-A second table (``--large [rows]``) times MIV, the ``MIV`` estimator and the derivatives on
-``rows`` x 50 inputs, 100 tanh units (default 10^6 rows), each in a fresh process that reports
-its peak resident memory: MIV is computed by a rank-one update of the first layer's
-pre-activations per perturbed copy; "stacked copies" is the same MIV through a plain predict
-function (every copy built and predicted in full), on 1/10 of the rows.
+A second table (``--large [rows]``) times MIV, the ``MIV`` estimator, the derivatives and the
+``Dimopoulos`` estimator on ``rows`` x 50 inputs, 100 tanh units (default 10^6 rows), each in a
+fresh process that reports its peak resident memory: MIV is computed by a rank-one update of
+the first layer's pre-activations per perturbed copy; "stacked copies" is the same MIV through a
+plain predict function (every copy built and predicted in full), on 1/10 of the rows.
 Run: ``PYTHONPATH=. python benchmarks/bench_perturbation.py [--large [rows]]``.
 The machine may be shared: treat timings as indicative.
 """
@@ -138,7 +138,7 @@ def _large_case(case: str, rows: int) -> dict:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
-    from sensitivity import MIV, dimopoulos, miv
+    from sensitivity import MIV, Dimopoulos, dimopoulos, miv
     from sensitivity.adapters import to_mlp_batch
 
     rng = np.random.default_rng(0)
@@ -156,6 +156,8 @@ def _large_case(case: str, rows: int) -> dict:
         MIV(model, prefit=True).fit(X, np.r_[y, np.zeros(rows - len(y))])
     elif case == "dimopoulos":
         dimopoulos(model, X)
+    elif case == "Dimopoulos estimator":
+        Dimopoulos(model, prefit=True).fit(X, np.r_[y, np.zeros(rows - len(y))])
     elif case == "stacked copies (rows/10)":
         P.miv(_Stacked(to_mlp_batch(model)), X[: rows // 10])
     wall = time.perf_counter() - t0
@@ -164,7 +166,9 @@ def _large_case(case: str, rows: int) -> dict:
 
 
 def large(rows: int) -> None:
-    cases = ("miv", "MIV estimator", "dimopoulos", "stacked copies (rows/10)")
+    cases = (
+        "miv", "MIV estimator", "dimopoulos", "Dimopoulos estimator", "stacked copies (rows/10)"
+    )  # fmt: skip
     print(f"{rows} rows x 50 inputs, 100 tanh units, torch threads {torch.get_num_threads()}")
     print(f"{'job':28s} {'wall s':>8s} {'peak rise MiB':>14s} {'/ dimopoulos':>13s}")
     res = {}

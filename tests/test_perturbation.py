@@ -330,14 +330,16 @@ class _Stacked:
         return self.batch.predict(X)[0]
 
 
+@pytest.mark.parametrize("act", ["tanh", "logistic"])
+@pytest.mark.parametrize("hidden", [(5,), (5, 4)])
 @pytest.mark.parametrize("out", ["identity", "logistic", "softmax"])
-def test_rank_one_first_layer_equals_predicting_the_copies(out, data):
+def test_rank_one_first_layer_equals_predicting_the_copies(out, hidden, act, data):
     """MIV and input perturbation of an MLP (a rank-one change of the first layer, rows
-    summed before a linear output layer) equal the predictions of the perturbed copies; two
-    hidden layers and an input transform."""
+    summed before a linear output layer; tanh as 2 sigmoid(2 z) - 1) equal the predictions of
+    the perturbed copies; one and two hidden layers and an input transform."""
     X, y = data
-    sizes = (3, 5, 4, 3 if out == "softmax" else 1)
-    batch = _random_batch(B=1, sizes=sizes, out=out, input_scale=np.array([0.5, 2.0, 1.5]),
+    sizes = (3, *hidden, 3 if out == "softmax" else 1)
+    batch = _random_batch(B=1, sizes=sizes, act=act, out=out, input_scale=np.array([0.5, 2.0, 1.5]),
                           input_offset=np.array([0.1, -0.2, 0.3]))  # fmt: skip
     stacked = _Stacked(batch)
     for kw in ({}, {"perturbation": "additive"}):
