@@ -562,3 +562,33 @@ def test_threaded_row_chunks_give_the_same_numbers():
     finally:
         torch.set_num_threads(old)
     assert torch.equal(J1, J2) and torch.equal(D1, D2)
+
+
+def test_the_sliding_window_of_tasks_keeps_order_and_its_bound():
+    """``iter_tasks`` yields in task order whatever finishes first, never has more than
+    ``window`` tasks submitted and not yet yielded, and runs each with one torch thread."""
+    import threading
+    import time
+
+    from sensitivity._threads import iter_tasks
+
+    lock = threading.Lock()
+    state = {"outstanding": 0, "most": 0, "threads": set()}
+
+    def task(i):
+        with lock:
+            state["outstanding"] += 1
+            state["most"] = max(state["most"], state["outstanding"])
+        state["threads"].add(torch.get_num_threads())
+        time.sleep(0.002 * (i % 3))  # later tasks may finish first
+        return i
+
+    out = []
+    for r in iter_tasks(task, [(i,) for i in range(20)], workers=2, window=3):
+        out.append(r)
+        with lock:
+            state["outstanding"] -= 1
+    assert out == list(range(20))
+    assert state["most"] <= 3
+    assert state["threads"] == {1}
+    assert list(iter_tasks(task, [(i,) for i in range(4)], workers=1, window=1)) == [0, 1, 2, 3]

@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
+from .._threads import one_intra_op_thread
 from .._warnings import warn
 from ..network import MLPBatch, TorchNetwork, is_smooth, iter_input_derivatives
 
@@ -361,13 +362,14 @@ def derivative_summaries(
         memory_budget_mb=memory_budget_mb,
         max_memory=max_memory,
     ):
-        J = J.to(torch.float64)
-        D = None if D is None else D.to(torch.float64)
-        if st is not None:
-            st = st.to(J.device)
-            J = J * st
-            D = None if D is None else D * (st * st)
-        acc.add(J, D)
+        with one_intra_op_thread():  # beside the chunks' worker threads: no OpenMP team
+            J = J.to(torch.float64)
+            D = None if D is None else D.to(torch.float64)
+            if st is not None:
+                st = st.to(J.device)
+                J = J * st
+                D = None if D is None else D * (st * st)
+            acc.add(J, D)
         if return_derivatives:
             Js.append(J.cpu().numpy())
             Ds.append(None if D is None else D.cpu().numpy())

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._config import DEFAULT_MEMORY_BUDGET_MB, budget_bytes
-from .._threads import n_workers, run_tasks
+from .._threads import iter_tasks, n_workers
 from ._activations import ACTIVATIONS
 from ._batch import MLPBatch
 from ._torch import TorchNetwork
@@ -346,11 +346,10 @@ def iter_input_derivatives(
         rows = chunks[0].stop - chunks[0].start
         in_flight = max(1, budget // max(1, rows * per_row))
         workers = min(n_workers(None, len(chunks)), in_flight)
-        for g in range(0, len(chunks), workers):
-            group = chunks[g : g + workers]
-            tasks = [(net, arr, sl, second_order, logits) for sl in group]
-            for sl, (J, D) in zip(group, run_tasks(_mlp_rows, tasks, workers), strict=True):
-                yield sl, J, D
+        tasks = [(net, arr, sl, second_order, logits) for sl in chunks]
+        results = iter_tasks(_mlp_rows, tasks, workers, max(workers, min(in_flight, 2 * workers)))
+        for sl, (J, D) in zip(chunks, results, strict=True):
+            yield sl, J, D
         return
     for sl in chunks:
         Xc = _chunk_tensor(arr, sl, net.dtype, net.device)
