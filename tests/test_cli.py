@@ -90,6 +90,13 @@ def test_missing_file_and_non_numeric_column_are_one_line_errors(csv, tmp_path, 
     data.to_csv(bad, index=False)
     assert main(["analyze", str(bad), "--target", "y"]) == 2
     assert "non-numeric column(s) in" in (line := _one_error_line(capsys)) and "site" in line
+    assert "--index-col" not in line  # two labels repeated: a category, not row names
+    data["state"] = [f"s{i}" for i in range(len(data))]  # statsmodels' statecrime.csv
+    data.drop(columns="site").to_csv(bad, index=False)
+    assert main(["analyze", str(bad), "--target", "y"]) == 2
+    assert _one_error_line(capsys).endswith(
+        "state has a different value in every row, as row names do: pass --index-col state"
+    )
 
 
 def test_unknown_method_lists_the_available_ones(csv, capsys):
@@ -431,3 +438,18 @@ def test_a_header_of_numbers_is_refused_unless_asked_for(csv, tmp_path, capsys):
     code = _run(iris, "--target", "virginica", "--numeric-names", "--method", "Garson", out=out)
     assert code == 0
     assert "| 150 " in (out / "report.md").read_text()
+
+
+def test_no_early_stop_is_passed_to_the_estimators(csv, tmp_path, monkeypatch):
+    seen = []
+
+    class Recorder(Olden):
+        def fit(self, X, y=None, **kw):
+            seen.append(self.early_stop)
+            self.n_permutations = 0  # what is tested is the setting, not the test
+            return super().fit(X, y, **kw)
+
+    monkeypatch.setattr(sensitivity, "Olden", Recorder)
+    args = ["--target", "y", "--method", "olden", "--permutations", "9"]
+    assert _run(csv, *args) == 0 and _run(csv, *args, "--no-early-stop") == 0
+    assert seen == [True, False]

@@ -512,3 +512,73 @@ def test_bootstrap_undersmooths_a_cross_validated_penalty_only(friedman):
     np.testing.assert_allclose(
         fixed.inference_["bootstrap_reference"], fixed.statistics_["importance"]
     )
+
+
+class _DrawRefitter:
+    """A stand-in refitter for the engine: network ``b``'s statistic is a fresh N(0, 1) draw,
+    plus ``effect[j]`` when it saw the real column ``j`` (exchangeable networks under H0_j)."""
+
+    def __init__(self, X, effect, seed):
+        self.X, self.effect = X, np.asarray(effect, dtype=float)
+        self.rng = np.random.default_rng(seed)
+        self.calls = []
+
+    def fit(self, *, col_values=None, **_):
+        from sensitivity.inference.batched import Fitted
+
+        cols, values = col_values
+        self.calls.append(len(cols))
+        pairs = zip(cols, values, strict=True)
+        real = np.array([np.array_equal(v, self.X[:, j]) for j, v in pairs])
+        stat = self.rng.normal(size=(len(cols), 1, self.X.shape[1]))
+        stat[np.arange(len(cols)), 0, cols] += np.where(real, self.effect[cols], 0.0)
+        return Fitted(stat)
+
+    def observed_fit(self):
+        from sensitivity.inference.batched import Fitted
+
+        return Fitted(self.rng.normal(size=(1, 1, self.X.shape[1])))
+
+
+def _two_stage(effect, seed, n_perm=399, early_stop=True):
+    from sensitivity.inference.engine import InferenceConfig, Statistic, run_test
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(30, len(effect)))
+    refitter = _DrawRefitter(X, effect, seed)
+    config = InferenceConfig(
+        null="variable", n_permutations=n_perm, early_stop=early_stop, p_adjust=None
+    )
+    stat = Statistic(lambda m, X, y: {"importance": np.asarray(m)}, signed=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_test(stat, X, None, config, refitter, streams=seed_streams(seed))
+    return res, refitter
+
+
+def test_two_stage_pvalues_are_exact_and_keep_the_full_test_for_effects():
+    """Under H0 (exchangeable networks) the two-stage p-values are super-uniform at every
+    level, most variables stop after 99 draws, and a strong effect gets all 399 draws and the
+    smallest p-value; the first stage's networks come first (observed network included)."""
+    p_null, stopped = [], []
+    for seed in range(150):
+        res, refitter = _two_stage([0.0] * 4 + [6.0], seed)
+        p_null.append(res.p_value[0, :4])
+        stopped.append(res.info["n_draws"][:4] == 99)
+        assert res.info["n_draws"][4] == 399 and res.p_value[0, 4] == 1 / 400
+        assert refitter.calls[0] == 5 * 100
+        stopped_here = res.info["n_draws"] == 99
+        assert np.isnan(res.null_distribution[99:, 0, stopped_here]).all()
+        assert np.all(res.p_value[0, stopped_here] > 0.2)
+    p_null = np.concatenate(p_null)  # 600 null p-values
+    se = lambda u: 3 * np.sqrt(u * (1 - u) / p_null.size)  # noqa: E731
+    for u in (0.01, 0.05, 0.1, 0.2, 0.3, 0.5):
+        assert np.mean(p_null <= u) <= u + se(u), u
+    assert 0.7 < np.mean(stopped) < 0.9  # P(p1 > 0.2) = 0.8
+
+
+def test_two_stage_is_off_below_its_threshold_and_when_asked():
+    res, refitter = _two_stage([0.0, 6.0], 0, n_perm=199)
+    assert "n_draws" not in res.info and refitter.calls == [2 * 200]
+    res, refitter = _two_stage([0.0, 6.0], 0, early_stop=False)
+    assert "n_draws" not in res.info and refitter.calls == [2 * 400]

@@ -35,6 +35,7 @@ COMMON_BAD = [
     ("prefit", "yes"),
     ("n_permutations", -1),
     ("n_permutations", 2.5),
+    ("early_stop", "yes"),
     ("n_bootstrap", -3),
     ("alpha", 0.0),
     ("alpha", 1.5),

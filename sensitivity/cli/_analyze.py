@@ -58,10 +58,12 @@ def _null_figures(sa, name: str, out: Path) -> list[Path]:
     )
     for ax in axes.ravel()[len(names) :]:
         ax.set_visible(False)
+    # a variable stopped by the two-stage test has its first-stage draws only (NaN after)
+    n_draws = (sa.inference_ or {}).get("n_draws")
     for j, (ax, var) in enumerate(zip(axes.ravel(), names, strict=False)):
         p_adj = frame.loc[var, "p_adjusted"]
         plot_null_distribution(
-            null[:, j],
+            null[: None if n_draws is None else int(n_draws[j]), j],
             observed[j],
             ax=ax,
             variable=var,
@@ -189,6 +191,8 @@ class _Run:
 
         args = self.args
         extra = {} if args.permutations == 0 and args.bootstrap == 0 else {"null": args.null}
+        if args.no_early_stop:
+            extra["early_stop"] = False
         sa = _make(
             cls,
             estimator,

@@ -149,12 +149,18 @@ def _check_inputs(X: pd.DataFrame, y: pd.Series, path: str, target: str, decimal
     non_numeric = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if non_numeric:
         hint = ""
+        labels = [c for c in non_numeric if X[c].nunique() == len(X)]
         if set(unnamed) & set(non_numeric):
             hint = "; an unnamed column of labels is usually row names: pass --index-col 0"
         elif decimal == "." and any(
             X[c].astype(str).str.fullmatch(r"-?\d+,\d+").mean() > 0.5 for c in non_numeric
         ):
             hint = "; the values look like decimal commas (3,14): pass --decimal ','"
+        elif labels:
+            hint = (
+                f"; {labels[0]} has a different value in every row, as row names do: pass "
+                f"--index-col {labels[0]}"
+            )
         raise CLIError(
             f"non-numeric column(s) in {path}: {', '.join(non_numeric)}; encode them as "
             f"numbers or remove them{hint}"

@@ -39,6 +39,7 @@ from ..inference import (
     seed_streams,
 )
 from ..inference.batched import check_train_params
+from ..inference.engine import STOP_ABOVE
 from ..network import MLPBatch
 from ..result import SensitivityResult, importance_frame
 
@@ -53,6 +54,13 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
     n_permutations : int, default=0
         Networks retrained under the null per test (per variable for the per-variable nulls);
         0: no test.
+    early_stop : bool, default=True
+        Per-variable nulls with at least 399 draws: a two-stage test. Every variable first
+        gets 99 draws; one whose p-value from them exceeds 0.2 stops there and reports it, the
+        others get all ``n_permutations`` draws. Exact (see
+        :mod:`sensitivity.inference.engine`); variables that can matter keep the p-values of
+        the full test; ``inference_["n_draws"]`` gives each variable's draws. False: every
+        variable gets every draw.
     n_bootstrap : int, default=0
         Bootstrap resamples for percentile intervals (0: none): networks retrained on
         resampled rows, with a tenth of a cross-validated penalty (undersmoothing; a fixed
@@ -126,7 +134,9 @@ _ATTRIBUTES_DOC = """estimator_ : estimator
         With a per-variable null they are compared with ``inference_["tested_statistic"]``,
         the statistic of the network trained on the real data *within variable j's block*
         (the block's penalty ``inference_["variable_alpha"][j]`` and evaluation rows), which
-        can differ from the analysed network's ``importance``.
+        can differ from the analysed network's ``importance``. A variable stopped by the
+        two-stage test (``early_stop``) has values for its first ``inference_["n_draws"][j]``
+        draws and NaN after them.
     bootstrap_distribution_ : ndarray or None
     global_test_ : dict or None
         ``null="response"``: the global p-value (min-p over variables) and, for replication
@@ -135,7 +145,8 @@ _ATTRIBUTES_DOC = """estimator_ : estimator
         With a test: the analysed network's description, trainer, penalty and fit beside
         the user's (training and cross-validated R^2 or accuracy).
     inference_ : dict or None
-        Diagnostics of the test's training (losses, iterations, convergence).
+        Diagnostics of the test's training (losses, iterations, convergence); with the
+        two-stage test ``"n_draws"`` (each variable's draws) and ``"first_stage_p_value"``.
     variable_names_ : tuple of str
     output_names_ : tuple of str
     n_features_in_ : int
@@ -199,6 +210,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "estimator": [HasMethods(["predict"]), torch.nn.Module, MLPBatch, None],
         "prefit": ["boolean"],
         "n_permutations": [Interval(Integral, 0, None, closed="left")],
+        "early_stop": ["boolean"],
         "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, 1, closed="neither")],
         "p_adjust": [StrOptions(set(P_ADJUST_METHODS)), None],
@@ -220,6 +232,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         *,
         prefit: bool = False,
         n_permutations: int = 0,
+        early_stop: bool = True,
         n_bootstrap: int = 0,
         alpha: float = 0.05,
         p_adjust: str | None = "holm",
@@ -237,6 +250,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.estimator = estimator
         self.prefit = prefit
         self.n_permutations = n_permutations
+        self.early_stop = early_stop
         self.n_bootstrap = n_bootstrap
         self.alpha = alpha
         self.p_adjust = p_adjust
@@ -360,6 +374,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         config = InferenceConfig(
             null=self.null,
             n_permutations=self.n_permutations,
+            early_stop=self.early_stop,
             n_bootstrap=self.n_bootstrap,
             alpha=self.alpha,
             p_adjust=self.p_adjust,
@@ -468,6 +483,15 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             notes.append(
                 "One-hot encoded variables (importance summed over their indicator columns; "
                 "absolute values for a signed statistic): " + ", ".join(grouped)
+            )
+        n_draws = (self.inference_ or {}).get("n_draws")
+        if n_draws is not None and (n_draws < self.n_permutations).any():
+            stopped = [str(v) for v, k in zip(self.variable_names_, n_draws, strict=True)
+                       if k < self.n_permutations]  # fmt: skip
+            notes.append(
+                f"Two-stage test: {', '.join(stopped)} had p > {STOP_ABOVE:g} after "
+                f"{int(n_draws.min())} draws and stopped there (their p-values come from "
+                f"those draws); the other variables got all {self.n_permutations}"
             )
         tested = bool(self.n_permutations)
         return SensitivityResult(
