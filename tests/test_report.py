@@ -318,3 +318,15 @@ def test_without_adjustment_the_legends_and_caption_say_so():
     tex = res.to_latex()
     assert "not adjusted for multiple testing" in tex and "Significance codes ($p$)" in tex
     assert "(adj.)" not in tex
+
+
+def test_notes_reach_every_report_format():
+    """A note (the two-stage test's stopped variables) is in the summary, the Markdown table
+    and the LaTeX caption, not in the summary alone."""
+    note = "Two-stage test: a_1, d had p > 0.2 after 99 draws and stopped there"
+    res = _tested(notes=[note])
+    assert note in res.summary()
+    assert note + "." in res.to_markdown().splitlines()
+    latex = res.to_latex()
+    assert r"Two-stage test: a\_1, d had p \textgreater{} 0.2 after 99 draws and stopped" in latex
+    assert "Two-stage" not in _tested().to_latex()

@@ -131,6 +131,7 @@ class _JournalTables:
                 f"Intervals: {100 * (1 - self.alpha):g}% bootstrap percentile, "
                 f"{self.n_bootstrap} resamples"
             )
+        out.extend(note.rstrip(".") for note in self.notes)  # e.g. the two-stage test's
         return out
 
     def to_markdown(self, digits: int = 3) -> str:
@@ -164,6 +165,7 @@ class _JournalTables:
                 )
         if self.tested:
             out += ["", self._legend().replace("*", "\\*") + "."]
+        out += [line for note in self.notes for line in ("", note.rstrip(".") + ".")]
         if self.null == "response":
             out += ["", *[s + "." for s in self._settings_sentences()[:1]], "", RESPONSE_NOTE]
         return "\n".join(out)
