@@ -582,3 +582,36 @@ def test_two_stage_is_off_below_its_threshold_and_when_asked():
     assert "n_draws" not in res.info and refitter.calls == [2 * 200]
     res, refitter = _two_stage([0.0, 6.0], 0, early_stop=False)
     assert "n_draws" not in res.info and refitter.calls == [2 * 400]
+
+
+def test_two_stage_applies_its_rule_to_each_output_on_its_own():
+    """With two outputs a variable goes on when either output's first-stage p-value is at most
+    0.2; an output whose own first-stage p-value is above 0.2 keeps it (exact per output),
+    the others get the full p-value."""
+    from sensitivity.inference.batched import Fitted
+    from sensitivity.inference.engine import InferenceConfig, Statistic, run_test
+
+    class TwoOutputs(_DrawRefitter):
+        def fit(self, *, col_values=None, **_):
+            one = super().fit(col_values=col_values).model
+            other = self.rng.normal(size=one.shape)  # output 1: no effect anywhere
+            return Fitted(np.concatenate([one, other], axis=1))
+
+    kept_beside_a_full_test = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(30, 3))
+        refitter = TwoOutputs(X, [0.0, 0.0, 6.0], seed)
+        config = InferenceConfig(null="variable", n_permutations=399, p_adjust=None)
+        stat = Statistic(lambda m, X, y: {"importance": np.asarray(m)}, signed=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = run_test(stat, X, None, config, refitter, streams=seed_streams(seed))
+        p1 = res.info["first_stage_p_value"]
+        assert res.info["n_draws"][2] == 399 and res.p_value[0, 2] == 1 / 400
+        high = p1 > 0.2
+        np.testing.assert_array_equal(res.p_value[high], p1[high])
+        full = res.p_value[~high] * 400  # the full test: a multiple of 1/400
+        np.testing.assert_allclose(full, np.round(full), atol=1e-9)
+        kept_beside_a_full_test += bool(high[1, 2])
+    assert kept_beside_a_full_test >= 10  # output 1 of x3 kept p1 while output 0 went on
