@@ -19,8 +19,10 @@ noise (variable, data set) pairs with unadjusted p <= 0.05 (target 0.03-0.07) wi
 standard error, and the fraction of influential pairs with p <= 0.05.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_conditional.py [n_datasets] [designs] [null]
-[first_seed]`` (data sets ``first_seed, first_seed + 1, ...``; default 1000);
-``... bench_conditional.py power [n_datasets]`` for the power on Friedman #1 (n = 500, Holm).
+[first_seed] [n_permutations]`` (data sets ``first_seed, first_seed + 1, ...``; default 1000;
+99 draws: one stage; 399 or more: the two-stage test of ``early_stop``);
+``... bench_conditional.py power [n_datasets] [n_permutations]`` for the power on Friedman #1
+(n = 500, Holm; 199 draws by default).
 """
 
 from __future__ import annotations
@@ -137,7 +139,8 @@ def main(n_datasets: int = 100, designs=("logistic", "interaction", "correlated"
          null: str = "conditional", n_perm: int = 99, first_seed: int = 1000) -> None:  # fmt: skip
     warnings.simplefilter("ignore", ConvergenceWarning)
     warnings.simplefilter("ignore", UserWarning)
-    print(f"null={null!r}, n={N}, {P} inputs, relu MLP (10,), {n_perm} draws per variable, "
+    stages = " (two-stage)" if n_perm >= 399 else ""
+    print(f"null={null!r}, n={N}, {P} inputs, relu MLP (10,), {n_perm} draws per variable{stages}, "
           f"{n_datasets} data sets per design (seeds {first_seed}-{first_seed + n_datasets - 1}); "
           "fraction of p <= 0.05 (binomial s.e.)")  # fmt: skip
     print(f"{'design':<12} {'method':<15} {'noise (level)':>18} {'influential (power)':>22}")
@@ -163,7 +166,7 @@ def main(n_datasets: int = 100, designs=("logistic", "interaction", "correlated"
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args and args[0] == "power":
-        power(int(args[1]) if len(args) > 1 else 10)
+        power(int(args[1]) if len(args) > 1 else 10, int(args[2]) if len(args) > 2 else 199)
         sys.exit()
     main(
         int(args[0]) if args else 100,
@@ -172,4 +175,5 @@ if __name__ == "__main__":
         else ("logistic", "interaction", "correlated", "toeplitz"),
         args[2] if len(args) > 2 else "conditional",
         first_seed=int(args[3]) if len(args) > 3 else 1000,
+        n_perm=int(args[4]) if len(args) > 4 else 99,
     )
