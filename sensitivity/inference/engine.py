@@ -45,13 +45,15 @@ Two stages (``early_stop``, per-variable nulls with at least :data:`TWO_STAGE_MI
     :data:`STOP_ABOVE`), :math:`P(p \le u) \le P(p_2 \le u) \le u`; for :math:`u \ge c`,
     :math:`\{p \le u\} \subseteq \{p_1 \le u\}`, so :math:`P(p \le u) \le u` (a
     two-stage Monte Carlo test in the spirit of Besag & Clifford 1991, Biometrika 78,
-    301-304, with one look). Variables that can matter keep exactly the p-values of the full
-    test; a stopped variable's p-value exceeds ``c``, so no star and no adjusted p-value of
-    another variable at levels below ``c`` changes. With several outputs a variable goes on
-    when any output's :math:`p_1 \le c`, and each output reports :math:`p_1` or :math:`p_2`
-    by the rule on its own (the argument holds per output). Its null distribution has
-    :data:`FIRST_STAGE` draws (NaN after them in ``null_distribution``). The saving is the
-    share of variables with no effect: with half the inputs pure noise, 45 % of the networks.
+    301-304, with one look). Variables that can matter get the full test (all their draws;
+    the same draws as with ``early_stop=False``, though networks trained in other blocks of
+    the trainer round differently). A stopped variable's p-value exceeds ``c``, so no star
+    and no adjusted p-value of another variable at levels below ``c`` changes; its null
+    distribution has :data:`FIRST_STAGE` draws (NaN after them in ``null_distribution``).
+    With several outputs a variable goes on when any output's :math:`p_1 \le c`, and each
+    output reports :math:`p_1` or :math:`p_2` by the rule on its own (the argument holds per
+    output). The saving is the share of variables with no effect: with half the inputs pure
+    noise, 45 % of the networks.
 """
 
 from __future__ import annotations
@@ -311,7 +313,7 @@ def run_test(
         per_variable = (fitted, _block_stats(statistic, fitted.model, X, y, extra, first))
         if first < n_perm:
             per_variable = _second_stage(
-                statistic, config, refitter, X, y, extra, draws, per_variable, first, info
+                statistic, refitter, X, y, extra, draws, per_variable, first, info
             )
         elif fitted.loss is not None:
             info["null_loss"] = fitted.loss
@@ -367,7 +369,7 @@ def run_test(
     return out
 
 
-def _second_stage(statistic, config, refitter, X, y, extra, draws, first_stage, first, info):
+def _second_stage(statistic, refitter, X, y, extra, draws, first_stage, first, info):
     """The rest of the draws for the variables whose first-stage p-value is at most
     :data:`STOP_ABOVE` (see the module docstring); returns ``(None, stats)`` with ``stats``
     holding ``"observed"``, ``"null"`` (NaN-padded) and ``"n_draws"`` per variable."""
