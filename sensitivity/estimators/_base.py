@@ -55,12 +55,13 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         Networks retrained under the null per test (per variable for the per-variable nulls);
         0: no test.
     early_stop : bool, default=True
-        Per-variable nulls with at least 399 draws: a two-stage test. Every variable first
+        The per-variable nulls that retrain networks (``"conditional"``, ``"variable"``;
+        not the held-out test) with at least 399 draws: a two-stage test. Every variable first
         gets 99 draws; one whose p-value from them exceeds 0.2 stops there and reports it, the
         others get all ``n_permutations`` draws. Exact (see
-        :mod:`sensitivity.inference.engine`); variables that can matter keep the p-values of
-        the full test; ``inference_["n_draws"]`` gives each variable's draws. False: every
-        variable gets every draw.
+        :mod:`sensitivity.inference.engine`); variables that can matter get the full test;
+        ``inference_["n_draws"]`` gives each variable's draws. False: every variable gets
+        every draw.
     n_bootstrap : int, default=0
         Bootstrap resamples for percentile intervals (0: none): networks retrained on
         resampled rows, with a tenth of a cross-validated penalty (undersmoothing; a fixed
