@@ -453,3 +453,30 @@ def test_no_early_stop_is_passed_to_the_estimators(csv, tmp_path, monkeypatch):
     args = ["--target", "y", "--method", "olden", "--permutations", "9"]
     assert _run(csv, *args) == 0 and _run(csv, *args, "--no-early-stop") == 0
     assert seen == [True, False]
+
+
+def test_null_figures_of_stopped_variables_show_their_draws(csv, tmp_path, monkeypatch):
+    """With the two-stage test a stopped variable's panel shows its 99 first-stage networks
+    (not 399 with NaN) and says so in its title; its p-value is computed from them."""
+    import sensitivity.inference.engine as engine
+    import sensitivity.plotting as plotting
+
+    monkeypatch.setattr(engine, "STOP_ABOVE", -1.0)  # every variable stops after 99 draws
+    monkeypatch.setattr(sensitivity, "Olden", _fixed_penalty(sensitivity.Olden))
+    panels = []
+    real_plot = plotting.plot_null_distribution
+
+    def spy(null, observed, **kw):
+        expected = (1 + np.sum(np.abs(null) >= abs(observed))) / (1 + len(null))
+        panels.append((len(null), kw["variable"], kw["p_value"], expected))
+        return real_plot(null, observed, **kw)
+
+    monkeypatch.setattr(plotting, "plot_null_distribution", spy)
+    out = tmp_path / "stopped"
+    args = ["analyze", str(csv), "--target", "y", "--method", "olden", "--hidden", "3"]
+    assert main([*args, "--permutations", "399", "--out", str(out), "--quiet"]) == 0
+    assert [(n, v) for n, v, *_ in panels] == [
+        (99, f"{v} (stopped after 99 draws)") for v in ("a", "b", "c")
+    ]
+    assert all(p == pytest.approx(e) for *_, p, e in panels)
+    assert "Two-stage test: a, b, c had p > " in (out / "report.md").read_text()

@@ -62,11 +62,12 @@ def _null_figures(sa, name: str, out: Path) -> list[Path]:
     n_draws = (sa.inference_ or {}).get("n_draws")
     for j, (ax, var) in enumerate(zip(axes.ravel(), names, strict=False)):
         p_adj = frame.loc[var, "p_adjusted"]
+        drawn = len(null) if n_draws is None else int(n_draws[j])
         plot_null_distribution(
-            null[: None if n_draws is None else int(n_draws[j]), j],
+            null[:drawn, j],
             observed[j],
             ax=ax,
-            variable=var,
+            variable=var if drawn == len(null) else f"{var} (stopped after {drawn} draws)",
             two_sided=res.signed,
             p_value=frame.loc[var, "p_value"],
             p_adjusted=None if pd.isna(p_adj) else p_adj,
