@@ -209,38 +209,25 @@ def _blocks(stat: np.ndarray, p: int, B: int) -> tuple[np.ndarray, np.ndarray]:
     return obs, null
 
 
-def _group_stats(statistic, model, X, y, extra, variables, size) -> np.ndarray:
-    """Importance of variable ``j`` for groups of ``size`` consecutive networks, group ``g``
-    trained with column ``j = variables[g]`` replaced and evaluated on ``X`` with that
-    column set to the extra draw (as :func:`_block_stats`): ``(len(variables), size, n_out)``."""
+def _block_stats(statistic, model, X, y, extra, size, variables=None):
+    """Statistics of per-variable blocks of ``size`` consecutive networks, block ``g`` trained
+    with column ``j = variables[g]`` replaced (default: every column in order) and evaluated
+    on ``X`` with column ``j`` set to the extra draw ``extra[j]`` (the one that set the
+    block's penalty).
+
+    Every network of block ``j`` (the one trained on the real ``x_j`` and those trained on
+    draws) is evaluated on the same rows, which are independent of which network saw the real
+    column: under ``H0_j`` the statistics stay exchangeable. Evaluating on the real ``X``
+    instead would compare the real network on its own training rows with null networks off
+    theirs (data-based statistics only; weight-based ones do not use the rows).
+    """
+    variables = range(X.shape[1]) if variables is None else variables
+    parts = []
     base = X if X.dtype.kind == "f" else X.astype(np.float64)
-    out = []
     for g, j in enumerate(variables):
         Xj = base.copy()
         Xj[:, j] = extra[j][0]
-        stat = _stats(statistic, model[g * size : (g + 1) * size], Xj, y)["importance"]
-        out.append(stat[:, :, j])
-    return np.stack(out)
-
-
-def _block_stats(statistic, model, X, y, extra, n_perm):
-    """Statistics of the per-variable blocks, block ``j`` evaluated on ``X`` with column ``j``
-    replaced by the extra draw ``extra[j]`` (the one that set the block's penalty).
-
-    Every network of block ``j`` (the one trained on the real ``x_j`` and the ``n_perm``
-    trained on draws) is evaluated on the same rows, which are independent of which network saw
-    the real column: under ``H0_j`` the statistics stay exchangeable. Evaluating on the real
-    ``X`` instead would compare the real network on its own training rows with null networks
-    off theirs (data-based statistics only; weight-based ones do not use the rows).
-    """
-    p = X.shape[1]
-    size = n_perm + 1
-    parts = []
-    base = X if X.dtype.kind == "f" else X.astype(np.float64)
-    for j in range(p):
-        Xj = base.copy()
-        Xj[:, j] = extra[j][0]
-        parts.append(_stats(statistic, model[j * size : (j + 1) * size], Xj, y))
+        parts.append(_stats(statistic, model[g * size : (g + 1) * size], Xj, y))
     return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
 
 
@@ -310,7 +297,7 @@ def run_test(
         cols = np.repeat(np.arange(p), first + 1)
         values = np.concatenate([np.vstack([X[:, j], d[:first]]) for j, d in enumerate(draws)])
         fitted = refitter.fit(col_values=(cols, values))
-        per_variable = (fitted, _block_stats(statistic, fitted.model, X, y, extra, first))
+        per_variable = (fitted, _block_stats(statistic, fitted.model, X, y, extra, first + 1))
         if first < n_perm:
             per_variable = _second_stage(
                 statistic, refitter, X, y, extra, draws, per_variable, first, info
@@ -381,30 +368,25 @@ def _second_stage(statistic, refitter, X, y, extra, draws, first_stage, first, i
     go_on = np.flatnonzero((p1 <= STOP_ABOVE).any(axis=0))
     null = np.full((n_perm, *null1.shape[1:]), np.nan)
     null[:first] = null1
-    losses = [fitted1.loss] if fitted1.loss is not None else []
-    iters = [fitted1.n_iter] if fitted1.loss is not None else []
-    conv = [fitted1.converged] if fitted1.loss is not None else []
+    fits = [fitted1]
     rest = n_perm - first
     if go_on.size:
         cols = np.repeat(go_on, rest)
         values = np.concatenate([draws[j][first:] for j in go_on])
         fitted2 = refitter.fit(col_values=(cols, values))
-        stat2 = _group_stats(statistic, fitted2.model, X, y, extra, go_on, rest)
+        fits.append(fitted2)
+        stat2 = _block_stats(statistic, fitted2.model, X, y, extra, rest, go_on)["importance"]
         for g, j in enumerate(go_on):
-            null[first:, :, j] = stat2[g]
+            null[first:, :, j] = stat2[g * rest : (g + 1) * rest, :, j]
         paths2 = None if paths1 is None else statistic.paths(fitted2.model)
-        if fitted2.loss is not None:
-            losses.append(fitted2.loss)
-            iters.append(fitted2.n_iter)
-            conv.append(fitted2.converged)
     n_draws = np.full(p, first)
     n_draws[go_on] = n_perm
     info["n_draws"] = n_draws
     info["first_stage_p_value"] = p1
-    if losses:
-        info["null_loss"] = np.concatenate(losses)
-        info["null_n_iter"] = np.concatenate(iters)
-        info["null_converged"] = np.concatenate(conv)
+    if fitted1.loss is not None:
+        info["null_loss"] = np.concatenate([f.loss for f in fits])
+        info["null_n_iter"] = np.concatenate([f.n_iter for f in fits])
+        info["null_converged"] = np.concatenate([f.converged for f in fits])
     out = {"observed": obs, "null": null, "n_draws": n_draws, "p1": p1}
     if paths1 is not None:
         # per-path p-values of the variables that went on (all their draws); NaN for the
