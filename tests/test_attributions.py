@@ -367,6 +367,7 @@ def test_estimator_matches_plain_function_and_runs_the_test(diabetes_nets):
         random_state=0,
         train_alpha=1.0,
         train_params={"max_iter": 20},
+        null="conditional",
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

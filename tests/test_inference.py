@@ -123,13 +123,16 @@ def test_same_random_state_same_pvalues_for_any_n_jobs_and_chunk_size(friedman):
     X, y = friedman
     # a fixed penalty: the cross-validation's networks would only repeat what is checked here
     a = Olden(_net(), n_permutations=9, n_bootstrap=3, random_state=3, train_alpha=1.0,
-              train_params={**FAST, "block_size": 2})  # fmt: skip
+              train_params={**FAST, "block_size": 2},
+null="conditional",
+              )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a.fit(X, y)
     b = Olden(
         _net(), n_permutations=9, n_bootstrap=3, random_state=3, n_jobs=2, train_alpha=1.0,
         train_params={**FAST, "chunk_size": 2, "block_size": 2},
+        null="conditional",
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -161,7 +164,14 @@ def test_classifier_test_runs(iris_classifier):
     y = clf.predict(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = Olden(clf, prefit=True, n_permutations=4, train_params=FAST, random_state=0).fit(X, y)
+        sa = Olden(
+            clf,
+            prefit=True,
+            n_permutations=4,
+            train_params=FAST,
+            random_state=0,
+            null="conditional",
+        ).fit(X, y)
     assert sa.null_distribution_.shape == (4, 3, X.shape[1])
     assert sa.importances_.index.names == ["output", "variable"]
 
@@ -169,7 +179,7 @@ def test_classifier_test_runs(iris_classifier):
 def test_warning_states_smallest_attainable_p(friedman):
     X, y = friedman
     with pytest.warns(UserWarning, match=r"smallest attainable p-value.* is 0\.3"):
-        Olden(_net(), n_permutations=19, train_params=FAST).fit(X, y)
+        Olden(_net(), n_permutations=19, train_params=FAST, null="conditional").fit(X, y)
 
 
 def test_bad_targets_get_clear_errors(friedman):
@@ -177,17 +187,19 @@ def test_bad_targets_get_clear_errors(friedman):
     y_nan = y.copy()
     y_nan[3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        Olden(_net(), n_permutations=3).fit(X, y_nan)
+        Olden(_net(), n_permutations=3, null="conditional").fit(X, y_nan)
     with pytest.raises(ValueError, match="constant"):
-        Olden(_net(), n_permutations=3).fit(X, np.ones(len(y)))
+        Olden(_net(), n_permutations=3, null="conditional").fit(X, np.ones(len(y)))
     clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X, (y > y.mean()).astype(int))
     with pytest.raises(ValueError, match="single class"):
-        Olden(clf, prefit=True, n_permutations=3).fit(X, np.zeros(len(y), dtype=int))
+        Olden(clf, prefit=True, n_permutations=3, null="conditional").fit(
+            X, np.zeros(len(y), dtype=int)
+        )
     with pytest.raises(ValueError, match="need y"):
-        Olden(clf, prefit=True, n_permutations=3).fit(X)
+        Olden(clf, prefit=True, n_permutations=3, null="conditional").fit(X)
     with pytest.raises(ValueError, match="null"):
         Olden(_net(), n_permutations=3, null="rows").fit(X, y)
 
@@ -261,7 +273,7 @@ def test_undefined_null_statistics_count_as_less_extreme():
 def test_bad_train_params_get_clear_errors(friedman, params, match):
     X, y = friedman
     with pytest.raises(ValueError, match=match):
-        Olden(_net(), n_permutations=19, train_params=params).fit(X, y)
+        Olden(_net(), n_permutations=19, train_params=params, null="conditional").fit(X, y)
 
 
 def test_cuda_request_without_cuda_is_a_clear_error(friedman, monkeypatch):
@@ -270,7 +282,9 @@ def test_cuda_request_without_cuda_is_a_clear_error(friedman, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     X, y = friedman
     with pytest.raises(ValueError, match="CUDA"):
-        Olden(_net(), n_permutations=19, train_params={"device": "cuda"}).fit(X, y)
+        Olden(_net(), n_permutations=19, train_params={"device": "cuda"}, null="conditional").fit(
+            X, y
+        )
 
 
 def test_dtype_may_be_given_by_name(friedman):
@@ -279,7 +293,9 @@ def test_dtype_may_be_given_by_name(friedman):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         b = Olden(_net(), n_permutations=9, random_state=0, train_alpha=1.0,
-                  train_params={**FAST, "dtype": "float32"}).fit(X, y)  # fmt: skip
+                  train_params={**FAST, "dtype": "float32"},
+null="conditional",
+                  ).fit(X, y)  # fmt: skip
     pd.testing.assert_frame_equal(a.importances_, b.importances_)
 
 
@@ -383,7 +399,9 @@ def test_the_users_cv_score_uses_shuffled_folds_on_rows_sorted_by_the_target(tra
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = Olden(net, n_permutations=3, random_state=0, train_alpha=train_alpha,
-                   train_params=FAST).fit(X, y)  # fmt: skip
+                   train_params=FAST,
+null="conditional",
+                   ).fit(X, y)  # fmt: skip
     fit = sa.network_["fit"]
     assert fit["user"]["cv"] > 0.3
     if train_alpha == "cv":  # the same folds as the analysed network's
@@ -393,7 +411,9 @@ def test_the_users_cv_score_uses_shuffled_folds_on_rows_sorted_by_the_target(tra
 def test_a_constant_analysed_network_is_never_silent(friedman):
     X, y = friedman
     with pytest.warns(UserWarning, match="constant predictor"):
-        Olden(_net(), n_permutations=3, train_alpha=1e6, train_params=FAST).fit(X, y)
+        Olden(_net(), n_permutations=3, train_alpha=1e6, train_params=FAST, null="conditional").fit(
+            X, y
+        )
 
 
 def test_a_single_input_is_tested_against_its_marginal(friedman):
@@ -438,7 +458,7 @@ def test_an_untrained_torch_module_gets_a_clear_error():
     net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(TypeError, match="prefit=True"):
-        Olden(net, n_permutations=3).fit(X, X[:, 0])
+        Olden(net, n_permutations=3, null="conditional").fit(X, X[:, 0])
 
 
 @pytest.fixture(scope="module")
@@ -452,7 +472,9 @@ def lone_sine():
 def _sine_test(X, y, train_alpha, **kw):
     net = MLPRegressor(hidden_layer_sizes=(8,), max_iter=50)
     return Olden(net, n_permutations=5, random_state=0, train_alpha=train_alpha,
-                 train_params=FAST, **kw)  # fmt: skip
+                 train_params=FAST, **kw,
+null="conditional",
+                 )  # fmt: skip
 
 
 def test_cv_warns_when_a_variable_alone_carries_the_signal(lone_sine):

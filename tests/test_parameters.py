@@ -133,7 +133,7 @@ def test_the_common_parameters_appear_once_in_every_signature(cls):
     params = cls().get_params(deep=False)
     for name, _ in COMMON_BAD:
         assert name in params
-    assert params["null"] == "conditional" and params["train_alpha"] == "cv"
+    assert params["null"] == "holdout" and params["train_alpha"] == "cv"
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

@@ -157,7 +157,9 @@ def test_miv_on_centred_variables_estimator(data):
 
 def test_few_permutations_for_the_adjusted_level(data):
     X, y, _, tanh = data
-    est = Olden(tanh, prefit=True, n_permutations=9, train_alpha=1.0, random_state=0)
+    est = Olden(
+        tanh, prefit=True, n_permutations=9, train_alpha=1.0, random_state=0, null="conditional"
+    )
     _points_here(UserWarning, "smallest attainable p-value", lambda: est.fit(X, y))
 
 
@@ -173,7 +175,9 @@ def test_nearly_determined_input_lowers_the_conditional_tests_power(data):
     X, y, _, _ = data
     rng = np.random.default_rng(1)
     Xc = np.column_stack([X, X[:, 0] + 1e-4 * rng.normal(size=len(X))])
-    est = Olden(_net("tanh"), n_permutations=19, train_alpha=1.0, random_state=0)
+    est = Olden(
+        _net("tanh"), n_permutations=19, train_alpha=1.0, random_state=0, null="conditional"
+    )
     _points_here(
         sensitivity.conditional.LowPowerWarning, "nearly determined", lambda: est.fit(Xc, y)
     )

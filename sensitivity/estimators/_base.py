@@ -42,6 +42,7 @@ from ..inference.batched import check_train_params
 from ..inference.engine import STOP_ABOVE
 from ..network import MLPBatch
 from ..result import SensitivityResult, importance_frame
+from ._heldout import HOLDOUT_NULL, heldout_columns, heldout_summary, run_heldout_test
 
 __all__ = ["COMMON_PARAMETERS_DOC", "BaseSensitivity", "with_common_parameters"]
 
@@ -81,16 +82,26 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         joblib workers for the chunks of networks. Results do not depend on it.
     verbose : int, default=0
         A tqdm progress bar while networks train.
-    null : {"conditional", "variable", "response"}, default="conditional"
-        ``"conditional"``: per-variable conditional randomization test of ``H0_j: y``
-        independent of ``x_j`` given the other inputs (Candès et al. 2018): ``x_j`` is replaced
-        by draws from a model of ``x_j`` given the others (see ``conditional``) and a network
-        retrained on each. ``"variable"``: ``x_j`` permuted marginally (valid only for inputs
-        independent of the others). ``"response"``: Olden & Jackson's (2002) permutation of
-        ``y``, a *global* test that any input matters, reported as one p-value (no
-        per-variable p-values or stars). See :mod:`sensitivity.inference.engine`.
-        ``PermutationImportance`` and ``InputPerturbation`` also take ``"holdout"``: the
-        held-out conditional test of the fitted model, without refitting (their docstrings).
+    null : {"holdout", "conditional", "variable", "response"}, default="holdout"
+        The test of each variable (``n_permutations`` > 0). ``"holdout"`` (default): the
+        held-out conditional test of your network's predictions (Tansey et al. 2022; Watson &
+        Wright 2021): clones of ``estimator`` (same settings) are fitted on ``cv=5`` folds
+        (or, with ``fit(..., X_test=, y_test=)``, your network itself is evaluated on those
+        rows), and on each held-out row ``x_j`` is replaced by ``n_permutations`` draws from
+        a model of ``x_j`` given the other inputs (see ``conditional``); ``loss_increase`` is
+        the mean increase of the held-out loss and ``p_value`` the holdout randomization
+        test's of ``H0_j: y`` independent of ``x_j`` given the other inputs. The importance
+        columns stay the method applied to your network (the numbers without a test); the
+        training settings (``trainer``, ``train_alpha``, ``n_init``, ``train_params``,
+        ``early_stop``) are unused and ``n_bootstrap`` must be 0. A variable whose
+        conditional model cannot be fitted (determined by the others) gets no p-value and a
+        ``note``. ``"conditional"``: per-variable conditional randomization test of the same
+        null (Candès et al. 2018) that retrains networks on ``x_j`` replaced by draws (it tests
+        networks the package trains, reported in ``tested_statistic``). ``"variable"``:
+        ``x_j`` permuted marginally (valid only for inputs independent of the others).
+        ``"response"``: Olden & Jackson's (2002) permutation of ``y``, a *global* test that any
+        input matters, reported as one p-value (no per-variable p-values or stars). See the
+        "Which test" page of the documentation.
     n_init : int, default=1
         Networks trained from random initial weights on the real data; the best is kept with
         its initial weights. 1 keeps the observed and null networks exchangeable (exact test);
@@ -139,6 +150,9 @@ _ATTRIBUTES_DOC = """estimator_ : estimator
         two-stage test (``early_stop``) has values for its first ``inference_["n_draws"][j]``
         draws and NaN after them.
     bootstrap_distribution_ : ndarray or None
+    holdout_test_ : HoldoutConditionalTest or None
+        With ``null="holdout"``: the fitted held-out test (its own table has the
+        ``t``-interval of the loss increase, ``p_cpi`` and the fold models).
     global_test_ : dict or None
         ``null="response"``: the global p-value (min-p over variables) and, for replication
         only, Olden & Jackson's per-variable p-values (not per-variable tests).
@@ -219,7 +233,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
-        "null": [StrOptions(set(NULLS))],
+        "null": [StrOptions({HOLDOUT_NULL, *NULLS})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "train_alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"cv", "estimator"})],
         "trainer": [StrOptions({"auto", "batched", "estimator"})],
@@ -241,7 +255,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         random_state=None,
         n_jobs: int | None = None,
         verbose: int = 0,
-        null: str = "conditional",
+        null: str = HOLDOUT_NULL,
         n_init: int = 1,
         train_alpha: float | str = "cv",
         trainer: str = "auto",
@@ -310,7 +324,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, X_test=None, y_test=None, **fit_params):
         """Fit the network (unless ``prefit``), compute the importances and run the tests.
 
         Parameters
@@ -319,6 +333,10 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             Numeric inputs without missing values; DataFrame columns name the variables.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
             Target; required unless ``prefit=True`` without a test.
+        X_test, y_test : array-like, optional
+            Only with ``null="holdout"``: rows the network was not trained on; the held-out
+            test then evaluates the network itself on them instead of cross-fitting clones of
+            it (needed for a torch network, which cannot be refitted).
         **fit_params : dict
             Passed to the wrapped estimator's ``fit``.
 
@@ -329,9 +347,15 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         check_train_params(self.train_params)  # clear errors whether or not a test runs
         if self.estimator is None:
             raise ValueError(f"{type(self).__name__} needs an estimator (a network to analyse).")
+        if (X_test is not None or y_test is not None) and self.null != HOLDOUT_NULL:
+            raise ValueError(
+                f"X_test and y_test are only used with null={HOLDOUT_NULL!r} (the held-out "
+                f"conditional test); got null={self.null!r}."
+            )
         X_arr = self._validate_X(X)
         self.n_samples_ = int(X_arr.shape[0])
         tested = bool(self.n_permutations or self.n_bootstrap)
+        heldout = tested and self.null == HOLDOUT_NULL
         if tested:  # a test retrains: y must be usable
             check_target(y, is_classifier=adapters.is_classifier_model(self.estimator))
         self._streams = seed_streams(self.random_state)
@@ -344,14 +368,35 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.output_names_ = tuple(model.output_names)
         for name in ("null_distribution_", "bootstrap_distribution_", "path_p_values_"):
             setattr(self, name, None)
-        self.global_test_ = self.network_ = self.inference_ = None
-        if not tested:
+        self.global_test_ = self.network_ = self.inference_ = self.holdout_test_ = None
+        if not tested or heldout:
             stats = self._statistic(model, X_arr, y)
             self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
             self.importances_ = self._frame(self.statistics_)
+            if heldout:
+                self._heldout_test(X, y, X_test, y_test, fit_params)
             return self
         self._run_test(X_arr, y, fit_params, X)
         return self
+
+    def _heldout_test(self, X, y, X_test, y_test, fit_params) -> None:
+        """``null="holdout"``: the held-out conditional test joined to the method's table of
+        the user's network (:mod:`sensitivity.estimators._heldout`)."""
+        seed = int(np.random.default_rng(self._streams["null"]).integers(2**31 - 1))
+        test = run_heldout_test(self, X, y, X_test, y_test, fit_params, seed)
+        self.holdout_test_ = test
+        self.importances_ = heldout_columns(self.importances_, test, self.alpha)
+        # per draw: the held-out loss increase, (n_draws, n_features); the table's
+        # loss_increase is its mean and p_value the fraction of draws at or below 0
+        self.null_distribution_ = (test.null_distribution_ - test.loss_).T
+        self.inference_ = {
+            "null": HOLDOUT_NULL,
+            "tested_statistic": np.zeros(len(self.variable_names_)),
+            **heldout_summary(
+                test, self._method_name or type(self).__name__,
+                None if self.prefit else self.n_samples_,
+            ),
+        }
 
     def _fit_user_model(self, X, y, fit_params):
         if self.prefit:

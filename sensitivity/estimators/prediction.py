@@ -24,10 +24,6 @@ from ..methods import perturbation as _perturbation
 from ..methods import profile as _profile
 from ._base import BaseSensitivity, fill_doc, with_common_parameters
 
-HOLDOUT_NULL = "holdout"
-"""``null`` value of :class:`PermutationImportance` and :class:`InputPerturbation` that routes
-the test to :class:`sensitivity.HoldoutConditionalTest` (no refitting)."""
-
 __all__ = [
     "MIV",
     "InputPerturbation",
@@ -93,128 +89,6 @@ class _PredictionSensitivity(BaseSensitivity):
         return X_arr
 
 
-_HOLDOUT_DOC = """holdout_test_ : HoldoutConditionalTest or None
-        The fitted held-out test with ``null="holdout"``; else None.
-
-    Notes
-    -----
-    With ``null="holdout"`` the test is the held-out conditional test of
-    :class:`sensitivity.HoldoutConditionalTest` (Tansey et al. 2022; Watson & Wright 2021),
-    which never refits the model: pass held-out rows the model was not trained on,
-    ``fit(X_train, y_train, X_test=..., y_test=...)`` (with ``prefit=True`` the model is used as
-    given and ``y_train`` may be omitted; otherwise it is fitted on ``X_train, y_train``), or,
-    with ``prefit=False`` and no ``X_test``, cross-fitting over 5 folds. ``n_permutations`` is
-    the number of conditional draws per variable; the statistic becomes the held-out loss
-    increase when :math:`x_j` is replaced by draws from its conditional distribution given the
-    other inputs (the conditional, held-out analogue of this method's marginal perturbation:
-    its p-value would not be this test's), with the holdout randomization test p-value and
-    the ``1 - alpha`` t-interval of the mean increase; ``importances_`` is that of the direct
-    test (``holdout_test_``), and the report names the test. ``n_bootstrap`` must be 0 and the
-    training settings (``trainer``, ``train_alpha``, ``n_init``, ``train_params``) are
-    unused; ``conditional`` chooses the conditional models as for the other nulls."""
-
-
-class _HoldoutNull:
-    """``null="holdout"``: the estimator's test routed to HoldoutConditionalTest."""
-
-    def fit(self, X, y=None, X_test=None, y_test=None, **fit_params):
-        """Fit the model (unless ``prefit``), compute the importances and run the test.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric inputs without missing values; DataFrame columns name the variables.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
-            Target; required unless ``prefit=True`` (and, without ``null="holdout"``, no
-            test).
-        X_test, y_test : array-like, optional
-            Only with ``null="holdout"``: held-out rows the model was not trained on.
-        **fit_params : dict
-            Passed to the wrapped estimator's ``fit``.
-
-        Returns
-        -------
-        self
-        """
-        if self.null != HOLDOUT_NULL:
-            if X_test is not None or y_test is not None:
-                raise ValueError(
-                    f"X_test and y_test are only used with null={HOLDOUT_NULL!r} (the held-out "
-                    f"conditional test); got null={self.null!r}."
-                )
-            self.holdout_test_ = None
-            return super().fit(X, y, **fit_params)
-        self._validate_params()
-        return self._fit_holdout(X, y, X_test, y_test, fit_params)
-
-    def _fit_holdout(self, X, y, X_test, y_test, fit_params):
-        from ..holdout import HYPOTHESIS, HoldoutConditionalTest
-
-        name = type(self).__name__
-        if self.n_bootstrap:
-            raise ValueError(
-                f"{name}(null={HOLDOUT_NULL!r}) gives the t-interval of the mean held-out loss "
-                f"increase; bootstrap intervals are not used: set n_bootstrap=0 (got "
-                f"{self.n_bootstrap})."
-            )
-        if self.n_permutations < 1:
-            raise ValueError(
-                f"{name}(null={HOLDOUT_NULL!r}) needs n_permutations >= 1: the number of "
-                "conditional draws per variable (e.g. 999)."
-            )
-        sampler = self.conditional if callable(self.conditional) else None
-        test = HoldoutConditionalTest(
-            self.estimator,
-            prefit=self.prefit,
-            n_draws=self.n_permutations,
-            conditional="auto" if sampler is not None else self.conditional,
-            sampler=sampler,
-            loss=self.loss,
-            alpha=self.alpha,
-            p_adjust=self.p_adjust,
-            max_features=self.max_features,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        ).fit(X, y, X_test=X_test, y_test=y_test, **fit_params)
-        self.holdout_test_ = test
-        self.estimator_ = test.estimator_
-        self.n_features_in_ = test.n_features_in_
-        if hasattr(test, "feature_names_in_"):
-            self.feature_names_in_ = test.feature_names_in_
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self.variable_names_ = tuple(test._feature_names)
-        self.output_names_ = ("loss",)
-        self.n_samples_ = test.n_heldout_
-        self._encoding_ = None
-        self.statistics_ = test.statistics_
-        self.null_distribution_ = test.null_distribution_
-        self.bootstrap_distribution_ = self.path_p_values_ = None
-        self.global_test_ = self.network_ = None
-        self.inference_ = {"null": HOLDOUT_NULL, "hypothesis": HYPOTHESIS}
-        self.importances_ = test.importances_
-        return self
-
-    @property
-    def results_(self):
-        """The fitted analysis as a report object (summary, export, plot); with
-        ``null="holdout"`` the held-out conditional test's report under this method's name."""
-        test = getattr(self, "holdout_test_", None)
-        if test is None or self.null != HOLDOUT_NULL:
-            return super().results_
-        return test.report(
-            f"{self._method_name}, null={HOLDOUT_NULL!r}",
-            notes=(
-                f"Test: held-out conditional test (sensitivity.HoldoutConditionalTest), "
-                f"{test.mode_}; the statistic is the conditional held-out loss increase, not "
-                "the marginal one of this method.",
-            ),
-        )
-
-
-_HOLDOUT_CONSTRAINT = {"null": [StrOptions({*NULLS, HOLDOUT_NULL})]}
-
-
 @fill_doc
 class MIV(_PredictionSensitivity):
     """Mean impact value (Dombi et al. 1995): signed effect of a ±delta change of each input.
@@ -263,7 +137,7 @@ class MIV(_PredictionSensitivity):
 
 
 @fill_doc
-class InputPerturbation(_HoldoutNull, _PredictionSensitivity):
+class InputPerturbation(_PredictionSensitivity):
     """Input perturbation (Scardi & Harding 1999; Gevrey et al. 2003 "Perturb").
 
     Gaussian noise with sd ``level * sd(x_i)`` for each level in ``noise_levels`` is added to
@@ -287,7 +161,6 @@ class InputPerturbation(_HoldoutNull, _PredictionSensitivity):
     Attributes
     ----------
     {attributes}
-    {holdout}
 
     References
     ----------
@@ -302,7 +175,6 @@ class InputPerturbation(_HoldoutNull, _PredictionSensitivity):
         "noise_levels": ["array-like"],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"auto", "mse", "log_loss"})],
-        **_HOLDOUT_CONSTRAINT,
     }
 
     @with_common_parameters
@@ -422,7 +294,7 @@ class LekProfile(_PredictionSensitivity):
 
 
 @fill_doc
-class PermutationImportance(_HoldoutNull, _PredictionSensitivity):
+class PermutationImportance(_PredictionSensitivity):
     """Permutation importance: increase of the loss when one input is shuffled.
 
     Computed with :func:`sklearn.inspection.permutation_importance` (scorer: minus the loss of
@@ -440,7 +312,6 @@ class PermutationImportance(_HoldoutNull, _PredictionSensitivity):
     Attributes
     ----------
     {attributes}
-    {holdout}
 
     References
     ----------
@@ -453,7 +324,6 @@ class PermutationImportance(_HoldoutNull, _PredictionSensitivity):
         **BaseSensitivity._parameter_constraints,
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"auto", "mse", "log_loss"})],
-        **_HOLDOUT_CONSTRAINT,
     }
 
     @with_common_parameters
@@ -476,6 +346,4 @@ class PermutationImportance(_HoldoutNull, _PredictionSensitivity):
 
 
 for _cls in (MIV, InputPerturbation, LekProfile, PermutationImportance):
-    _cls.__doc__ = _cls.__doc__.replace("{any_model}", _ANY_MODEL_NOTE).replace(
-        "{holdout}", _HOLDOUT_DOC
-    )
+    _cls.__doc__ = _cls.__doc__.replace("{any_model}", _ANY_MODEL_NOTE)

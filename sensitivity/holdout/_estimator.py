@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.base import is_classifier as _sk_is_classifier
 from sklearn.feature_selection import SelectorMixin
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -22,7 +22,7 @@ from .. import adapters
 from .. import inference as _inference
 from ..conditional import fit_conditional_models
 from ..inference.holdout_tests import holdout_pvalues, min_heldout_rows
-from ..inference.pvalues import permutations_needed
+from ..inference.pvalues import permutations_needed, warn_resolution
 from ..methods import _data as _pdata
 from ..methods.perturbation import encode_target, resolve_loss
 from ..network import MLPBatch
@@ -164,6 +164,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "n_jobs": [Integral, None],
     }
     _method = "auto"  # evaluation engine of holdout_losses (benchmarks compare them)
+    # too few draws for any significance: an error here; a warning (and a note in the report)
+    # when a sensitivity estimator runs this test for its table
+    _refuse_few_draws = True
 
     def __init__(
         self,
@@ -200,7 +203,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         where = f" after {adj} adjustment over {n_tests} variables" if adj else ""
         if self.test == "hrt":
             smallest = _inference.smallest_attainable_p(self.n_draws, n_tests, adj)
-            if smallest > a * (1 + 1e-9):
+            if smallest > a * (1 + 1e-9) and not self._refuse_few_draws:
+                warn_resolution(self.n_draws, n_tests, a, adj)
+            elif smallest > a * (1 + 1e-9):
                 raise ValueError(
                     f"With n_draws={self.n_draws} the smallest attainable p-value{where} is "
                     f"{smallest:.4g} > alpha={a}: no variable could be significant. Use at "
@@ -240,6 +245,11 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         -------
         self
         """
+        return self._fit(X, y, X_test, y_test, fit_params)
+
+    def _fit(self, X, y, X_test, y_test, fit_params, fitted=None):
+        """``fit``; ``fitted``: the model the caller already fitted on all of ``X, y`` (or the
+        user's prefit model), kept as ``estimator_`` instead of a refit on all rows."""
         self._check_params()
         # scikit-learn's checks and attributes first (n_features_in_, feature_names_in_,
         # sparse / complex / empty input), then the package's messages naming the column
@@ -254,16 +264,17 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         )
         Xa, names = self._check_X(X, "X")
         self._feature_names = names
+        self.untestable_ = {}
         rs = check_random_state(self.random_state)
         budget = int(self.memory_budget_mb * 2**20)
         if X_test is not None:
-            res = self._fit_test_set(Xa, X, y, X_test, y_test, rs, budget, fit_params)
+            res = self._fit_test_set(Xa, X, y, X_test, y_test, rs, budget, fit_params, fitted)
         else:
-            res = self._fit_cross(Xa, X, y, rs, budget, fit_params)
+            res = self._fit_cross(Xa, X, y, rs, budget, fit_params, fitted)
         self._finish(*res)
         return self
 
-    def _fit_test_set(self, Xa, X, y, X_test, y_test, rs, budget, fit_params):
+    def _fit_test_set(self, Xa, X, y, X_test, y_test, rs, budget, fit_params, fitted=None):
         """Held-out rows given by the user: the model (fitted on X, y unless prefit) on them."""
         names = self._feature_names
         if y_test is None:
@@ -278,7 +289,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if Xt.shape[1] != Xa.shape[1]:
             raise ValueError(f"X_test has {Xt.shape[1]} columns but X has {Xa.shape[1]}.")
         self._check_resolution(Xt.shape[0], Xa.shape[1])
-        if self.prefit:
+        if fitted is not None:
+            self.estimator_ = fitted
+        elif self.prefit:
             if _is_sklearn(self.estimator):
                 adapters.check_model_fitted(self.estimator)
             self.estimator_ = self.estimator
@@ -298,7 +311,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.mode_ = "test set"
         return res.base, res.delta, res.draw_total
 
-    def _fit_cross(self, Xa, X, y, rs, budget, fit_params):
+    def _fit_cross(self, Xa, X, y, rs, budget, fit_params, fitted=None):
         """No held-out rows given: cross-fitting, then the model refitted on all rows."""
         if self.prefit:
             raise ValueError(
@@ -315,10 +328,10 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if not _is_sklearn(self.estimator):
             raise TypeError(_not_refittable(self.estimator))
         res = self._cross_fit(Xa, X, y, self._feature_names, rs, budget, fit_params)
-        self.conditional_models_ = fit_conditional_models(
-            Xa, kinds=self.conditional, sampler=self.sampler, feature_names=self._feature_names
+        self.conditional_models_ = self._conditional(Xa, self._feature_names)
+        self.estimator_ = (
+            fitted if fitted is not None else clone(self.estimator).fit(X, y, **fit_params)
         )
-        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         self.mode_ = "cross-fitting"
         return res
 
@@ -329,31 +342,53 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         )
         check_predicts(view, Xt)
         Y, kind = encode_target(view, y_test, Xt.shape[0], resolve_loss(view, self.loss))
-        return holdout_losses(
+        keep = [k for k, cm in enumerate(models) if cm is not None]
+        res = holdout_losses(
             view,
             Xt,
             Y,
             kind,
-            models,
+            [models[k] for k in keep],
             n_draws=self.n_draws,
-            seeds=seeds,
+            seeds=[seeds[k] for k in keep],
             memory_budget=budget,
             method=self._method,
             in_sample=self.conditional_rows == "test",
             n_jobs=self.n_jobs,
         )
+        # untestable variables (no conditional model): NaN losses
+        delta = np.full((len(models), Xt.shape[0]), np.nan)
+        draw_total = np.full((len(models), self.n_draws), np.nan)
+        delta[keep], draw_total[keep] = res.delta, res.draw_total
+        res.delta, res.draw_total = delta, draw_total
+        return res
 
-    def _conditional(self, Xa, names):
-        where = "held-out" if self.conditional_rows == "test" else "training"
-        try:  # its warnings point at the user's call (sensitivity._warnings)
-            return fit_conditional_models(
-                Xa, kinds=self.conditional, sampler=self.sampler, feature_names=names
-            )
-        except ValueError as err:
+    def _conditional(self, Xa, names) -> list:
+        """One conditional model per variable, None for a variable whose model cannot be fitted
+        (determined by the other inputs, constant, ...): that variable is not tested and
+        ``untestable_[name]`` says why; the other variables are."""
+        kinds = self.conditional
+        if isinstance(kinds, list | tuple) and len(kinds) != len(names):
+            raise ValueError(f"conditional has {len(kinds)} kinds for {len(names)} variables.")
+        models, errors = [], []
+        for j, name in enumerate(names):
+            kind = kinds[j] if isinstance(kinds, list | tuple) else kinds
+            try:  # its warnings point at the user's call (sensitivity._warnings)
+                (cm,) = fit_conditional_models(
+                    Xa, columns=[j], kinds=kind, sampler=self.sampler, feature_names=names
+                )
+            except ValueError as err:
+                errors.append(err)
+                self.untestable_.setdefault(name, str(err))
+                cm = None
+            models.append(cm)
+        if len(errors) == len(names):  # nothing can be tested: a problem of the data
+            where = "held-out" if self.conditional_rows == "test" else "training"
             raise ValueError(
                 f"Conditional models on the {where} rows (conditional_rows="
-                f"{self.conditional_rows!r}): {err}"
-            ) from err
+                f"{self.conditional_rows!r}): {errors[0]}"
+            ) from errors[0]
+        return models
 
     def _folds(self, Xa, y_arr, rs) -> list:
         """The cross-fitting splits; each row held out at most once."""
@@ -400,34 +435,59 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         return base, delta, draw_total
 
     def _finish(self, base, delta, draw_total) -> None:
-        m = base.shape[0]
-        res = holdout_pvalues(base, delta, draw_total, self.alpha)
-        p = res.p_hrt if self.test == "hrt" else res.p_cpi
-        p_adj = _inference.adjust_pvalues(p, self.p_adjust)
+        m, p_all = base.shape[0], delta.shape[0]
+        names = self._feature_names
+        tested = np.isfinite(delta).all(axis=1) & np.isfinite(draw_total).all(axis=1)
+        for j in np.flatnonzero(~tested):  # failed in some fold only: not tested at all
+            self.untestable_.setdefault(names[j], "no conditional model in every fold")
+        res = holdout_pvalues(base, delta[tested], draw_total[tested], self.alpha)
+        full = Bunch()
+        for key, values in res.items():
+            full[key] = np.full(p_all, np.nan)
+            full[key][tested] = values
+        p = full.p_hrt if self.test == "hrt" else full.p_cpi
+        p_adj = _inference.adjust_pvalues(p, self.p_adjust)  # the tested variables only
         self.n_heldout_ = m
         self.loss_ = float(base.mean())
         self.null_distribution_ = draw_total / m
         self.loss_differences_ = delta
-        self.statistics_ = dict(res)
-        r2 = np.array([cm.r2 for cm in self.conditional_models_])
+        self.statistics_ = dict(full)
+        r2 = np.array([np.nan if cm is None else cm.r2 for cm in self.conditional_models_])
         self.importances_ = importance_frame(
-            res.importance[None],
-            self._feature_names,
+            full.importance[None],
+            names,
             ("loss",),
             signed=False,
             p_value=p[None],
             p_adjusted=p_adj[None],
             alpha=self.alpha,
-            ci_low=res.ci_low[None],
-            ci_high=res.ci_high[None],
+            ci_low=full.ci_low[None],
+            ci_high=full.ci_high[None],
             extra={
-                "p_hrt": res.p_hrt[None],
-                "p_cpi": res.p_cpi[None],
-                "std_error": res.std_error[None],
+                "p_hrt": full.p_hrt[None],
+                "p_cpi": full.p_cpi[None],
+                "std_error": full.std_error[None],
                 "r2_conditional": r2[None],
             },
             method=self._method_name,
         )
+        for col, values in self.test_columns().items():
+            self.importances_[col] = self.importances_.index.map(dict(zip(names, values)))
+
+    def test_columns(self) -> dict[str, list]:
+        """Per-variable descriptive columns of the test, in the order of the variables:
+        ``conditional_model`` (the kind of model of ``x_j`` given the others) and ``note``
+        (why a variable was not tested; empty when it was)."""
+        check_is_fitted(self, "untestable_")
+        return {
+            "conditional_model": [
+                "" if cm is None else cm.kind for cm in self.conditional_models_
+            ],
+            "note": [
+                f"not tested: {self.untestable_[n]}" if n in self.untestable_ else ""
+                for n in self._feature_names
+            ],
+        }
 
     # ------------------------------------------------------------------ reports
     @property

@@ -85,13 +85,14 @@ def importance_frame(
     pandas.DataFrame
         Index ``variable`` for one output; a two-level index ``(output, variable)`` otherwise,
         ranked within each output. ``relative_importance = |importance| / sum |importance|``;
-        ``rank`` 1 is the largest ``|importance|`` (ties share the smallest rank).
+        ``rank`` 1 is the largest ``|importance|`` (ties share the smallest rank). A NaN
+        importance (a variable a test could not measure; the caller says why) ranks last.
     """
     feature_names = [str(f) for f in feature_names]
     output_names = [str(o) for o in output_names]
     shape = (len(output_names), len(feature_names))
     imp = _as_2d(importance, shape, "importance")
-    if not np.all(np.isfinite(imp)):
+    if np.isinf(imp).any() or np.isnan(imp).all():
         raise ValueError("The importance values are not all finite; cannot rank them.")
     pv = _as_2d(p_value, shape, "p_value")
     pa = _as_2d(p_adjusted, shape, "p_adjusted")
@@ -105,8 +106,8 @@ def importance_frame(
         sign_source = None
     extras = {k: _as_2d(v, shape, k) for k, v in (extra or {}).items()}
 
-    mag = np.abs(imp)
-    totals = mag.sum(axis=1, keepdims=True)
+    mag = np.abs(imp)  # NaN (a variable a test could not measure) ranks last
+    totals = np.nansum(mag, axis=1, keepdims=True)
     if np.any(totals == 0):
         zero = [output_names[i] for i in np.flatnonzero(totals[:, 0] == 0)]
         warn(
@@ -119,7 +120,7 @@ def importance_frame(
 
     blocks = []
     for k, out in enumerate(output_names):
-        ranks = rankdata(-mag[k], method="min").astype(int)
+        ranks = rankdata(np.nan_to_num(-mag[k], nan=np.inf), method="min").astype(int)
         cols: dict[str, object] = {
             "importance": imp[k],
             "relative_importance": rel[k],
