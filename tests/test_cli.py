@@ -225,6 +225,10 @@ def test_analyze_with_a_test_writes_null_distribution_figures(csv, tmp_path, cap
     report = (out / "report.md").read_text()
     assert "19 permutations, null `variable`" in report and "- Adjustment: Holm" in report
     assert "Signif. codes (adjusted p): '\\*\\*\\*' <= 0.001" in report
+    # 19 permutations, 3 inputs, Holm: no star is possible, and report.md says so in each
+    # method's table (not on stderr only)
+    warning = "**Warning**: With n_permutations=19 the smallest attainable p-value after holm"
+    assert report.count(warning) == 2 and "no variable can be significant" in report
     # the 19-permutation warning of both methods: printed once, one line, no source location
     err = capsys.readouterr().err.splitlines()
     resolution = [line for line in err if "smallest attainable p-value" in line]

@@ -129,14 +129,16 @@ def test_raw_derivatives_and_summaries_match_neuralsens(neuralsens, name):
     X, nets, ref = neuralsens
     model = _neuralsens_model(nets[name])
     r = ref[name]
-    frame, d = dimopoulos(model, X, ddof=0, second_order=False, return_derivatives=True)
+    frame, d = dimopoulos(model, X, scale=None, ddof=0, second_order=False, return_derivatives=True)
     np.testing.assert_allclose(d.jacobian[:, 0, :], np.array(r["raw_sens"]), rtol=0, atol=1e-10)
     frame = frame.reindex([f"x{i}" for i in range(5)])
     for ours, theirs in [("mean", "mean"), ("std", "std"), ("rms", "mean_squared")]:
         expected = [r["jacobian_sens"][c][theirs] for c in COLUMNS]
         np.testing.assert_allclose(frame[ours], expected, rtol=0, atol=1e-10)
     # ddof=1 is R NeuralSens' convention (and our default)
-    frame1 = dimopoulos(model, X, second_order=False).reindex([f"x{i}" for i in range(5)])
+    frame1 = dimopoulos(model, X, scale=None, second_order=False).reindex(
+        [f"x{i}" for i in range(5)]
+    )
     expected = [r["std_ddof1_R_convention"][c] for c in COLUMNS]
     np.testing.assert_allclose(frame1["std"], expected, rtol=0, atol=1e-10)
     # ranking as NeuralSens' meanSensSQ
@@ -154,11 +156,11 @@ def test_full_and_diagonal_hessian_match_closed_form_reference(neuralsens):
     np.testing.assert_allclose(H.std(axis=0), r["std"], rtol=0, atol=1e-10)
     np.testing.assert_allclose(np.sqrt((H**2).mean(axis=0)), r["mean_squared"], atol=1e-10)
     # the diagonal is what the curvature summary uses: curvature = N * mean_squared_ii^2
-    frame = dimopoulos(model, X).reindex([f"x{i}" for i in range(5)])
+    frame = dimopoulos(model, X, scale=None).reindex([f"x{i}" for i in range(5)])
     n = X.shape[0]
     expected = n * np.diag(np.array(r["mean_squared"])) ** 2
     np.testing.assert_allclose(frame["curvature"], expected, rtol=1e-12)
-    _, d = dimopoulos(model, X, return_derivatives=True)
+    _, d = dimopoulos(model, X, scale=None, return_derivatives=True)
     np.testing.assert_allclose(d.second[:, 0, :], np.diagonal(H, axis1=1, axis2=2), atol=1e-12)
 
 
@@ -241,7 +243,7 @@ def test_full_hessian_equals_differences_of_the_jacobian(depth, out):
 def test_softmax_classifier_probabilities_equal_differences(iris_classifier):
     clf, X, _ = iris_classifier
     Xa = X.to_numpy()[::10]
-    frame, d = dimopoulos(clf, Xa, return_derivatives=True)  # relu: first order only
+    frame, d = dimopoulos(clf, Xa, scale=None, return_derivatives=True)  # relu: first order only
     assert d.second is None and "curvature" not in frame.columns
     Jf, _ = central_differences(
         lambda Z: clf.predict_proba(pd.DataFrame(Z, columns=X.columns)), Xa, h=1e-6
@@ -261,7 +263,7 @@ def test_binary_classifier_differentiates_the_positive_class():
         hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", max_iter=300, random_state=0
     )
     clf.fit(X, y)
-    _, d = dimopoulos(clf, X[:10], return_derivatives=True)
+    _, d = dimopoulos(clf, X[:10], scale=None, return_derivatives=True)
     Jf, Df = central_differences(lambda Z: clf.predict_proba(Z)[:, 1:], X[:10])
     assert d.jacobian.shape == (10, 1, 3)
     assert_rel_close(d.jacobian, Jf)
@@ -279,7 +281,7 @@ def test_pipeline_with_standard_scaler_gives_derivatives_in_user_units():
         StandardScaler(),
         MLPRegressor(hidden_layer_sizes=(6,), activation="tanh", solver="lbfgs", random_state=0),
     ).fit(X, y)
-    _, d = dimopoulos(pipe, X[:15], return_derivatives=True)
+    _, d = dimopoulos(pipe, X[:15], scale=None, return_derivatives=True)
     # differences in the user's units, each input with a step proportional to its spread
     for i, h in enumerate([10.0, 1e-2, 1e-4]):
 
@@ -339,7 +341,7 @@ def test_arbitrary_torch_module_by_autograd_equals_differences():
     # an nn.Sequential with a module the analytic path does not know goes through autograd
     gelu = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.GELU(), torch.nn.Linear(4, 2))
     gelu = gelu.double()
-    _, dg = dimopoulos(gelu, X, return_derivatives=True)
+    _, dg = dimopoulos(gelu, X, scale=None, return_derivatives=True)
     Jf, Df = central_differences(lambda Z: gelu(torch.as_tensor(Z)).detach().numpy(), X)
     assert_rel_close(dg.jacobian, Jf)
     assert_rel_close(
@@ -483,6 +485,30 @@ def test_estimator_scale_sd_and_symmetric_effect(regression):
     depth = sa.importances_.loc["depth"]
     assert abs(depth["mean"]) < 0.25 * depth["rms"]
     assert depth["rank"] == 2
+
+
+def test_default_ranking_does_not_depend_on_the_units_of_a_variable(regression):
+    """A variable recorded in other units (temp times 1000: "milli-degrees") is the same
+    variable: the default (scale="sd") ranks it as before, in the class and the function;
+    raw derivatives (scale=None) divide its derivative by 1000 and demote it."""
+    X, y = regression
+    fitted = make_pipeline(StandardScaler(), _net()).fit(X, y)
+    # the same network for temp in the other units: its scaler takes the units out
+    X_milli = X.assign(temp=1000 * X["temp"])
+    milli = clone(fitted).fit(X, y)
+    scaler = milli[0]
+    scaler.mean_[0] *= 1000
+    scaler.scale_[0] *= 1000
+    np.testing.assert_allclose(milli.predict(X_milli), fitted.predict(X), rtol=1e-12)
+    before = Dimopoulos(fitted, prefit=True).fit(X).importances_
+    after = Dimopoulos(milli, prefit=True).fit(X_milli).importances_
+    assert before.index[0] == "temp" and list(after.index) == list(before.index)
+    np.testing.assert_allclose(after["importance"], before["importance"], rtol=1e-9)
+    f_before, f_after = dimopoulos(fitted, X), dimopoulos(milli, X_milli)
+    assert list(f_after.index) == list(f_before.index)
+    np.testing.assert_allclose(f_after["ssd"], f_before["ssd"], rtol=1e-9)
+    raw = dimopoulos(milli, X_milli, scale=None)
+    assert raw.loc["temp", "rank"] == 4
 
 
 def test_estimator_rejects_a_bad_statistic(regression):

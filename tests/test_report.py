@@ -59,7 +59,7 @@ def test_summary_has_header_ranked_rows_and_stars():
         "randomization, 999 permutations, two-sided on |importance|",
         "Adjustment:",
         "Holm",
-        "95% bootstrap percentile, 500 draws",
+        "95% bootstrap percentile interval, 500 resamples",
         "Signif. codes",
     ]:
         assert expected in text, expected
@@ -330,3 +330,71 @@ def test_notes_reach_every_report_format():
     latex = res.to_latex()
     assert r"Two-stage test: a\_1, d had p \textgreater{} 0.2 after 99 draws and stopped" in latex
     assert "Two-stage" not in _tested().to_latex()
+
+
+def _holdout_result(test="hrt"):
+    from sklearn.linear_model import LinearRegression
+
+    from sensitivity import HoldoutConditionalTest
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X[:, 0] + 0.3 * rng.normal(size=120)
+    t = HoldoutConditionalTest(LinearRegression(), n_draws=199, test=test, random_state=0)
+    return t.fit(X, y).results_
+
+
+def test_the_held_out_test_is_named_with_its_draws_and_t_interval_in_every_report(tmp_path):
+    """The held-out conditional test ran 199 conditional draws and gives t-intervals: no
+    report may say "0 permutations" or call its intervals bootstrap intervals."""
+    res = _holdout_result()
+    assert res.test_description == (
+        "holdout randomization test, 199 conditional draws, upper-tailed"
+    )
+    assert res.interval_label == "95% t-interval of the mean loss increase"
+    text = res.summary()
+    assert "Test:               holdout randomization test, 199 conditional draws" in text
+    assert "Intervals:          95% t-interval of the mean loss increase" in text
+    caption = next(line for line in res.to_latex().splitlines() if line.startswith(r"\caption"))
+    md = res.to_markdown()
+    for report in (text, caption, md):
+        assert "0 permutations" not in report and "bootstrap" not in report
+        assert "resamples" not in report and "199 conditional draws" in report
+    assert r"Intervals: 95\% t-interval of the mean loss increase" in caption
+    assert "Intervals: 95% t-interval of the mean loss increase" in md
+    # the figure's legend reads the same attribute, from the result and from the bare table
+    import matplotlib.pyplot as plt
+
+    from sensitivity.plotting import plot_importance
+
+    for data in (res, res.importances):
+        fig = plot_importance(data)
+        legend = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_legend().get_texts()]
+        assert legend[0] == "95% t-interval of the mean loss increase", legend
+        fig.savefig(tmp_path / "holdout.png")
+        plt.close(fig)
+    cpi = _holdout_result("cpi")
+    assert "one-sided t-test of the mean loss increase (199 draws per row)" in cpi.summary()
+    assert "0 permutations" not in cpi.to_latex()
+
+
+def test_too_few_permutations_for_any_star_is_said_in_every_report():
+    """199 permutations, 13 variables, Holm: the smallest adjusted p is 13/200 > 0.05, so no
+    variable can be significant; the table must not read as "nothing matters"."""
+    names = [f"x{i}" for i in range(13)]
+    p = np.full((1, 13), 0.005)
+    frame = importance_frame(
+        np.arange(1, 14)[None] / 10, names, ["y"], signed=False, p_value=p, p_adjusted=13 * p
+    )
+    res = SensitivityResult(frame, "Garson", n_permutations=199, p_adjust="holm")
+    warning = res.resolution_warning
+    assert warning is not None and "0.065 > alpha=0.05" in warning
+    assert "no variable can be significant" in warning and "259 permutations" in warning
+    assert f"Warning: {warning}" in res.summary()
+    assert f"**Warning**: {warning}" in res.to_markdown()
+    assert "no variable can be significant" in res.to_latex()
+    assert "Use at least 259 permutations" in res.to_latex()
+    # enough permutations (or no adjustment): no warning
+    ok = SensitivityResult(frame, "Garson", n_permutations=299, p_adjust="holm")
+    assert ok.resolution_warning is None and "Warning" not in ok.summary() + ok.to_latex()
+    assert SensitivityResult(frame, "Garson", n_permutations=199).resolution_warning is None

@@ -71,10 +71,14 @@ class Dimopoulos(BaseSensitivity):
         derivatives, PaD), ``"relative_contribution"``, ``"mean"`` (signed: two-sided test),
         ``"std"``, ``"rms"``, ``"curvature"`` or ``"derivative_curvature"``. All computed
         summaries are also columns of ``importances_``.
-    scale : {"sd"}, array-like of shape (n_features,) or None, default=None
-        ``"sd"``: multiply each derivative by the input's sample standard deviation in ``X``
-        (``ddof=1``; second derivatives by its square) so that inputs in different units are
-        comparable; an array: these factors; None: derivatives in the user's units.
+    scale : {"sd"}, array-like of shape (n_features,) or None, default="sd"
+        ``"sd"`` (default): multiply each derivative by the input's sample standard deviation
+        in ``X`` (``ddof=1``; second derivatives by its square): the change of the output per
+        standard deviation of the input, so that inputs in different units are comparable and
+        the ranking does not change when a variable is recorded in other units (grams instead
+        of kilograms). An array: these factors. None: derivatives in the user's raw units
+        (NeuralSens' convention), which rank a variable measured in small numbers first only
+        because of its units.
     logits : bool, default=False
         For classifiers, differentiate the logits (output pre-activations) instead of the
         predicted class probabilities.
@@ -116,7 +120,7 @@ class Dimopoulos(BaseSensitivity):
         estimator=None,
         *,
         statistic: str = "ssd",
-        scale=None,
+        scale="sd",
         logits: bool = False,
         second_order="auto",
         ddof: float = 1,

@@ -264,7 +264,7 @@ def dimopoulos(
     X,
     *,
     statistic: str = "ssd",
-    scale=None,
+    scale="sd",
     logits: bool = False,
     second_order="auto",
     ddof: float = 1,
@@ -283,7 +283,8 @@ def dimopoulos(
     X : array-like or DataFrame of shape (n_samples, n_features)
         Rows at which to differentiate, in the user's units (finite, numeric).
     statistic, scale, logits, second_order, ddof, memory_budget_mb
-        As in :class:`Dimopoulos`.
+        As in :class:`Dimopoulos`: by default (``scale="sd"``) derivatives per standard
+        deviation of each input in ``X``; ``scale=None`` gives them in the raw units.
     feature_names, output_names : sequence of str, optional
         Default: from the model, else from ``X``'s columns, else ``x0, x1, ...``.
     return_derivatives : bool

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from numbers import Integral, Real
 from typing import ClassVar
@@ -35,6 +34,9 @@ CONDITIONAL_ROWS = ("train", "test")
 
 TESTS = ("hrt", "cpi")
 """``"hrt"``: holdout randomization test p-value; ``"cpi"``: one-sided t-test of the CPI."""
+
+INTERVAL = "t-interval of the mean loss increase"
+"""What ``ci_low`` and ``ci_high`` of the held-out test are (without their level)."""
 
 HYPOTHESIS = (
     "H0_j: y independent of x_j given the other inputs (held-out loss of the fitted model with "
@@ -473,6 +475,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         )
         for col, values in self.test_columns().items():
             self.importances_[col] = self.importances_.index.map(dict(zip(names, values)))
+        self.importances_.attrs["interval"] = INTERVAL  # for a figure of the bare table
 
     def test_columns(self) -> dict[str, list]:
         """Per-variable descriptive columns of the test, in the order of the variables:
@@ -497,12 +500,17 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def report(self, method: str, notes: tuple[str, ...] = ()) -> SensitivityResult:
         """The report under another method name (for estimators that route their test here),
-        with extra ``notes`` first."""
+        with extra ``notes`` first.
+
+        The result carries the test that ran (its draws and tail) and the kind of the
+        intervals (:data:`INTERVAL`), which its summary, tables and figure legend print.
+        """
         check_is_fitted(self, "importances_")
         kinds = sorted({cm.kind for cm in self.conditional_models_})
+        hrt = self.test == "hrt"
         test = (
-            f"holdout randomization test, {self.n_draws} conditional draws"
-            if self.test == "hrt"
+            f"holdout randomization test, {self.n_draws} conditional draws, upper-tailed"
+            if hrt
             else f"one-sided t-test of the mean loss increase ({self.n_draws} draws per row)"
         )
         settings = {
@@ -513,31 +521,28 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         }
         notes = [
             *notes,
-            f"Hypothesis: {HYPOTHESIS}.",
             "importance = mean held-out loss increase when x_j is replaced by conditional draws "
-            f"(CPI); ci = {100 * (1 - self.alpha):g}% t-interval; p_hrt = holdout "
-            "randomization test, p_cpi = one-sided t-test.",
+            "(CPI); p_hrt = holdout randomization test, p_cpi = one-sided t-test.",
         ]
-        kwargs = dict(
+        return SensitivityResult(
+            self.importances_,
+            method,
             model=_describe(self.estimator_),
             n_samples=self.n_heldout_,
             signed=False,
-            n_permutations=0,
+            # the HRT's p-values come from the draws (smallest 1 / (1 + n_draws)); the
+            # t-test's do not
+            n_permutations=self.n_draws if hrt else 0,
             n_bootstrap=0,
             alpha=self.alpha,
             p_adjust=self.p_adjust,
             settings=settings,
             notes=notes,
+            null="holdout",
+            hypothesis=HYPOTHESIS,
+            test=test,
+            interval=INTERVAL,
         )
-        accepted = inspect.signature(SensitivityResult).parameters
-        if "null" in accepted:
-            kwargs["null"] = "holdout"
-        if "hypothesis" in accepted:
-            kwargs["hypothesis"] = HYPOTHESIS
-            kwargs["notes"] = [n for n in notes if not n.startswith("Hypothesis: ")]
-        result = _HoldoutResult(self.importances_, method, **kwargs)
-        result.test_line = test
-        return result
 
     def summary(self, digits: int = 4) -> str:
         """Text report (:meth:`SensitivityResult.summary`)."""
@@ -576,16 +581,6 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.target_tags.required = True
         return tags
-
-
-class _HoldoutResult(SensitivityResult):
-    """A SensitivityResult whose header names the held-out test (not a permutation count)."""
-
-    test_line = ""
-
-    def describe(self) -> list[tuple[str, str]]:
-        rows = super().describe()
-        return [("Test", self.test_line) if k == "Test" else (k, v) for k, v in rows]
 
 
 def _is_sklearn(model) -> bool:

@@ -39,6 +39,7 @@ __all__ = [
     "min_p_global",
     "permutation_pvalues",
     "permutations_needed",
+    "resolution_message",
     "smallest_attainable_p",
     "warn_resolution",
 ]
@@ -172,19 +173,36 @@ def permutations_needed(n_tests: int, alpha: float, method: str | None) -> int:
     return lo
 
 
-def warn_resolution(n_permutations: int, n_tests: int, alpha: float, method) -> None:
-    """Warn when no p-value can reach ``alpha`` after adjustment."""
+def resolution_message(
+    n_permutations: int, n_tests: int, alpha: float, method: str | None
+) -> str | None:
+    """Why no variable can be significant, or None when some p-value can reach ``alpha``.
+
+    With ``B`` permutations the smallest p-value is ``1 / (1 + B)``; after an adjustment over
+    ``n_tests`` p-values (Holm: times ``n_tests``) it may stay above ``alpha`` whatever the
+    data, and a table without stars would then read as "nothing matters". This one sentence is
+    the warning of the fit (:func:`warn_resolution`, also printed by the command line) and the
+    warning of every report (summary, Markdown, LaTeX).
+    """
     if not n_permutations:
-        return
+        return None
     smallest = smallest_attainable_p(n_permutations, n_tests, method)
-    if smallest > alpha * (1 + _REL_TIES):
-        adj = f" after {method} adjustment over {n_tests} tests" if method else ""
-        warn(
-            f"With n_permutations={n_permutations} the smallest attainable p-value{adj} is "
-            f"{smallest:.4g} > alpha={alpha}: no variable can be significant. Use at least "
-            f"{permutations_needed(n_tests, alpha, method)} permutations.",
-            UserWarning,
-        )
+    if smallest <= alpha * (1 + _REL_TIES):
+        return None
+    adj = f" after {method} adjustment over {n_tests} tests" if method else ""
+    return (
+        f"With n_permutations={n_permutations} the smallest attainable p-value{adj} is "
+        f"{smallest:.4g} > alpha={alpha:g}: no variable can be significant, so a variable "
+        "without a star is not shown to be unimportant. Use at least "
+        f"{permutations_needed(n_tests, alpha, method)} permutations."
+    )
+
+
+def warn_resolution(n_permutations: int, n_tests: int, alpha: float, method) -> None:
+    """Warn when no p-value can reach ``alpha`` after adjustment (:func:`resolution_message`)."""
+    message = resolution_message(n_permutations, n_tests, alpha, method)
+    if message:
+        warn(message, UserWarning)
 
 
 INTERVAL_METHODS = ("percentile", "basic", "bc")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -39,8 +41,9 @@ def plot_importance(
     Bars are ordered by rank. A signed statistic (Olden, MIV, mean derivative) is drawn with
     its sign, negative bars hatched as well as coloured (readable in grayscale); a magnitude
     with a direction (Dimopoulos' ``ssd``) is drawn in one colour with the direction in the
-    tick label, ``bmi (+)``, since a coloured magnitude looks negative. Bootstrap intervals
-    (``ci_low``, ``ci_high``) are error bars labelled with their level, and variables get the
+    tick label, ``bmi (+)``, since a coloured magnitude looks negative. Intervals
+    (``ci_low``, ``ci_high``) are error bars labelled with their level and kind (the result's
+    :attr:`~sensitivity.result.SensitivityResult.interval_label`), and variables get the
     codes of their adjusted p-value (``***`` p <= 0.001, ``**`` p <= 0.01, ``*`` p <= 0.05,
     ``†`` p <= 0.1). A legend explains colours, hatching, intervals and codes. Values beyond
     1e4 or below 1e-3 are shown divided by a power of ten named in the axis label.
@@ -115,7 +118,8 @@ def plot_importance(
     top = values
     alpha = float(block.attrs.get("alpha", result.alpha if result else 0.05))
     if show_ci and not relative and block["ci_low"].notna().any():
-        top = _draw_intervals(ax, x, values, block, factor, alpha, handles)
+        label = _interval_label(block, result, alpha)
+        top = _draw_intervals(ax, x, values, block, factor, label, handles)
     per_variable = result is None or result.tested
     if show_significance and per_variable and block["p_value"].notna().any():
         _draw_codes(ax, x, values, top, block, handles)
@@ -239,14 +243,25 @@ def _draw_bars(ax, x, values, two_colours: bool, has_direction: bool, colours) -
     return []
 
 
-def _draw_intervals(ax, x, values, block, factor: float, alpha: float, handles: list):
-    """Bootstrap intervals as error bars; returns the top of each bar or interval."""
+def _interval_label(block: pd.DataFrame, result, alpha: float) -> str:
+    """The legend of the error bars: the result's :attr:`interval_label` (what the summary
+    and the tables say), else the kind a bare table names in ``attrs["interval"]``."""
+    if result is not None and result.interval_label:
+        label = result.interval_label
+    else:
+        label = f"{100 * (1 - alpha):g}% {block.attrs.get('interval', 'bootstrap interval')}"
+    return textwrap.fill(label, 28)
+
+
+def _draw_intervals(ax, x, values, block, factor: float, label: str, handles: list):
+    """Intervals (``ci_low``, ``ci_high``) as error bars labelled ``label``; returns the top of
+    each bar or interval."""
     lo = block["ci_low"].to_numpy(dtype=float) / factor
     hi = block["ci_high"].to_numpy(dtype=float) / factor
     yerr = np.vstack([np.clip(values - lo, 0, None), np.clip(hi - values, 0, None)])
     yerr = np.nan_to_num(yerr)
     eb = ax.errorbar(x, values, yerr=yerr, fmt="none", ecolor="black", capsize=3, lw=1)
-    eb.set_label(f"{100 * (1 - alpha):g}% bootstrap interval")
+    eb.set_label(label)
     handles.append(eb)
     top = np.where(values >= 0, np.fmax(values, np.nan_to_num(hi, nan=-np.inf)), values)
     return np.where(values < 0, np.fmin(values, np.nan_to_num(lo, nan=np.inf)), top)

@@ -7,7 +7,6 @@ import numpy as np
 from ._text import (
     CONDITIONAL_R2,
     RESPONSE_NOTE,
-    TEST_NAMES,
     _column_scale,
     _fixed,
     _fmt_p,
@@ -111,26 +110,21 @@ class _JournalTables:
             )
             out.append(RESPONSE_NOTE.rstrip("."))
         elif self.tested:
-            tail = "two-sided on |importance|" if self.signed else "upper-tailed"
-            name = TEST_NAMES.get(self.null or "", "randomization test")
             hyp = self.null_hypothesis
-            out.append(
-                f"Test: {name}, {self.n_permutations} permutations, {tail}"
-                + (f"; {hyp}" if hyp else "")
-            )
+            out.append(f"Test: {self.test_description}" + (f"; {hyp}" if hyp else ""))
             adj = self._adjustment()
             out.append(
                 f"p-values adjusted by the {adj} method; stars on adjusted p"
                 if self.p_adjust
                 else "p-values not adjusted for multiple testing"
             )
+            warning = self.resolution_warning
+            if warning:
+                out.append(f"Warning: {warning.rstrip('.')}")
         else:
             out.append("No randomization test")
         if self.has_intervals:
-            out.append(
-                f"Intervals: {100 * (1 - self.alpha):g}% bootstrap percentile, "
-                f"{self.n_bootstrap} resamples"
-            )
+            out.append(f"Intervals: {self.interval_description}")
         out.extend(note.rstrip(".") for note in self.notes)  # e.g. the two-stage test's
         return out
 
@@ -140,7 +134,9 @@ class _JournalTables:
         Human headers and one number format per column (``digits`` significant digits for the
         largest importance, the same decimals on every row, a power of ten factored out into
         the header for very large or small values); one table per output under a bold
-        ``Output:`` line; the legend of the significance codes under a table with stars.
+        ``Output:`` line. Under a tested table: the warning that no variable can be
+        significant where too few permutations were drawn, one line naming the test (with its
+        draws), the adjustment and the intervals, and the legend of the significance codes.
         """
         cols = self._journal_columns(digits, "-")
         variables = self._variables()
@@ -164,7 +160,20 @@ class _JournalTables:
                     + " |"
                 )
         if self.tested:
-            out += ["", self._legend().replace("*", "\\*") + "."]
+            warning = self.resolution_warning
+            if warning:
+                out += ["", f"**Warning**: {cell(warning)}"]
+            settings = [f"Test: {self.test_description}", f"Adjustment: {self._adjustment()}"]
+            if self.has_intervals:
+                settings.append(f"Intervals: {self.interval_description}")
+            out += [
+                "",
+                cell("; ".join(settings) + "."),
+                "",
+                self._legend().replace("*", "\\*") + ".",
+            ]
+        elif self.has_intervals:
+            out += ["", f"Intervals: {self.interval_description}."]
         out += [line for note in self.notes for line in ("", note.rstrip(".") + ".")]
         if self.null == "response":
             out += ["", *[s + "." for s in self._settings_sentences()[:1]], "", RESPONSE_NOTE]

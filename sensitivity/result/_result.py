@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..inference.pvalues import resolution_message
 from ._journal import _JournalTables
 from ._text import (
     ADJUSTMENT_NAMES,
@@ -67,6 +68,20 @@ class SensitivityResult(_JournalTables):
         "metric": "R^2" or "accuracy", "fit": {"analysed": {"train": float, "cv": float or
         None}, "user": {"train": float or None, "cv": float or None}}}``; shown in the header
         beside the user's fit.
+    test : str or None
+        The per-variable test as one phrase with its draws and tail, printed verbatim by every
+        report (e.g. ``"holdout randomization test, 999 conditional draws, upper-tailed"``);
+        default: the test ``null`` names, with ``n_permutations`` permutations and the tail.
+    interval : str or None
+        What ``ci_low`` and ``ci_high`` are, without their level (e.g. ``"t-interval"``);
+        default: ``"bootstrap percentile interval"`` (with ``n_bootstrap`` resamples).
+
+    Notes
+    -----
+    The summary, the Markdown and LaTeX tables and the figure legend all read the test and the
+    intervals from :attr:`test_description`, :attr:`interval_label` and
+    :attr:`interval_description`, and the warning that no variable can be significant from
+    :attr:`resolution_warning`.
     """
 
     def __init__(
@@ -87,6 +102,8 @@ class SensitivityResult(_JournalTables):
         hypothesis: str | None = None,
         global_test: Mapping[str, object] | None = None,
         network: Mapping[str, object] | None = None,
+        test: str | None = None,
+        interval: str | None = None,
     ) -> None:
         if not isinstance(importances, pd.DataFrame) or "importance" not in importances:
             raise TypeError("importances must be the ranked DataFrame of importance_frame.")
@@ -109,6 +126,8 @@ class SensitivityResult(_JournalTables):
         self.hypothesis = hypothesis
         self.global_test = dict(global_test) if global_test is not None else None
         self.network = dict(network) if network is not None else None
+        self.test = test
+        self.interval = interval
 
     # ------------------------------------------------------------------ properties
     @property
@@ -148,10 +167,53 @@ class SensitivityResult(_JournalTables):
         return METHOD_TITLES.get(self.method, self.method)
 
     @property
+    def test_description(self) -> str | None:
+        """The per-variable test with its draws and tail (``test``, else from ``null``,
+        ``n_permutations`` and the tail); None without a per-variable test."""
+        if not self.tested:
+            return None
+        if self.test:
+            return self.test
+        tail = "two-sided on |importance|" if self.signed else "upper-tailed"
+        name = TEST_NAMES.get(self.null or "", "randomization")
+        return f"{name}, {self.n_permutations} permutations, {tail}"
+
+    @property
+    def interval_label(self) -> str | None:
+        """Level and kind of the intervals, e.g. ``"95% t-interval"`` (the figure legend);
+        None without intervals."""
+        if not self.has_intervals:
+            return None
+        return f"{100 * (1 - self.alpha):g}% {self.interval or 'bootstrap percentile interval'}"
+
+    @property
+    def interval_description(self) -> str | None:
+        """:attr:`interval_label` with the number of bootstrap resamples, where they made the
+        intervals (the reports' "Intervals" line)."""
+        label = self.interval_label
+        if label is not None and self.interval is None and self.n_bootstrap:
+            label += f", {self.n_bootstrap} resamples"
+        return label
+
+    @property
+    def resolution_warning(self) -> str | None:
+        """Why no variable can be significant, when too few permutations leave the smallest
+        attainable (adjusted) p-value above ``alpha``; None otherwise. From
+        :func:`sensitivity.inference.pvalues.resolution_message`, which also words the
+        warning of the fit and of the command line."""
+        if not self.tested or not self.n_permutations:
+            return None
+        n_tests = int(self.importances["p_value"].notna().sum())
+        return resolution_message(self.n_permutations, n_tests, self.alpha, self.p_adjust)
+
+    @property
     def all_notes(self) -> tuple[str, ...]:
-        """``notes`` plus the note the response permutation needs."""
+        """``notes``, led by the :attr:`resolution_warning` and followed by the note the
+        response permutation needs."""
+        warning = self.resolution_warning
+        first = (f"Warning: {warning}",) if warning else ()
         extra = (RESPONSE_NOTE,) if self.null == "response" else ()
-        return (*self.notes, *extra)
+        return (*first, *self.notes, *extra)
 
     # ------------------------------------------------------------------ tables
     def table(self, digits: int = 4) -> pd.DataFrame:
@@ -250,16 +312,13 @@ class SensitivityResult(_JournalTables):
         elif self.tested:
             if hypothesis:
                 rows.append(("Null hypothesis", hypothesis))
-            tail = "two-sided on |importance|" if self.signed else "upper-tailed"
-            name = TEST_NAMES.get(self.null or "", "randomization")
-            rows.append(("Test", f"{name}, {self.n_permutations} permutations, {tail}"))
+            rows.append(("Test", str(self.test_description)))
             rows.append(("Adjustment", self._adjustment()))
             rows.append(("alpha", f"{self.alpha:g}"))
         else:
             rows.append(("Test", "none (n_permutations=0)"))
-        if self.n_bootstrap and self.has_intervals:
-            level = 100 * (1 - self.alpha)
-            rows.append(("Intervals", f"{level:g}% bootstrap percentile, {self.n_bootstrap} draws"))
+        if self.has_intervals:
+            rows.append(("Intervals", str(self.interval_description)))
         return rows
 
     def summary(self, digits: int = 4) -> str:
