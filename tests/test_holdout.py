@@ -385,63 +385,101 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 # ---------------------------------------------------------------------- null="holdout"
-@pytest.mark.parametrize("cls", ["PermutationImportance", "InputPerturbation"])
-def test_null_holdout_routes_to_the_direct_test(cls):
+@pytest.mark.parametrize(
+    "cls", ["Olden", "Dimopoulos", "PermutationImportance", "InputPerturbation"]
+)
+def test_default_test_is_the_heldout_test_beside_the_users_own_table(cls):
     import sensitivity
 
     X, y = design(300, seed=4)
     net = fit_quiet(
         MLPRegressor(hidden_layer_sizes=(10,), max_iter=300, random_state=0), X[:150], y[:150]
     )
-    est = getattr(sensitivity, cls)(
-        net, prefit=True, null="holdout", n_permutations=99, random_state=3
-    ).fit(X[:150], X_test=X[150:], y_test=y[150:])
+    Est = getattr(sensitivity, cls)
+    est = Est(net, prefit=True, n_permutations=99, random_state=3)
+    assert est.get_params()["null"] == "holdout"  # the default
+    est.fit(X[:150], y[:150], X_test=X[150:], y_test=y[150:])
     direct = HoldoutConditionalTest(net, prefit=True, n_draws=99, random_state=3).fit(
         X[:150], X_test=X[150:], y_test=y[150:]
     )
-    pd.testing.assert_frame_equal(est.importances_, direct.importances_)
-    assert est.importances_["rank"].is_monotonic_increasing
+    plain = Est(net, prefit=True, random_state=3).fit(X[:150], y[:150]).importances_
+    f = est.importances_
+    # the method's columns describe the user's network: the numbers without a test
+    for col in ("importance", "relative_importance", "rank"):
+        pd.testing.assert_series_equal(f[col], plain[col])
+    # the test's columns are the held-out test's, the statistic just before its p-value
+    d = direct.importances_.reindex(f.index)
+    np.testing.assert_array_equal(f["loss_increase"], d["importance"])
+    np.testing.assert_array_equal(f["p_value"], d["p_value"])
+    np.testing.assert_array_equal(f["p_adjusted"], d["p_adjusted"])
+    cols = list(f.columns)
+    assert cols.index("loss_increase") == cols.index("p_value") - 1
     text = est.summary()
-    assert "null='holdout'" in text and "holdout randomization test, 99 conditional" in text
-    assert "model not refitted" in text
+    assert "loss_increase" in text and "holdout randomization test on held-out loss, 99" in text
+    assert "your network (as you passed it)" in text and "on the 150 held-out rows" in text
     keep = direct.get_support()
     np.testing.assert_array_equal(est.get_support(), keep)
     assert est.transform(X[:5]).shape == (5, int(keep.sum()))
-    # not prefit, no test set: cross-fitting, as the direct test does it
+    # not prefit, no test set: cross-fitting of clones, as the direct test does it; the
+    # importance columns are those of the network fitted once on all rows
     unfit = MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cross = getattr(sensitivity, cls)(
-            unfit, null="holdout", n_permutations=19, p_adjust=None, random_state=5
-        ).fit(X, y)
+        cross = Est(unfit, n_permutations=19, p_adjust=None, random_state=5).fit(X, y)
         ref = HoldoutConditionalTest(unfit, n_draws=19, p_adjust=None, random_state=5).fit(X, y)
-    pd.testing.assert_frame_equal(cross.importances_, ref.importances_)
+        alone = Est(clone(unfit).fit(X, y), prefit=True, random_state=5).fit(X, y).importances_
+    np.testing.assert_array_equal(
+        cross.importances_["p_value"], ref.importances_["p_value"].reindex(cross.importances_.index)
+    )
+    np.testing.assert_allclose(cross.importances_["importance"], alone["importance"])
     assert cross.holdout_test_.mode_ == "cross-fitting"
+    assert "fitted on all 300 rows" in cross.summary() and "4 of 5 folds" in cross.summary()
 
 
-def test_null_holdout_errors_for_incompatible_uses():
-    from sklearn.utils._param_validation import InvalidParameterError
-
+def test_heldout_default_errors_for_incompatible_uses():
     from sensitivity import Olden, PermutationImportance
 
     X, y = design(200)
     net = fit_quiet(
         MLPRegressor(hidden_layer_sizes=(5,), max_iter=100, random_state=0), X[:100], y[:100]
     )
-    kw = dict(prefit=True, null="holdout", n_permutations=19, p_adjust=None)
-    with pytest.raises(ValueError, match="prefit=True needs held-out rows"):
-        PermutationImportance(net, **kw).fit(X[:100], y[:100])
+    kw = dict(prefit=True, n_permutations=19, p_adjust=None)
     with pytest.raises(ValueError, match="X_test and y_test are only used with null='holdout'"):
-        PermutationImportance(net, prefit=True).fit(X[:100], y[:100], X_test=X[100:])
+        PermutationImportance(net, prefit=True, null="conditional").fit(X[:100], X_test=X[100:])
+    with pytest.raises(ValueError, match="X_test is only used by the held-out test"):
+        PermutationImportance(net, prefit=True).fit(X[:100], X_test=X[100:], y_test=y[100:])
     with pytest.raises(ValueError, match="set n_bootstrap=0"):
-        PermutationImportance(net, n_bootstrap=9, **kw).fit(X[:100], X_test=X, y_test=y)
-    with pytest.raises(ValueError, match="needs n_permutations >= 1"):
-        PermutationImportance(net, **{**kw, "n_permutations": 0}).fit(X, X_test=X, y_test=y)
+        Olden(net, n_bootstrap=9, **kw).fit(X[:100], y[:100], X_test=X, y_test=y)
+    with pytest.raises(ValueError, match="X_test needs y_test"):
+        Olden(net, **kw).fit(X[:100], y[:100], X_test=X)
     module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
-    with pytest.raises(TypeError, match="Sequential cannot be refitted by this test"):
-        PermutationImportance(module, null="holdout", n_permutations=19).fit(X, y)
-    with pytest.raises(InvalidParameterError, match="'null' parameter of Olden"):
-        Olden(net, prefit=True, null="holdout").fit(X, y)
+    with pytest.raises(TypeError, match="Sequential cannot be refitted on folds, so pass held-out"):
+        PermutationImportance(module, prefit=True, n_permutations=19).fit(X, y)
+    # a torch network with held-out rows: tested as it is
+    module = module.double()
+    res = Olden(module, prefit=True, n_permutations=19, p_adjust=None, random_state=0).fit(
+        X[:100], y[:100], X_test=X[100:], y_test=y[100:]
+    )
+    assert res.importances_["p_value"].between(0, 1).all()
+
+
+def test_a_variable_determined_by_the_others_is_reported_not_refused():
+    from sensitivity import Olden
+
+    X, y = design(300, seed=2)
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])  # x4 exactly determined by x0 and x1
+    net = MLPRegressor(hidden_layer_sizes=(5,), max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa = Olden(net, n_permutations=99, random_state=0).fit(X, y)
+    f = sa.importances_
+    # x0 = x4 - x1 and x1 = x4 - x0 too: all three are determined by the others
+    for v in ("x0", "x1", "x4"):
+        assert np.isnan(f.loc[v, "p_value"]) and not f.loc[v, "significant"]
+        assert f.loc[v, "note"].startswith("not tested:")
+    assert f.loc[["x2", "x3"], "p_value"].notna().all()  # the others are tested
+    assert (f.loc[["x2", "x3"], "note"] == "").all()
+    assert "x4: not tested" in sa.summary()
 
 
 def test_low_power_warning_points_at_the_users_call():
@@ -458,8 +496,8 @@ def test_low_power_warning_points_at_the_users_call():
         HoldoutConditionalTest(net, n_draws=19, **kw).fit(X[:150], X_test=X[150:], y_test=y[150:])
     assert {w.filename for w in rec} == {__file__}
     with pytest.warns(LowPowerWarning, match="is nearly determined") as rec:
-        PermutationImportance(net, null="holdout", n_permutations=19, **kw).fit(
-            X[:150], X_test=X[150:], y_test=y[150:]
+        PermutationImportance(net, n_permutations=19, **kw).fit(
+            X[:150], y[:150], X_test=X[150:], y_test=y[150:]
         )
     assert {w.filename for w in rec} == {__file__}
 

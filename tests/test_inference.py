@@ -37,6 +37,7 @@ def _net(**kw):
 def _fit(cls, X, y, **kw):
     """A fast test: fixed penalty unless the test is about its cross-validation."""
     kw.setdefault("train_alpha", 1.0)
+    kw.setdefault("null", "conditional")  # this module tests the refitting engine
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return cls(_net(), train_params=FAST, **kw).fit(X, y)
@@ -122,17 +123,15 @@ def test_garson_test_is_upper_tailed(friedman):
 def test_same_random_state_same_pvalues_for_any_n_jobs_and_chunk_size(friedman):
     X, y = friedman
     # a fixed penalty: the cross-validation's networks would only repeat what is checked here
-    a = Olden(_net(), n_permutations=9, n_bootstrap=3, random_state=3, train_alpha=1.0,
-              train_params={**FAST, "block_size": 2},
-null="conditional",
-              )  # fmt: skip
+    a = Olden(_net(), null="conditional", n_permutations=9, n_bootstrap=3, random_state=3, train_alpha=1.0,
+              train_params={**FAST, "block_size": 2})  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a.fit(X, y)
     b = Olden(
         _net(), n_permutations=9, n_bootstrap=3, random_state=3, n_jobs=2, train_alpha=1.0,
-        train_params={**FAST, "chunk_size": 2, "block_size": 2},
         null="conditional",
+        train_params={**FAST, "chunk_size": 2, "block_size": 2},
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -167,10 +166,10 @@ def test_classifier_test_runs(iris_classifier):
         sa = Olden(
             clf,
             prefit=True,
+            null="conditional",
             n_permutations=4,
             train_params=FAST,
             random_state=0,
-            null="conditional",
         ).fit(X, y)
     assert sa.null_distribution_.shape == (4, 3, X.shape[1])
     assert sa.importances_.index.names == ["output", "variable"]
@@ -179,7 +178,7 @@ def test_classifier_test_runs(iris_classifier):
 def test_warning_states_smallest_attainable_p(friedman):
     X, y = friedman
     with pytest.warns(UserWarning, match=r"smallest attainable p-value.* is 0\.3"):
-        Olden(_net(), n_permutations=19, train_params=FAST, null="conditional").fit(X, y)
+        Olden(_net(), null="conditional", n_permutations=19, train_params=FAST).fit(X, y)
 
 
 def test_bad_targets_get_clear_errors(friedman):
@@ -187,19 +186,19 @@ def test_bad_targets_get_clear_errors(friedman):
     y_nan = y.copy()
     y_nan[3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        Olden(_net(), n_permutations=3, null="conditional").fit(X, y_nan)
+        Olden(_net(), null="conditional", n_permutations=3).fit(X, y_nan)
     with pytest.raises(ValueError, match="constant"):
-        Olden(_net(), n_permutations=3, null="conditional").fit(X, np.ones(len(y)))
+        Olden(_net(), null="conditional", n_permutations=3).fit(X, np.ones(len(y)))
     clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X, (y > y.mean()).astype(int))
     with pytest.raises(ValueError, match="single class"):
-        Olden(clf, prefit=True, n_permutations=3, null="conditional").fit(
+        Olden(clf, prefit=True, null="conditional", n_permutations=3).fit(
             X, np.zeros(len(y), dtype=int)
         )
     with pytest.raises(ValueError, match="need y"):
-        Olden(clf, prefit=True, n_permutations=3, null="conditional").fit(X)
+        Olden(clf, prefit=True, null="conditional", n_permutations=3).fit(X)
     with pytest.raises(ValueError, match="null"):
         Olden(_net(), n_permutations=3, null="rows").fit(X, y)
 
@@ -232,7 +231,13 @@ def test_null_pvalues_are_roughly_uniform_when_y_is_noise():
 def test_dask_backend_gives_the_same_pvalues(friedman):
     distributed = pytest.importorskip("distributed")
     X, y = friedman
-    kw = {"n_permutations": 6, "random_state": 0, "n_jobs": 2, "train_alpha": 1.0}
+    kw = {
+        "null": "conditional",
+        "n_permutations": 6,
+        "random_state": 0,
+        "n_jobs": 2,
+        "train_alpha": 1.0,
+    }
     params = {**FAST, "chunk_size": 3}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -273,7 +278,7 @@ def test_undefined_null_statistics_count_as_less_extreme():
 def test_bad_train_params_get_clear_errors(friedman, params, match):
     X, y = friedman
     with pytest.raises(ValueError, match=match):
-        Olden(_net(), n_permutations=19, train_params=params, null="conditional").fit(X, y)
+        Olden(_net(), null="conditional", n_permutations=19, train_params=params).fit(X, y)
 
 
 def test_cuda_request_without_cuda_is_a_clear_error(friedman, monkeypatch):
@@ -282,7 +287,7 @@ def test_cuda_request_without_cuda_is_a_clear_error(friedman, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     X, y = friedman
     with pytest.raises(ValueError, match="CUDA"):
-        Olden(_net(), n_permutations=19, train_params={"device": "cuda"}, null="conditional").fit(
+        Olden(_net(), null="conditional", n_permutations=19, train_params={"device": "cuda"}).fit(
             X, y
         )
 
@@ -292,10 +297,8 @@ def test_dtype_may_be_given_by_name(friedman):
     a = _fit(Olden, X, y, n_permutations=9, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        b = Olden(_net(), n_permutations=9, random_state=0, train_alpha=1.0,
-                  train_params={**FAST, "dtype": "float32"},
-null="conditional",
-                  ).fit(X, y)  # fmt: skip
+        b = Olden(_net(), null="conditional", n_permutations=9, random_state=0, train_alpha=1.0,
+                  train_params={**FAST, "dtype": "float32"}).fit(X, y)  # fmt: skip
     pd.testing.assert_frame_equal(a.importances_, b.importances_)
 
 
@@ -333,7 +336,7 @@ def test_response_null_is_one_global_test_without_per_variable_stars(friedman):
     assert sa.get_support().all()
 
 
-def test_conditional_null_is_the_default_and_reports_the_conditional_fit(friedman):
+def test_conditional_null_reports_the_conditional_fit(friedman):
     X, y = friedman
     sa = _fit(Olden, X, y, n_permutations=5, random_state=0)
     assert sa.null == "conditional"
@@ -398,10 +401,8 @@ def test_the_users_cv_score_uses_shuffled_folds_on_rows_sorted_by_the_target(tra
     net = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=300, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = Olden(net, n_permutations=3, random_state=0, train_alpha=train_alpha,
-                   train_params=FAST,
-null="conditional",
-                   ).fit(X, y)  # fmt: skip
+        sa = Olden(net, null="conditional", n_permutations=3, random_state=0, train_alpha=train_alpha,
+                   train_params=FAST).fit(X, y)  # fmt: skip
     fit = sa.network_["fit"]
     assert fit["user"]["cv"] > 0.3
     if train_alpha == "cv":  # the same folds as the analysed network's
@@ -411,7 +412,7 @@ null="conditional",
 def test_a_constant_analysed_network_is_never_silent(friedman):
     X, y = friedman
     with pytest.warns(UserWarning, match="constant predictor"):
-        Olden(_net(), n_permutations=3, train_alpha=1e6, train_params=FAST, null="conditional").fit(
+        Olden(_net(), null="conditional", n_permutations=3, train_alpha=1e6, train_params=FAST).fit(
             X, y
         )
 
@@ -443,7 +444,13 @@ def test_torch_sequential_is_tested_like_the_same_sklearn_network():
         tnet = torch.nn.Sequential(
             torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)
         ).double()
-        kw = {"prefit": True, "n_permutations": 4, "random_state": 0, "train_params": FAST}
+        kw = {
+            "null": "conditional",
+            "prefit": True,
+            "n_permutations": 4,
+            "random_state": 0,
+            "train_params": FAST,
+        }
         a = Olden(tnet, **kw).fit(X, y)
         b = Olden(sk, **kw).fit(X, y)
     pd.testing.assert_frame_equal(a.importances_, b.importances_)
@@ -458,7 +465,7 @@ def test_an_untrained_torch_module_gets_a_clear_error():
     net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(TypeError, match="prefit=True"):
-        Olden(net, n_permutations=3, null="conditional").fit(X, X[:, 0])
+        Olden(net, null="conditional", n_permutations=3).fit(X, X[:, 0])
 
 
 @pytest.fixture(scope="module")
@@ -471,10 +478,8 @@ def lone_sine():
 
 def _sine_test(X, y, train_alpha, **kw):
     net = MLPRegressor(hidden_layer_sizes=(8,), max_iter=50)
-    return Olden(net, n_permutations=5, random_state=0, train_alpha=train_alpha,
-                 train_params=FAST, **kw,
-null="conditional",
-                 )  # fmt: skip
+    return Olden(net, null="conditional", n_permutations=5, random_state=0, train_alpha=train_alpha,
+                 train_params=FAST, **kw)  # fmt: skip
 
 
 def test_cv_warns_when_a_variable_alone_carries_the_signal(lone_sine):

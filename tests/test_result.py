@@ -47,7 +47,17 @@ def test_bad_shapes_and_non_finite_values_are_rejected():
     with pytest.raises(ValueError, match="shape"):
         importance_frame([[1.0, 2.0]], ["a", "b", "c"], ["y"], signed=True)
     with pytest.raises(ValueError, match="finite"):
-        importance_frame([[1.0, np.nan]], ["a", "b"], ["y"], signed=True)
+        importance_frame([[1.0, np.inf]], ["a", "b"], ["y"], signed=True)
+    with pytest.raises(ValueError, match="finite"):
+        importance_frame([[np.nan, np.nan]], ["a", "b"], ["y"], signed=True)
+
+
+def test_a_variable_a_test_could_not_measure_ranks_last():
+    frame = importance_frame([[np.nan, -2.0, 1.0]], ["a", "b", "c"], ["y"], signed=True)
+    assert list(frame.index) == ["b", "c", "a"]
+    assert list(frame["rank"]) == [1, 2, 3]
+    assert np.isnan(frame.loc["a", "relative_importance"])
+    assert frame.loc["b", "relative_importance"] == pytest.approx(2 / 3)
 
 
 def test_all_zero_importance_warns():

@@ -352,12 +352,20 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 f"X_test and y_test are only used with null={HOLDOUT_NULL!r} (the held-out "
                 f"conditional test); got null={self.null!r}."
             )
+        if X_test is not None and y_test is None:
+            raise ValueError("X_test needs y_test (the held-out targets).")
         X_arr = self._validate_X(X)
         self.n_samples_ = int(X_arr.shape[0])
         tested = bool(self.n_permutations or self.n_bootstrap)
+        if X_test is not None and not tested:
+            raise ValueError(
+                "X_test is only used by the held-out test: set n_permutations (its conditional "
+                "draws per variable, e.g. 999), or leave X_test out."
+            )
         heldout = tested and self.null == HOLDOUT_NULL
-        if tested:  # a test retrains: y must be usable
-            check_target(y, is_classifier=adapters.is_classifier_model(self.estimator))
+        if tested:  # a test needs a usable target (the held-out rows' with X_test)
+            target = y_test if heldout and X_test is not None else y
+            check_target(target, is_classifier=adapters.is_classifier_model(self.estimator))
         self._streams = seed_streams(self.random_state)
         self._statistic_seed = int(
             np.random.default_rng(self._streams["statistic"]).integers(2**31 - 1)
@@ -382,8 +390,9 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     def _heldout_test(self, X, y, X_test, y_test, fit_params) -> None:
         """``null="holdout"``: the held-out conditional test joined to the method's table of
         the user's network (:mod:`sensitivity.estimators._heldout`)."""
-        seed = int(np.random.default_rng(self._streams["null"]).integers(2**31 - 1))
-        test = run_heldout_test(self, X, y, X_test, y_test, fit_params, seed)
+        # the user's random_state as it is: HoldoutConditionalTest(random_state=...) reproduces
+        # the test exactly
+        test = run_heldout_test(self, X, y, X_test, y_test, fit_params, self.random_state)
         self.holdout_test_ = test
         self.importances_ = heldout_columns(self.importances_, test, self.alpha)
         # per draw: the held-out loss increase, (n_draws, n_features); the table's
@@ -393,7 +402,8 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             "null": HOLDOUT_NULL,
             "tested_statistic": np.zeros(len(self.variable_names_)),
             **heldout_summary(
-                test, self._method_name or type(self).__name__,
+                test,
+                self._method_name or type(self).__name__,
                 None if self.prefit else self.n_samples_,
             ),
         }
@@ -539,6 +549,11 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 f"{int(n_draws.min())} draws and stopped there (their p-values come from "
                 f"those draws); the other variables got all {self.n_permutations}"
             )
+        info = self.inference_ or {}
+        notes += [f"Columns: {line}" for line in info.get("columns", ())]
+        if "note" in self.importances_:
+            untested = self.importances_["note"].groupby(level=-1, sort=False).first()
+            notes += [f"{v}: {why}" for v, why in untested.items() if why]
         tested = bool(self.n_permutations)
         return SensitivityResult(
             self.importances_,
@@ -553,9 +568,10 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             settings=settings,
             notes=notes,
             null=self.null if tested else None,
-            hypothesis=(self.inference_ or {}).get("hypothesis"),
+            hypothesis=info.get("hypothesis"),
             global_test=self.global_test_,
             network=self.network_,
+            test=info.get("test"),
         )
 
     def summary(self, digits: int = 4) -> str:

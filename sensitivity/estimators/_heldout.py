@@ -36,7 +36,7 @@ def _is_refittable(model) -> bool:
     return hasattr(model, "fit") and hasattr(model, "get_params")
 
 
-def run_heldout_test(est, X, y, X_test, y_test, fit_params, seed: int) -> HoldoutConditionalTest:
+def run_heldout_test(est, X, y, X_test, y_test, fit_params, seed) -> HoldoutConditionalTest:
     """Run the held-out conditional test for the sensitivity estimator ``est`` (fitted
     ``est.estimator_`` already set) and return the fitted test."""
     name = type(est).__name__
@@ -111,7 +111,9 @@ def heldout_columns(frame: pd.DataFrame, test: HoldoutConditionalTest, alpha: fl
 def heldout_summary(test: HoldoutConditionalTest, method: str, n_fit: int | None) -> dict:
     """Header rows and notes of the report: which network and rows each column describes."""
     folds = test.mode_ == "cross-fitting"
-    user = f"your network ({'as you passed it' if n_fit is None else f'fitted on all {n_fit} rows'})"
+    user = (
+        f"your network ({'as you passed it' if n_fit is None else f'fitted on all {n_fit} rows'})"
+    )
     where = (
         f"clones of your estimator (same settings) each fitted on {len(test.estimators_) - 1} of "
         f"{len(test.estimators_)} folds and evaluated on the held-out fold ({test.n_heldout_} "

@@ -6,6 +6,7 @@ import numpy as np
 
 from ._text import (
     CONDITIONAL_R2,
+    TESTED_STATISTIC,
     RESPONSE_NOTE,
     _column_scale,
     _fixed,
@@ -59,7 +60,7 @@ class _JournalTables:
             signs = [minus if d == "-" else str(d) for d in f["direction"]]
             cols.append(_column("direction", "Direction", "c", signs))
         if self.tested:
-            cols += self._test_columns()
+            cols += self._test_columns(digits, minus)
         if self.has_intervals:
             level = f"{100 * (1 - self.alpha):g}"
             cells = [
@@ -76,10 +77,19 @@ class _JournalTables:
             cols.append(_column("r2", "R² (x_j | others)", "r", cells, tex))
         return cols
 
-    def _test_columns(self) -> list[dict]:
-        """The p-value, adjusted p-value and significance-code columns."""
+    def _test_columns(self, digits: int = 3, minus: str = "-") -> list[dict]:
+        """The tested statistic (held-out loss increase), p-value, adjusted p-value and
+        significance-code columns."""
         f = self.importances
-        cols = [_column("p", "p", "r", [_fmt_p(v) for v in f["p_value"]], ("$p$", ""))]
+        cols = []
+        if TESTED_STATISTIC in f:  # the statistic the p-value tested, beside it
+            values = f[TESTED_STATISTIC].to_numpy(float)
+            power, dec = _column_scale(values, digits)
+            cells = [_fixed(v, power, dec, minus) for v in values]
+            factor = f" (×10^{power})" if power else ""
+            tex = ("Loss incr.", f"($\\times 10^{{{power}}}$)" if power else "")
+            cols.append(_column("loss", "Loss increase" + factor, "r", cells, tex))
+        cols.append(_column("p", "p", "r", [_fmt_p(v) for v in f["p_value"]], ("$p$", "")))
         if self.p_adjust:
             adjusted = [_fmt_p(v) for v in f["p_adjusted"]]
             header = f"p ({self._adjustment()})"

@@ -12,6 +12,7 @@ from ._journal import _JournalTables
 from ._text import (
     ADJUSTMENT_NAMES,
     CONDITIONAL_R2,
+    TESTED_STATISTIC,
     METHOD_TITLES,
     NULL_HYPOTHESES,
     RESPONSE_NOTE,
@@ -220,7 +221,8 @@ class SensitivityResult(_JournalTables):
         """The ranked table formatted as strings (what summary prints).
 
         Columns: ``importance``, ``relative``, ``rank``, ``direction`` (signed methods),
-        ``p_value``, ``p_adjusted`` and ``sig`` (when a per-variable test ran), ``ci_low``,
+        ``loss_increase`` (the held-out test's statistic, when it ran), ``p_value``,
+        ``p_adjusted`` and ``sig`` (when a per-variable test ran), ``ci_low``,
         ``ci_high`` (when intervals were computed), ``R²(x_j|others)`` (when the table has
         ``conditional_r2``). Multi-output tables get a leading ``output`` column.
         """
@@ -237,6 +239,8 @@ class SensitivityResult(_JournalTables):
         cols["rank"] = [str(int(v)) for v in f["rank"]]
         if "direction" in f:
             cols["direction"] = [str(v) for v in f["direction"]]
+        if self.tested and TESTED_STATISTIC in f:  # the statistic the p-value tested
+            cols[TESTED_STATISTIC] = [_fmt(v, 3) for v in f[TESTED_STATISTIC]]
         if self.tested:
             cols["p_value"] = [_fmt_p(v) for v in f["p_value"]]
             cols["p_adjusted"] = [_fmt_p(v) for v in f["p_adjusted"]]

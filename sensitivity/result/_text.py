@@ -17,6 +17,8 @@ SIGNIFICANCE_LEGEND = (
 """The legend printed under every table with stars (the thresholds are inclusive)."""
 
 NULL_HYPOTHESES: dict[str, str] = {
+    "holdout": "H0_j: y independent of x_j given the other inputs (held-out conditional "
+    "test of the network's predictions, Tansey et al. 2022)",
     "conditional": "H0_j: y independent of x_j given the other inputs (conditional "
     "randomization, Candès et al. 2018)",
     "variable": "H0_j: the network's use of x_j is no larger than with x_j permuted alone "
@@ -30,7 +32,7 @@ TEST_NAMES: dict[str, str] = {
     "conditional": "conditional randomization",
     "variable": "permutation of each input",
     "response": "response permutation (global)",
-    "holdout": "holdout",
+    "holdout": "held-out conditional test",
 }
 """Short names of the tests in report headers."""
 
@@ -58,6 +60,10 @@ ADJUSTMENT_NAMES: dict[str, str] = {
     "fdr_bh": "Benjamini-Hochberg",
     "fdr_by": "Benjamini-Yekutieli",
 }
+
+TESTED_STATISTIC = "loss_increase"
+"""Optional column: the held-out test's statistic (mean held-out loss increase when x_j is
+drawn from its conditional model), printed just before the p-value it gave."""
 
 CONDITIONAL_R2 = "conditional_r2"
 """Optional column: R^2 of x_j on the other inputs (from a conditional test's model)."""
