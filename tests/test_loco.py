@@ -146,7 +146,7 @@ def test_split_halves_are_balanced_and_seeded():
         start += len(test)
 
 
-def _null_rejection_rates(n_sets=100, n=100):
+def _null_rejection_rates(n_sets=100, n=200):
     """Rejection rates at 0.05 of 3 noise inputs (y = x1 + N(0, 1)), over n_sets data sets."""
     rej = {True: [], False: []}
     for s in range(n_sets):
@@ -161,10 +161,13 @@ def _null_rejection_rates(n_sets=100, n=100):
 
 def test_null_rejection_rate_within_binomial_limits():
     # 300 noise (variable, data set) pairs: 0.05 +- 3 binomial s.e. = [0.012, 0.088]
+    # (measured here: split 0.030, paired 0.003; at n = 100 over 400 other data sets split
+    # 0.060 (s.e. 0.007): the right skew of the squared errors makes small samples slightly
+    # anti-conservative)
     rates = _null_rejection_rates()
     se = np.sqrt(0.05 * 0.95 / 300)
     assert 0.05 - 3 * se <= rates[True] <= 0.05 + 3 * se
-    # the paired test is conservative under the null (degenerate difference): measured 0.0
+    # the paired test is conservative under the null (degenerate difference)
     assert rates[False] <= 0.02
 
 
