@@ -367,6 +367,34 @@ def test_too_few_rows_and_a_constant_target_are_refused_before_any_work(csv, tmp
     assert not any((tmp_path / o).exists() for o in ("o1", "o3", "o4"))
 
 
+def test_a_header_without_rows_is_refused_as_empty(csv, tmp_path, capsys):
+    empty = _write(tmp_path, pd.read_csv(csv).head(0), "empty.csv")
+    assert empty.read_text().strip() == "a,b,c,y"
+    assert _run(empty, "--target", "y") == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: {empty} has a header row and no data rows: nothing to analyse (at "
+        "least 10 rows are needed); check that the file is complete"
+    )
+
+
+def test_infinite_and_missing_values_name_the_column_and_the_rows(csv, tmp_path, capsys):
+    data = pd.read_csv(csv)
+    data.loc[[1, 5, 7, 20, 30, 40, 50], "y"] = [np.inf, -np.inf, np.inf, np.inf, 1, 1, np.inf]
+    data.loc[3, "b"] = np.nan
+    path = _write(tmp_path, data, "inf.csv")
+    assert _run(path, "--target", "y") == 2
+    assert _one_error_line(capsys) == (
+        "sensitivity: error: target 'y' has infinite values in data row(s) 2, 6, 8, 21, 51 "
+        "(counted from 1 below the header); 'b' has missing values in data row(s) 4 (counted "
+        "from 1 below the header); remove those rows or fill in the values"
+    )
+    named = _write(tmp_path, data.head(12).assign(site=[f"s{i}" for i in range(12)]), "n.csv")
+    assert _run(named, "--target", "y", "--index-col", "site") == 2
+    assert _one_error_line(capsys).startswith(
+        "sensitivity: error: target 'y' has infinite values in the row(s) named 's1', 's5', 's7';"
+    )
+
+
 def test_constant_columns_are_dropped_up_front_for_every_method(csv, tmp_path, capsys):
     path = _write(tmp_path, pd.read_csv(csv).assign(k=1.0), "k.csv")
     assert _run(path, "--target", "y", "--method", "olden,garson,dimopoulos,miv") == 0
