@@ -241,6 +241,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self
         """
         self._check_params()
+        _pdata.check_numeric_columns(X)  # text columns named, with the fix
         # scikit-learn's checks and attributes first (n_features_in_, feature_names_in_,
         # sparse / complex / empty input), then the package's messages naming the column
         validate_data(
