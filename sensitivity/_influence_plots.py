@@ -3,10 +3,35 @@ test row, and self-influence against training loss."""
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 
 __all__ = ["plot_influence", "plot_self_influence"]
+
+
+def _test_label(labels: pd.Index, test):
+    """The label of the test row ``test``: a label, else an integer position among them."""
+    if test is None:
+        return labels[0]
+    try:
+        found = test in labels
+    except TypeError:  # unhashable
+        found = False
+    if found:
+        return test
+    if (
+        isinstance(test, Integral)
+        and not isinstance(test, bool)
+        and -len(labels) <= test < len(labels)
+    ):
+        return labels[int(test)]
+    shown = ", ".join(repr(v) for v in labels[:5]) + (", ..." if len(labels) > 5 else "")
+    raise ValueError(
+        f"Test row {test!r} is not in the frame: it is neither one of its {len(labels)} test "
+        f"row labels ({shown}) nor a position 0 to {len(labels) - 1} among them."
+    )
 
 
 def plot_influence(frame: pd.DataFrame, *, test=None, n: int = 10, ax=None):
@@ -17,8 +42,9 @@ def plot_influence(frame: pd.DataFrame, *, test=None, n: int = 10, ax=None):
     ----------
     frame : DataFrame
         The output of :meth:`SampleInfluence.influence`.
-    test : label, optional
-        The test row (default: the first).
+    test : label or int, optional
+        The test row: a label of the frame's ``test`` level, or else an integer position
+        among its test rows (``test=0``: the first, ``-1``: the last; default: the first).
     n : int
     ax : matplotlib Axes, optional
 
@@ -28,11 +54,7 @@ def plot_influence(frame: pd.DataFrame, *, test=None, n: int = 10, ax=None):
     """
     import matplotlib.pyplot as plt
 
-    tests = frame.index.get_level_values("test")
-    if test is None:
-        test = tests[0]
-    if test not in set(tests):
-        raise ValueError(f"Test row {test!r} is not in the frame.")
+    test = _test_label(frame.index.get_level_values("test").unique(), test)
     block = frame.xs(test, level="test")
     loss_target = set(block["effect"].astype(str)) <= {"helpful", "harmful"}
     pos_label, neg_label = ("helpful", "harmful") if loss_target else ("lowers", "raises")

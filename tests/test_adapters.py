@@ -309,3 +309,34 @@ def test_torch_training_spec_errors():
 
     with pytest.raises(ValueError, match="without bias"):
         with_network_weights(nobias, [np.ones((3, 1))], [np.ones(1)])
+
+
+def _conv_net():
+    """A Conv1d network: its first nn.Linear (9 inputs) is not its first layer (4 inputs)."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 4)),
+        torch.nn.Conv1d(1, 3, 2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(9, 1),
+    )
+
+
+def test_a_torch_module_is_probed_with_the_width_of_x(data):
+    from sensitivity import HoldoutConditionalTest, PermutationImportance
+    from sensitivity.adapters import torch_input_width
+
+    X, y = data
+    net = _conv_net()
+    assert torch_input_width(net) is None  # its first layer does not say
+    assert torch_input_width(torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(5, 2)))) == 5
+    assert as_model_function(net, n_features=4).output_names == ("y",)
+    sa = PermutationImportance(net, prefit=True, random_state=0).fit(X, y)
+    importance = sa.importances_["importance"]
+    assert list(importance.sort_index().index) == ["x0", "x1", "x2", "x3"]
+    assert np.isfinite(importance).all() and (importance != 0).any()
+    test = HoldoutConditionalTest(net, prefit=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few held-out rows: not what is tested
+        test.fit(X[:60], y[:60], X_test=X[60:], y_test=y[60:])
+    assert np.isfinite(test.importances_["importance"]).all()

@@ -107,7 +107,7 @@ def test_unknown_method_lists_the_available_ones(csv, capsys):
 
 def test_methods_are_found_by_class_name_on_the_package(monkeypatch):
     assert resolve_methods("Olden, miv") == [("olden", Olden), ("miv", sensitivity.MIV)]
-    monkeypatch.delattr(sensitivity, "MIV")
+    monkeypatch.setattr(sensitivity, "MIV", None)  # as if this version had no MIV class
     with pytest.raises(CLIError, match="'miv' is not available in this version"):
         resolve_methods("miv")
     with pytest.raises(CLIError, match="available"):
@@ -184,6 +184,48 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"sensitivity: error: file not found: {tmp_path}/x.csv"
     ]
+
+
+_LIGHT_START = """
+import sys
+from sensitivity.cli import main
+
+for argv in (["--version"], ["analyze", "--bogus"], ["demo", "--hidden", "many"]):
+    try:
+        main(argv)
+    except SystemExit as stop:
+        print("exit", stop.code)
+heavy = ("torch", "matplotlib", "sklearn", "pandas")
+print("imported:", *sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_version_and_argument_errors_import_nothing_heavy():
+    """``--version`` and an argument error are answered before torch, matplotlib, scikit-learn
+    (or pandas) are imported: importing them took seconds of CPU on a busy machine."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIGHT_START],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("sensitivity (nn-sensitivity) ")
+    assert lines[1:] == ["exit 0", "exit 2", "exit 2", "imported:"], proc.stdout
+    assert "the following arguments are required: data, --target" in proc.stderr
+    assert "invalid int value: 'many'" in proc.stderr
+
+
+def test_the_package_namespace_is_complete_though_imported_lazily():
+    names = [n for n in sensitivity.__all__ if n != "__version__"]
+    assert all(callable(getattr(sensitivity, n)) for n in names)
+    assert set(sensitivity.__all__) <= set(dir(sensitivity))
+    assert sensitivity.Olden is Olden and sensitivity.__version__ == "0.2.0"
+    with pytest.raises(AttributeError, match="has no attribute 'Oldn'"):
+        _ = sensitivity.Oldn
 
 
 def _fixed_penalty(cls):
@@ -327,6 +369,34 @@ def test_too_few_rows_and_a_constant_target_are_refused_before_any_work(csv, tmp
         "sensitivity: error: target 'y' is constant (2.5 in every row): nothing to explain"
     )
     assert not any((tmp_path / o).exists() for o in ("o1", "o3", "o4"))
+
+
+def test_a_header_without_rows_is_refused_as_empty(csv, tmp_path, capsys):
+    empty = _write(tmp_path, pd.read_csv(csv).head(0), "empty.csv")
+    assert empty.read_text().strip() == "a,b,c,y"
+    assert _run(empty, "--target", "y") == 2
+    assert _one_error_line(capsys) == (
+        f"sensitivity: error: {empty} has a header row and no data rows: nothing to analyse (at "
+        "least 10 rows are needed); check that the file is complete"
+    )
+
+
+def test_infinite_and_missing_values_name_the_column_and_the_rows(csv, tmp_path, capsys):
+    data = pd.read_csv(csv)
+    data.loc[[1, 5, 7, 20, 30, 40, 50], "y"] = [np.inf, -np.inf, np.inf, np.inf, 1, 1, np.inf]
+    data.loc[3, "b"] = np.nan
+    path = _write(tmp_path, data, "inf.csv")
+    assert _run(path, "--target", "y") == 2
+    assert _one_error_line(capsys) == (
+        "sensitivity: error: target 'y' has infinite values in data row(s) 2, 6, 8, 21, 51 "
+        "(counted from 1 below the header); 'b' has missing values in data row(s) 4 (counted "
+        "from 1 below the header); remove those rows or fill in the values"
+    )
+    named = _write(tmp_path, data.head(12).assign(site=[f"s{i}" for i in range(12)]), "n.csv")
+    assert _run(named, "--target", "y", "--index-col", "site") == 2
+    assert _one_error_line(capsys).startswith(
+        "sensitivity: error: target 'y' has infinite values in the row(s) named 's1', 's5', 's7';"
+    )
 
 
 def test_constant_columns_are_dropped_up_front_for_every_method(csv, tmp_path, capsys):

@@ -618,3 +618,52 @@ def test_the_sliding_window_of_tasks_keeps_order_and_its_bound():
     assert state["most"] <= 3
     assert state["threads"] == {1}
     assert list(iter_tasks(task, [(i,) for i in range(4)], workers=1, window=1)) == [0, 1, 2, 3]
+
+
+_FORWARD_AD_SCRIPT = """
+import sys
+import warnings
+
+import numpy as np
+import torch
+from sklearn.neural_network import MLPRegressor
+
+import sensitivity
+
+torch.manual_seed(0)
+X = np.random.default_rng(0).normal(size=(40, 3))
+if sys.argv[1] == "dimopoulos":  # a GELU module: second derivatives by forward mode
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.GELU(), torch.nn.Linear(5, 1))
+    estimator = sensitivity.Dimopoulos(model, prefit=True)
+else:  # the exact Hessian of the training objective: forward over reverse
+    model = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", alpha=1.0, random_state=0)
+    estimator = sensitivity.SampleInfluence(model.fit(X, X[:, 0]), prefit=True, damping=0.01)
+with warnings.catch_warnings():
+    warnings.simplefilter("error", DeprecationWarning)
+    estimator.fit(X, X[:, 0])
+print("quiet")
+"""
+
+
+@pytest.mark.parametrize("case", ["dimopoulos", "influence"])
+def test_forward_mode_derivatives_print_no_torch_deprecation_warnings(case):
+    """The first forward-mode derivative of a process (a GELU module's second derivatives, the
+    influence Hessian) loads torch's jvp decompositions, registered with the deprecated
+    ``torch.jit.script`` (18 warnings): the package loads them quietly. A fresh interpreter
+    per case, since torch loads them once per process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORWARD_AD_SCRIPT, case],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "quiet"
+    assert "torch.jit.script" not in proc.stderr

@@ -356,6 +356,44 @@ def test_frames_are_ranked_and_labelled():
         plot_influence(fr, test="nope")
 
 
+def _influence_frame(tests) -> pd.DataFrame:
+    """A frame shaped like ``SampleInfluence.influence``: 3 training rows per test row."""
+    index = pd.MultiIndex.from_product([tests, ["a", "b", "c"]], names=["test", "train"])
+    change = np.tile([0.3, -0.2, 0.1], len(tests)) * np.repeat(np.arange(1, len(tests) + 1), 3)
+    return pd.DataFrame(
+        {
+            "influence": -change,
+            "loo_change": change,
+            "effect": np.where(change > 0, "helpful", "harmful"),
+            "rank": np.tile([1, 2, 3], len(tests)),
+        },
+        index=index,
+    )
+
+
+def test_plot_influence_takes_a_label_or_a_position():
+    import matplotlib.pyplot as plt
+
+    frame = _influence_frame(["r0", "r1", "r2"])
+    for test, label in [(None, "r0"), ("r1", "r1"), (0, "r0"), (2, "r2"), (-1, "r2")]:
+        fig = plot_influence(frame, test=test)
+        assert fig.axes[0].get_title().endswith(f"for test row {label}"), test
+        plt.close(fig)
+    numbered = _influence_frame([10, 20])  # integer labels come first, then positions
+    for test, label in [(20, 20), (1, 20), (0, 10)]:
+        fig = plot_influence(numbered, test=test)
+        assert fig.axes[0].get_title().endswith(f"for test row {label}"), test
+        plt.close(fig)
+    with pytest.raises(ValueError) as info:
+        plot_influence(_influence_frame([f"r{i}" for i in range(8)]), test=8)
+    assert str(info.value) == (
+        "Test row 8 is not in the frame: it is neither one of its 8 test row labels ('r0', "
+        "'r1', 'r2', 'r3', 'r4', ...) nor a position 0 to 7 among them."
+    )
+    with pytest.raises(ValueError, match=r"labels \(10, 20\) nor a position 0 to 1"):
+        plot_influence(numbered, test="r0")
+
+
 def test_classifiers_and_prediction_target():
     X, y = _regression()
     labels = np.where(y > 0.3, "hi", "lo")

@@ -453,7 +453,7 @@ def test_bad_inputs_give_clear_errors(data):
         S.miv(rf, text)
     with pytest.raises(ValueError, match=r"Non-numeric column.*\['depth'\]"):
         S.PermutationImportance(rf, prefit=True).fit(text, y)
-    with pytest.raises(ValueError, match="non-numeric"):
+    with pytest.raises(ValueError, match=r"Non-numeric column\(s\) \[.x2.\] in X"):
         P.miv(net, np.array([["1", "2", "a"], ["3", "4", "5"]]))
     missing = X.copy()
     missing.iloc[5, 0] = np.nan

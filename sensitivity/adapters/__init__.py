@@ -27,7 +27,7 @@ from ._encoded import (
     is_encoded_mlp_model,
     to_encoded_mlp,
 )
-from ._functions import ModelFunction, as_differentiable, as_model_function
+from ._functions import ModelFunction, as_differentiable, as_model_function, torch_input_width
 from ._mlp import (
     SUPPORTED_MLP_MODELS,
     check_model_fitted,
@@ -60,6 +60,7 @@ __all__ = [
     "set_training_record",
     "to_encoded_mlp",
     "to_mlp_batch",
+    "torch_input_width",
     "training_loss",
     "training_spec",
     "with_network_weights",

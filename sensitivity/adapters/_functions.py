@@ -67,7 +67,11 @@ def _torch_module_predict(module: torch.nn.Module) -> Callable[[np.ndarray], np.
 
 
 def as_model_function(
-    model, *, output_names: Sequence[str] | None = None, n_outputs: int | None = None
+    model,
+    *,
+    output_names: Sequence[str] | None = None,
+    n_outputs: int | None = None,
+    n_features: int | None = None,
 ) -> ModelFunction:
     """Wrap any fitted model as a plain prediction function.
 
@@ -80,6 +84,10 @@ def as_model_function(
         Names of the outputs (default: ``classes_`` for classifiers, ``y``/``y0, y1, ...``).
     n_outputs : int, optional
         Number of outputs of a torch module, if the names are not given (else found by a call).
+    n_features : int, optional
+        Number of columns of the data the model will predict: the width of the call that
+        finds a torch module's number of outputs (default: the width its first layer takes,
+        else that of its first ``nn.Linear``).
 
     Returns
     -------
@@ -103,8 +111,8 @@ def as_model_function(
         predict = _torch_module_predict(model)
         if output_names is None:
             if n_outputs is None:
-                in_features = _torch_in_features(model)
-                n_outputs = predict(np.zeros((1, in_features))).shape[1]
+                width = n_features if n_features is not None else _torch_in_features(model)
+                n_outputs = predict(np.zeros((1, width))).shape[1]
             names = _single_output_name(n_outputs, None)
         else:
             names = tuple(str(n) for n in output_names)
@@ -164,11 +172,41 @@ def _maybe_frame(X, names):
     return pd.DataFrame(X, columns=list(names))
 
 
+def torch_input_width(module: torch.nn.Module) -> int | None:
+    """The number of inputs a torch module takes, where its first layer says so.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    int or None
+        ``in_features`` of the module if it is an ``nn.Linear``, or of the first layer of an
+        ``nn.Sequential`` (nested ones included) when that layer is an ``nn.Linear``; None
+        otherwise: the first ``nn.Linear`` of a module says nothing about its input when other
+        layers come before it (an ``nn.Conv1d`` behind an ``nn.Unflatten``) or when its
+        ``forward`` is the user's own.
+    """
+    first = module
+    while isinstance(first, torch.nn.Sequential) and len(first) > 0:
+        first = first[0]
+    return int(first.in_features) if isinstance(first, torch.nn.Linear) else None
+
+
 def _torch_in_features(module: torch.nn.Module) -> int:
+    """The width to probe a module with when the data's is not known: its first layer's, else
+    (a guess) that of the first ``nn.Linear`` it holds."""
+    width = torch_input_width(module)
+    if width is not None:
+        return width
     for m in module.modules():
         if isinstance(m, torch.nn.Linear):
             return int(m.in_features)
-    raise ValueError("Cannot infer the number of inputs of the torch module; pass n_outputs.")
+    raise ValueError(
+        "Cannot infer the number of inputs of the torch module; pass n_features (the number "
+        "of columns of X) or n_outputs."
+    )
 
 
 def as_differentiable(

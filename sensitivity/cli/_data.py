@@ -145,6 +145,11 @@ def _set_index(
 def _check_inputs(X: pd.DataFrame, y: pd.Series, path: str, target: str, decimal: str) -> None:
     """Refuse non-numeric or non-finite inputs, a missing target, too few rows, a constant
     target (with a hint where the cause is likely: row names, decimal commas)."""
+    if len(X) == 0:
+        raise CLIError(
+            f"{path} has a header row and no data rows: nothing to analyse (at least "
+            f"{MIN_ROWS} rows are needed); check that the file is complete"
+        )
     unnamed = [str(c) for c in X.columns if str(c).startswith("Unnamed: ")]
     non_numeric = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if non_numeric:
@@ -165,10 +170,16 @@ def _check_inputs(X: pd.DataFrame, y: pd.Series, path: str, target: str, decimal
             f"non-numeric column(s) in {path}: {', '.join(non_numeric)}; encode them as "
             f"numbers or remove them{hint}"
         )
-    bad = [str(c) for c in X.columns if not np.all(np.isfinite(X[c].to_numpy(dtype=float)))]
-    if bad or y.isna().any():
-        cols = bad + ([target] if y.isna().any() else [])
-        raise CLIError(f"missing or infinite values in column(s): {', '.join(cols)}")
+    problems = [
+        problem
+        for name, column in [(f"target {target!r}", y), *((repr(str(c)), X[c]) for c in X)]
+        if (problem := _non_finite(name, column))
+    ]
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more column(s)" if len(problems) > 3 else ""
+        )
+        raise CLIError(f"{shown}; remove those rows or fill in the values")
     if len(X) < MIN_ROWS:
         raise CLIError(
             f"{path} has {len(X)} row(s); at least {MIN_ROWS} are needed to fit a network"
@@ -177,6 +188,27 @@ def _check_inputs(X: pd.DataFrame, y: pd.Series, path: str, target: str, decimal
         raise CLIError(
             f"target {target!r} is constant ({y.iloc[0]} in every row): nothing to explain"
         )
+
+
+def _non_finite(name: str, column: pd.Series, shown: int = 5) -> str:
+    """What is missing or infinite in a column and in which rows (the first ``shown``), or
+    ``""`` when every value is finite."""
+    missing = column.isna().to_numpy()
+    infinite = np.zeros(len(column), dtype=bool)
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        infinite = np.isinf(column.to_numpy(dtype=float, na_value=np.nan))
+    kinds = [k for k, m in (("missing", missing), ("infinite", infinite)) if m.any()]
+    if not kinds:
+        return ""
+    where = np.flatnonzero(missing | infinite)
+    index = column.index
+    if index.name is None and index.equals(pd.RangeIndex(len(index))):  # no row names
+        rows = "data row(s) " + ", ".join(str(i + 1) for i in where[:shown])
+        rows += " (counted from 1 below the header)"
+    else:  # row names (--index-col, R's unnamed first column): by name
+        rows = "the row(s) named " + ", ".join(repr(str(v)) for v in index[where[:shown]])
+    more = f" and {len(where) - shown} more" if len(where) > shown else ""
+    return f"{name} has {' and '.join(kinds)} values in {rows}{more}"
 
 
 def _task(y: pd.Series, requested: str, target: str) -> tuple[str, str]:

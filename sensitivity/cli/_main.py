@@ -1,4 +1,9 @@
-"""The argument parser, ``sensitivity demo`` and the entry point :func:`main`."""
+"""The argument parser, ``sensitivity demo`` and the entry point :func:`main`.
+
+The arguments are read before anything heavy is imported: ``--version``, ``--help`` and an
+argument error answer without loading numpy, pandas, torch, scikit-learn or matplotlib; each
+command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 
-from ._analyze import _analyze
 from ._common import (
     ANALYZE_METHODS,
     DEMO_METHODS,
@@ -39,6 +43,13 @@ def _one_line_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.showwarning = show
         yield
+
+
+# ---------------------------------------------------------------------- analyze
+def _analyze(args: argparse.Namespace) -> int:
+    from ._analyze import _analyze as run
+
+    return run(args)
 
 
 # ---------------------------------------------------------------------- demo

@@ -40,6 +40,7 @@ from ..inference import (
 )
 from ..inference.batched import check_train_params
 from ..inference.engine import STOP_ABOVE
+from ..methods import _data as _pdata
 from ..network import MLPBatch
 from ..result import SensitivityResult, importance_frame
 from ._heldout import HOLDOUT_NULL, heldout_columns, heldout_summary, run_heldout_test
@@ -312,6 +313,10 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         # a network behind a ColumnTransformer takes the user's columns as they are (string
         # categories included); everything else must be numeric
         encoded = adapters.is_encoded_mlp_model(self.estimator)
+        if not encoded:  # text columns named, with the fix (not "could not convert string")
+            _pdata.check_numeric_columns(
+                X, encoded_pipelines=getattr(self, "_encoded_pipelines", True)
+            )
         X_arr = validate_data(
             self, X, reset=True, dtype=None if encoded else np.float64, ensure_all_finite=True
         )

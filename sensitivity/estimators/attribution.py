@@ -119,6 +119,8 @@ logits
         self.logits = logits
         self.memory_budget_mb = memory_budget_mb
 
+    _encoded_pipelines = False  # a Pipeline(ColumnTransformer, network) is not explained
+
     @property
     def _method_name(self) -> str:  # type: ignore[override]
         return f"mean |{self.method}|"

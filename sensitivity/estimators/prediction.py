@@ -52,7 +52,8 @@ def prediction_view(model, feature_names, output_names):
         except TypeError:  # e.g. an nn.Sequential with layers the MLPBatch does not model
             view = None
     if view is None:
-        view = adapters.as_model_function(model)
+        n_features = None if feature_names is None else len(feature_names)
+        view = adapters.as_model_function(model, n_features=n_features)  # probed at X's width
         if feature_names is not None:
             view = _replace(view, feature_names=tuple(feature_names))
     if (

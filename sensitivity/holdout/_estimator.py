@@ -253,6 +253,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         """``fit``; ``fitted``: the model the caller already fitted on all of ``X, y`` (or the
         user's prefit model), kept as ``estimator_`` instead of a refit on all rows."""
         self._check_params()
+        _pdata.check_numeric_columns(X)  # text columns named, with the fix
         # scikit-learn's checks and attributes first (n_features_in_, feature_names_in_,
         # sparse / complex / empty input), then the package's messages naming the column
         validate_data(

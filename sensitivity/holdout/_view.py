@@ -40,11 +40,8 @@ def _n_inputs(model) -> int | None:
     """Number of inputs the model takes, where it says so."""
     if isinstance(model, MLPBatch):
         return model.n_features
-    if isinstance(model, torch.nn.Module):
-        for m in model.modules():
-            if isinstance(m, torch.nn.Linear):
-                return int(m.in_features)
-        return None
+    if isinstance(model, torch.nn.Module):  # its first layer's width (not a later Linear's)
+        return adapters.torch_input_width(model)
     n = getattr(model, "n_features_in_", None)
     return None if n is None else int(n)
 

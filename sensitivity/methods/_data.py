@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_MEMORY_BUDGET_MB",
     "batch_size",
     "check_data",
+    "check_numeric_columns",
     "chunk_rows",
     "output_names",
     "predict",
@@ -100,6 +101,75 @@ def chunk_rows(
 
 
 # ---------------------------------------------------------------------- data checks
+def _non_numeric(X) -> tuple[list[str], object]:
+    """The names of the columns of ``X`` that do not hold numbers, and a value of the first."""
+    if isinstance(X, pd.DataFrame):
+        columns = [(str(c), X[c]) for c in X.columns]
+    else:
+        try:
+            raw = np.asarray(X)
+        except (TypeError, ValueError):  # ragged: left to the callers' shape checks
+            return [], None
+        if raw.ndim != 2 or raw.dtype.kind not in "OUS":
+            return [], None
+        columns = [(f"x{j}", pd.Series(raw[:, j])) for j in range(raw.shape[1])]
+    bad, example = [], None
+    for name, col in columns:
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        try:  # object or text columns holding numbers are fine
+            pd.to_numeric(col)
+        except TypeError:  # not text (objects): left to the callers' conversion errors
+            continue
+        except ValueError:
+            if example is None:
+                numbers = pd.to_numeric(col, errors="coerce")
+                example = col[numbers.isna() & col.notna()].iloc[0]
+            bad.append(name)
+    return bad, example
+
+
+def check_numeric_columns(X, *, name: str = "X", encoded_pipelines: bool = False) -> None:
+    """Refuse columns of text (categories) with an error naming them and the fix.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like
+        The data passed by the user; columns of numbers stored as text or objects pass.
+    name : str, default="X"
+        What the data is called in the message.
+    encoded_pipelines : bool, default=False
+        Whether the caller analyses a ``Pipeline(ColumnTransformer, network)`` in the user's
+        columns (the weight and derivative methods): the fix proposed is then to encode the
+        columns inside the model; otherwise to encode them before the call.
+
+    Raises
+    ------
+    ValueError
+        Naming the non-numeric columns, a value of the first and how to encode or drop them.
+    """
+    bad, example = _non_numeric(X)
+    if not bad:
+        return
+    if encoded_pipelines:
+        fix = (
+            "encode them inside the model: a Pipeline whose first step is a ColumnTransformer "
+            f"with a OneHotEncoder for {bad} (and a scaler or 'passthrough' for the other "
+            "columns), ending in the network and fitted on these columns, is analysed with one "
+            f"importance per column; or drop them from {name}"
+        )
+    else:
+        fix = (
+            f"one-hot encode them first (e.g. a ColumnTransformer with a OneHotEncoder for "
+            f"{bad}, remainder='passthrough'), fit the network on the encoded columns and pass "
+            f"those; or drop them from {name}"
+        )
+    raise ValueError(
+        f"Non-numeric column(s) {bad} in {name} (e.g. {example!r}): the network takes numbers; "
+        f"{fix}."
+    )
+
+
 def check_data(
     X,
     *,
@@ -116,24 +186,21 @@ def check_data(
     and (unless ``allow_constant``) constant columns.
     """
     names: tuple[str, ...] | None = None
+    check_numeric_columns(X)
     if isinstance(X, pd.DataFrame):
         names = tuple(str(c) for c in X.columns)
         columns = []
-        bad = []
         for c in X.columns:
             col = X[c]
             if not pd.api.types.is_numeric_dtype(col.dtype):
-                try:  # object columns holding numbers are fine
+                try:  # object columns holding numbers
                     col = pd.to_numeric(col)
-                except (TypeError, ValueError):
-                    bad.append(str(c))
-                    continue
+                except TypeError as err:
+                    raise ValueError(
+                        f"Column {str(c)!r} of X holds objects that are not numbers ({err}); "
+                        "sensitivity methods need numeric inputs."
+                    ) from None
             columns.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
-        if bad:
-            raise ValueError(
-                f"Non-numeric column(s) {bad} in X: sensitivity methods need numeric inputs "
-                "(encode categories as numbers first, as the model saw them)."
-            )
         arr = np.column_stack(columns) if columns else np.empty((len(X), 0))
     else:
         raw = np.asarray(X)

@@ -85,6 +85,7 @@ from torch.func import grad, jacfwd
 
 from .._config import budget_bytes
 from ..network import ACTIVATIONS, MLPBatch
+from ..network._torch import prepare_forward_ad
 from .influence_solvers import CGResult, cg_solve, smallest_eigenvalues
 
 __all__ = [
@@ -402,6 +403,7 @@ def hessian(
     symmetrised to remove rounding asymmetry. The penalty adds :math:`\\alpha/n` on the
     diagonal entries of the connection weights.
     """
+    prepare_forward_ad()
     P = obj.n_params
     n = Z.shape[0]
     rows = max(1, min(n, int(budget_bytes(memory_budget_mb) // (8 * 12 * _width(obj) * P))))

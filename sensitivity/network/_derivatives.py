@@ -14,7 +14,7 @@ from .._config import DEFAULT_MEMORY_BUDGET_MB, budget_bytes
 from .._threads import iter_tasks, n_workers
 from ._activations import ACTIVATIONS
 from ._batch import MLPBatch
-from ._torch import TorchNetwork
+from ._torch import TorchNetwork, prepare_forward_ad
 
 DEFAULT_MAX_MEMORY = int(DEFAULT_MEMORY_BUDGET_MB * 2**20)
 """Deprecated: the default budget in bytes (use ``memory_budget_mb``, in MiB)."""
@@ -241,6 +241,7 @@ def _module_output(net: TorchNetwork, k: int):
 def _module_chunk(net: TorchNetwork, X: torch.Tensor, second_order: bool):
     from torch.func import jacfwd, jacrev, jvp, vmap
 
+    prepare_forward_ad()
     f = _module_function(net)
     K, p = net.n_outputs, net.n_features
     if not second_order:
@@ -525,6 +526,7 @@ def input_hessian(
             else:
                 from torch.func import hessian, vmap
 
+                prepare_forward_ad()
                 if sl.start == 0:
                     _check_module_output(net, Xc[:1])
                 parts.append(vmap(hessian(_module_output(net, int(output))))(Xc).unsqueeze(0))

@@ -4,12 +4,45 @@ whether a network is twice differentiable.
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
 
 import torch
 
 from ._activations import ACTIVATIONS
 from ._batch import MLPBatch
+
+_forward_ad_ready = False
+
+
+def prepare_forward_ad() -> None:
+    """Load torch's forward-mode differentiation support once, without its deprecation noise.
+
+    The first forward-mode derivative of a process (``torch.func.jvp``, ``jacfwd``,
+    ``hessian``) makes torch import ``torch._decomp.decompositions_for_jvp``, which registers
+    its decompositions with ``torch.jit.script``: recent torch versions then print one
+    ``DeprecationWarning`` per decomposition (18), about torch's own internals, that the user
+    can do nothing about. Importing that module here first, with exactly those warnings
+    ignored inside a ``warnings.catch_warnings`` block, changes no result and leaves other
+    warnings and the user's filters alone. Called before every forward-mode derivative of the
+    package; does nothing after the first call, or where torch would not load the module.
+    """
+    global _forward_ad_ready
+    if _forward_ad_ready:
+        return
+    _forward_ad_ready = True
+    if os.environ.get("PYTORCH_JIT", "1") != "1" or not __debug__:  # as torch decides
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+        )
+        try:
+            import torch._decomp.decompositions_for_jvp  # noqa: F401
+        except ImportError:  # another torch version: nothing to prepare
+            pass
+
 
 _PIECEWISE_LINEAR_MODULES = (
     torch.nn.ReLU,
