@@ -259,11 +259,12 @@ def recommendations(tab: pd.DataFrame) -> list[str]:
         ),
         (
             "Which inputs matter (a test per input)",
-            "the per-variable test (``null='conditional'`` where available); not "
+            "a conditional per-variable test (the default; see :doc:`which_test`); not "
             "``null='response'``, which tests only whether any input matters",
-            f"``null='variable'`` flags a no-effect input correlated with real ones: false "
-            f"positive rate {rate('Dimopoulos ssd', lin, 'false_pos')} in the linear design "
-            f"(power {rate('Dimopoulos ssd', lin, 'power')})",
+            f"this page tests ``null='variable'`` only: it flags a no-effect input correlated "
+            f"with real ones (false positive rate {rate('Dimopoulos ssd', lin, 'false_pos')} "
+            f"in the linear design, power {rate('Dimopoulos ssd', lin, 'power')}); the "
+            "per-variable tests' level and power: :doc:`which_test`",
         ),
         (
             "A model that is not an MLP (any ``predict``)",
@@ -292,7 +293,9 @@ def recommendations(tab: pd.DataFrame) -> list[str]:
     return [*out, ""]
 
 
-def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) -> None:
+def write_page(
+    results: pd.DataFrame, settings: str, seconds: float, out: Path, null: str = "variable"
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -382,8 +385,13 @@ def write_page(results: pd.DataFrame, settings: str, seconds: float, out: Path) 
         "(± its standard error over the data sets);",
         "*ensemble*: the same for the importance averaged over the networks of the ensemble;",
         "*power* / *false pos.*: fraction of true / noise variables with adjusted p <= 0.05 in the",
-        "randomization test (methods run with a test only). Each cell averages the data sets",
-        "(seeds) of its design: see the settings.",
+        f"randomization test with ``null='{null}'`` (methods run with a test only). Each cell",
+        "averages the data sets (seeds) of its design: see the settings.",
+        "",
+        f"**These test columns are for** ``null='{null}'`` **only**, not for the default",
+        "per-variable test: the level and power of the per-variable tests (the held-out",
+        "conditional test, the conditional randomization test, leave-one-covariate-out) are in",
+        ":doc:`which_test`.",
         "",
         "Reading the table. Connection weights of the first layer (Garson) rank poorly when",
         "predictors are correlated, as Olden, Joy & Death (2004) found; the derivative and",
@@ -454,7 +462,7 @@ def main() -> None:
     out_csv = ROOT / "benchmarks" / "results"
     out_csv.mkdir(exist_ok=True)
     results.to_csv(out_csv / "accuracy.csv", index=False)
-    write_page(results, settings, seconds, args.docs)
+    write_page(results, settings, seconds, args.docs, args.null)
     with pd.option_context("display.width", 200, "display.precision", 2):
         print(settings)
         print(table(results).to_string())

@@ -642,3 +642,44 @@ def test_two_stage_applies_its_rule_to_each_output_on_its_own():
         np.testing.assert_allclose(full, np.round(full), atol=1e-9)
         kept_beside_a_full_test += bool(high[1, 2])
     assert kept_beside_a_full_test >= 10  # output 1 of x3 kept p1 while output 0 went on
+
+
+def test_fit_gap_warning_compares_cross_validated_fits_not_training_fits():
+    """An overfitted user network (training R^2 1, cross-validated R^2 below 0) does not fit
+    better than the analysed network with a cross-validated penalty: no "fits worse" warning.
+    Without a cross-validated fit of both, the training fits are compared and the message
+    says so."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sensitivity.inference.runner import fit_comparison
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+    y = X["a"] + rng.normal(size=60)
+
+    def run(net, **kw):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            sa = Olden(net, n_permutations=4, null="response", random_state=0, **kw)
+            sa.fit(X, y)
+        return sa, [str(w.message) for w in rec if "fits worse" in str(w.message)]
+
+    overfitted = make_pipeline(
+        StandardScaler(),
+        MLPRegressor(
+            hidden_layer_sizes=(40,), alpha=0.0, solver="lbfgs", max_iter=3000, tol=1e-10,
+            random_state=0,
+        ),
+    )  # fmt: skip
+    sa, worse = run(overfitted, train_params={"max_iter": 200})
+    fit = sa.network_["fit"]
+    assert fit["user"]["train"] > 0.99 and fit["user"]["cv"] < 0 < fit["analysed"]["cv"]
+    assert fit["analysed"]["train"] < fit["user"]["train"] - 0.5  # the old warning's case
+    assert fit_comparison(fit)[0] == "cv" and worse == []
+    # a fixed penalty has no cross-validated fit of the analysed network: training fits
+    small = MLPRegressor(hidden_layer_sizes=(3,), alpha=1.0, solver="lbfgs", random_state=0)
+    sa, worse = run(make_pipeline(StandardScaler(), small), train_alpha=30.0)
+    assert sa.network_["fit"]["analysed"]["cv"] is None
+    assert len(worse) == 1 and "(training R^2 " in worse[0]
+    assert "no cross-validated fit of both" in worse[0]

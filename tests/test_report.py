@@ -398,3 +398,18 @@ def test_too_few_permutations_for_any_star_is_said_in_every_report():
     ok = SensitivityResult(frame, "Garson", n_permutations=299, p_adjust="holm")
     assert ok.resolution_warning is None and "Warning" not in ok.summary() + ok.to_latex()
     assert SensitivityResult(frame, "Garson", n_permutations=199).resolution_warning is None
+
+
+def test_latex_says_it_needs_booktabs():
+    """A booktabs table does not compile without the package: the table says so in a comment,
+    and the docstring and the reporting page say so."""
+    tex = _tested().to_latex()
+    assert tex.splitlines()[1] == (
+        r"% needs \usepackage{booktabs} in the preamble (or to_latex(booktabs=False): \hline rules)"
+    )
+    assert "booktabs" not in _tested().to_latex(booktabs=False)
+    assert "Needs the LaTeX package booktabs" in SensitivityResult.to_latex.__doc__.split("\n\n")[1]
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "reporting.rst").read_text()
+    assert r"put ``\usepackage{booktabs}``" in page

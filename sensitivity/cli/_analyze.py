@@ -217,17 +217,32 @@ class _Run:
         fit = ((res.network or {}).get("fit") or {}).get("analysed", {}).get("train")
         if fit is None:
             fit = analysed.score(X, y_fit)
-        if fit < self.user_score - UNDERFIT_MARGIN:
+        gap = self.fit_gap(res, fit)
+        if gap:
             warnings.warn(
-                f"{res.method}: the analysed network fits much worse (training {self.metric} "
-                f"{fit:.3f}) than the configured one ({self.user_score:.3f}); its importances "
-                "describe an underfitted network",
+                f"{res.method}: the analysed network {gap}; its importances describe an "
+                "underfitted network",
                 UserWarning,
                 stacklevel=1,
             )
         if not args.quiet:
             print(res.summary(), end="\n\n")
         return name, cls.__name__, res, figures, self.network_figure(analysed, name), fit
+
+    def fit_gap(self, res, fit: float) -> str | None:
+        """The words "fits much worse (...) than the configured one (...)" when the analysed
+        network does, comparing the cross-validated fits where both were measured
+        (``fit_comparison``), else the training fits; None when it does not."""
+        from ..inference.runner import FIT_KIND_WORDS, fit_comparison
+
+        compared = fit_comparison((res.network or {}).get("fit") or {})
+        kind, analysed, user = compared or ("train", fit, self.user_score)
+        if analysed >= user - UNDERFIT_MARGIN:
+            return None
+        return (
+            f"fits much worse ({FIT_KIND_WORDS[kind]} {self.metric} {analysed:.3f}) than the "
+            f"configured one ({user:.3f})"
+        )
 
     def report_head(self, X, notes: list[str], user) -> list[str]:
         from .. import __version__
@@ -257,11 +272,11 @@ class _Run:
                 f"- Analysed network: {res.model}; training {self.metric} {fit:.3f} (the network "
                 "the importances and the test were computed on)"
             )
-        if fit < self.user_score - UNDERFIT_MARGIN:
+        gap = self.fit_gap(res, fit)
+        if gap:
             lines.append(
-                f"- **Warning**: the analysed network fits much worse (training {self.metric} "
-                f"{fit:.3f}) than the configured one ({self.user_score:.3f}): these importances "
-                "describe an underfitted network."
+                f"- **Warning**: the analysed network {gap}: these importances describe an "
+                "underfitted network."
             )
         lines.append(f"- Statistic: {UNITS.get(cls_name, res.method)}.")
         return [*lines, "", res.to_markdown(), ""]

@@ -19,9 +19,16 @@ from .batched import BatchedRefitter, check_train_params
 from .clones import CloneRefitter
 from .engine import HYPOTHESES, InferenceConfig, InferenceResult, Statistic, run_test, seed_streams
 
-__all__ = ["InferenceSettings", "analyse_model", "check_target"]
+__all__ = [
+    "FIT_KIND_WORDS",
+    "InferenceSettings",
+    "analyse_model",
+    "check_target",
+    "fit_comparison",
+]
 
-# The analysed network fits worse than the user's by more than this (R^2 or accuracy): warn.
+# The analysed network fits worse than the user's by more than this (R^2 or accuracy; the
+# cross-validated fits where both were measured, see fit_comparison): warn.
 FIT_GAP_WARNING = 0.1
 
 
@@ -263,9 +270,32 @@ def _analysed_copy(user_model, weights, alpha: float, loss):
     return est
 
 
+def fit_comparison(fit: dict) -> tuple[str, float, float] | None:
+    """Which fits compare the analysed network with the user's: ``(kind, analysed, user)``.
+
+    The cross-validated fits (``kind="cv"``) when both were measured: a training fit rewards
+    overfitting, so an overfitted network (cross-validated R^2 below 0) would look better than
+    a well-penalised one. Else the training fits (``"train"``); None when neither pair exists.
+
+    Parameters
+    ----------
+    fit : dict
+        ``{"analysed": {"train": float or None, "cv": float or None}, "user": {...}}`` (the
+        ``"fit"`` entry of an estimator's ``network_``).
+    """
+    a, u = fit.get("analysed") or {}, fit.get("user") or {}
+    for kind in ("cv", "train"):
+        if a.get(kind) is not None and u.get(kind) is not None:
+            return kind, float(a[kind]), float(u[kind])
+    return None
+
+
+FIT_KIND_WORDS = {"cv": "cross-validated", "train": "training"}
+"""How the messages name the fits that :func:`fit_comparison` compared."""
+
+
 def _warn_fit_gap(network: dict) -> None:
     a = network["fit"]["analysed"]
-    u = network["fit"]["user"]
     metric = network["metric"]
     if a["train"] is not None and metric == "R^2" and a["train"] < 0.01:
         warn(
@@ -275,15 +305,18 @@ def _warn_fit_gap(network: dict) -> None:
             UserWarning,
         )
         return
-    for kind in ("train", "cv"):
-        if a[kind] is not None and u[kind] is not None and u[kind] - a[kind] > FIT_GAP_WARNING:
-            warn(
-                f"The analysed network fits worse than yours ({kind} {metric} {a[kind]:.3f} "
-                f"against {u[kind]:.3f}): the test retrains networks of your architecture with "
-                f"{network['penalty']}. Consider train_alpha='cv' or a number.",
-                UserWarning,
-            )
-            return
+    compared = fit_comparison(network["fit"])
+    if compared is None:
+        return
+    kind, analysed, user = compared
+    if user - analysed > FIT_GAP_WARNING:
+        note = "" if kind == "cv" else "; no cross-validated fit of both to compare"
+        warn(
+            f"The analysed network fits worse than yours ({FIT_KIND_WORDS[kind]} {metric} "
+            f"{analysed:.3f} against {user:.3f}{note}): the test retrains networks of your "
+            f"architecture with {network['penalty']}. Consider train_alpha='cv' or a number.",
+            UserWarning,
+        )
 
 
 def _warn_correlated(X: np.ndarray, names: Sequence[str], threshold: float = 0.1) -> None:

@@ -16,6 +16,11 @@ from ._text import (
     significance_stars,
 )
 
+BOOKTABS_COMMENT = (
+    r"% needs \usepackage{booktabs} in the preamble (or to_latex(booktabs=False): \hline rules)"
+)
+"""The comment that :meth:`_JournalTables.to_latex` puts into a booktabs table."""
+
 
 def _column(key: str, header: str, align: str, cells: list[str], latex=None) -> dict:
     """One column of a journal table; ``latex`` is its two-line LaTeX header, if it differs."""
@@ -199,6 +204,11 @@ class _JournalTables:
     ) -> str:
         """The ranked table as a LaTeX ``table`` for a journal article.
 
+        **Needs the LaTeX package booktabs**: put ``\\usepackage{booktabs}`` in the preamble of
+        the document (its rules ``\\toprule``, ``\\midrule``, ``\\bottomrule``), or pass
+        ``booktabs=False`` for ``\\hline`` rules that need no package. The table's first line
+        after ``\\begin{table}`` is a LaTeX comment saying so.
+
         Rows ranked by ``|importance|`` (rank order; no rank column), one block per output
         under an italic output line, human headers, one number format per column with a true
         minus sign (``digits`` significant digits for the largest importance; a power of ten
@@ -239,7 +249,10 @@ class _JournalTables:
         )
         sentences += [_latex_text(s) for s in self._settings_sentences()]
         text = ". ".join(sentences) + "."
-        lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}"]
+        lines = [r"\begin{table}[ht]"]
+        if booktabs:
+            lines.append(BOOKTABS_COMMENT)
+        lines += [r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}"]
         lines.append(r"\caption{" + text + "}")
         if label:
             lines.append(r"\label{" + label + "}")
