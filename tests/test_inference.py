@@ -123,8 +123,8 @@ def test_garson_test_is_upper_tailed(friedman):
 def test_same_random_state_same_pvalues_for_any_n_jobs_and_chunk_size(friedman):
     X, y = friedman
     # a fixed penalty: the cross-validation's networks would only repeat what is checked here
-    a = Olden(_net(), null="conditional", n_permutations=9, n_bootstrap=3, random_state=3, train_alpha=1.0,
-              train_params={**FAST, "block_size": 2})  # fmt: skip
+    a = Olden(_net(), null="conditional", n_permutations=9, n_bootstrap=3, random_state=3,
+              train_alpha=1.0, train_params={**FAST, "block_size": 2})  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a.fit(X, y)
@@ -401,8 +401,8 @@ def test_the_users_cv_score_uses_shuffled_folds_on_rows_sorted_by_the_target(tra
     net = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=300, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = Olden(net, null="conditional", n_permutations=3, random_state=0, train_alpha=train_alpha,
-                   train_params=FAST).fit(X, y)  # fmt: skip
+        sa = Olden(net, null="conditional", n_permutations=3, random_state=0,
+                   train_alpha=train_alpha, train_params=FAST).fit(X, y)  # fmt: skip
     fit = sa.network_["fit"]
     assert fit["user"]["cv"] > 0.3
     if train_alpha == "cv":  # the same folds as the analysed network's

@@ -40,10 +40,19 @@ from ..inference import (
 )
 from ..inference.batched import check_train_params
 from ..inference.engine import STOP_ABOVE
+from ..inference.pvalues import adjust_pvalues
 from ..methods import _data as _pdata
 from ..network import MLPBatch
 from ..result import SensitivityResult, importance_frame
-from ._heldout import HOLDOUT_NULL, heldout_columns, heldout_summary, run_heldout_test
+from ._heldout import (
+    HOLDOUT_NULL,
+    LOCO_NULL,
+    join_test,
+    per_variable_table,
+    run_heldout_test,
+    run_loco,
+    test_summary,
+)
 
 __all__ = ["COMMON_PARAMETERS_DOC", "BaseSensitivity", "with_common_parameters"]
 
@@ -234,7 +243,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
-        "null": [StrOptions({HOLDOUT_NULL, *NULLS})],
+        "null": [StrOptions({HOLDOUT_NULL, LOCO_NULL, *NULLS})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "train_alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"cv", "estimator"})],
         "trainer": [StrOptions({"auto", "batched", "estimator"})],
@@ -367,7 +376,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 "X_test is only used by the held-out test: set n_permutations (its conditional "
                 "draws per variable, e.g. 999), or leave X_test out."
             )
-        heldout = tested and self.null == HOLDOUT_NULL
+        heldout = tested and self.null in (HOLDOUT_NULL, LOCO_NULL)
         if tested:  # a test needs a usable target (the held-out rows' with X_test)
             target = y_test if heldout and X_test is not None else y
             check_target(target, is_classifier=adapters.is_classifier_model(self.estimator))
@@ -381,7 +390,8 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.output_names_ = tuple(model.output_names)
         for name in ("null_distribution_", "bootstrap_distribution_", "path_p_values_"):
             setattr(self, name, None)
-        self.global_test_ = self.network_ = self.inference_ = self.holdout_test_ = None
+        self.global_test_ = self.network_ = self.inference_ = None
+        self.holdout_test_ = self.loco_test_ = None
         if not tested or heldout:
             stats = self._statistic(model, X_arr, y)
             self.statistics_ = {k: np.asarray(v)[0] for k, v in stats.items()}
@@ -393,20 +403,27 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         return self
 
     def _heldout_test(self, X, y, X_test, y_test, fit_params) -> None:
-        """``null="holdout"``: the held-out conditional test joined to the method's table of
-        the user's network (:mod:`sensitivity.estimators._heldout`)."""
-        # the user's random_state as it is: HoldoutConditionalTest(random_state=...) reproduces
-        # the test exactly
-        test = run_heldout_test(self, X, y, X_test, y_test, fit_params, self.random_state)
-        self.holdout_test_ = test
-        self.importances_ = heldout_columns(self.importances_, test, self.alpha)
-        # per draw: the held-out loss increase, (n_draws, n_features); the table's
-        # loss_increase is its mean and p_value the fraction of draws at or below 0
-        self.null_distribution_ = (test.null_distribution_ - test.loss_).T
+        """``null="holdout"`` or ``"loco"``: the per-variable test on held-out rows joined to
+        the method's table of the user's network (:mod:`sensitivity.estimators._heldout`).
+
+        The user's ``random_state`` is passed as it is: ``HoldoutConditionalTest`` or
+        ``loco_test`` with the same ``random_state`` reproduce the test exactly."""
+        if self.null == LOCO_NULL:
+            test = run_loco(self, X, y, fit_params, self.random_state)
+            table = per_variable_table(test)
+            table["p_adjusted"] = adjust_pvalues(table["p_value"].to_numpy(), self.p_adjust)
+            self.loco_test_ = test
+        else:
+            test = run_heldout_test(self, X, y, X_test, y_test, fit_params, self.random_state)
+            table = per_variable_table(test)
+            self.holdout_test_ = test
+            # per draw: the held-out loss increase, (n_draws, n_features); the table's
+            # loss_increase is its mean and p_value the fraction of draws at or below 0
+            self.null_distribution_ = (test.null_distribution_ - test.loss_).T
+        self.importances_ = join_test(self.importances_, table, self.alpha)
         self.inference_ = {
-            "null": HOLDOUT_NULL,
-            "tested_statistic": np.zeros(len(self.variable_names_)),
-            **heldout_summary(
+            "null": self.null,
+            **test_summary(
                 test,
                 self._method_name or type(self).__name__,
                 None if self.prefit else self.n_samples_,

@@ -22,14 +22,23 @@ import numpy as np
 import pandas as pd
 
 from ..holdout import HYPOTHESIS, HoldoutConditionalTest
+from ..inference.loco import LocoResult, loco_test
 
-__all__ = ["HOLDOUT_NULL", "TEST_COLUMNS", "heldout_columns", "heldout_summary", "run_heldout_test"]
+__all__ = [
+    "HOLDOUT_NULL",
+    "LOCO_NULL",
+    "join_test",
+    "per_variable_table",
+    "run_heldout_test",
+    "run_loco",
+    "test_summary",
+]
 
 HOLDOUT_NULL = "holdout"
 """The ``null`` of the held-out conditional test (the estimators' default)."""
 
-TEST_COLUMNS = ("loss_increase", "p_value", "p_adjusted", "significant")
-"""The columns of ``importances_`` that come from the held-out test, not from the method."""
+LOCO_NULL = "loco"
+"""The ``null`` of the leave-one-covariate-out test (Lei et al. 2018; Williamson et al. 2023)."""
 
 
 def _is_refittable(model) -> bool:
@@ -81,26 +90,41 @@ def run_heldout_test(est, X, y, X_test, y_test, fit_params, seed) -> HoldoutCond
     return test._fit(X, y, X_test, y_test, fit_params, fitted=est.estimator_)
 
 
-def heldout_columns(frame: pd.DataFrame, test: HoldoutConditionalTest, alpha: float):
-    """``frame`` (the method's table of the user's network) with the test's per-variable
-    columns: ``loss_increase`` just before ``p_value``, the p-values, ``significant`` (adjusted
-    p at most ``alpha``, only for variables that were tested), ``conditional_r2``,
-    ``conditional_model`` and ``note``."""
-    tf = test.importances_
+def per_variable_table(test) -> pd.DataFrame:
+    """The test's per-variable columns, indexed by variable: ``loss_increase`` (the tested
+    statistic), ``p_value``, ``p_adjusted`` and descriptive columns (``conditional_r2``,
+    ``conditional_model``, ``note`` for the held-out test; ``std_error`` for LOCO)."""
+    if isinstance(test, HoldoutConditionalTest):
+        tf = test.importances_
+        out = pd.DataFrame(
+            {
+                "loss_increase": tf["importance"],
+                "p_value": tf["p_value"],
+                "p_adjusted": tf["p_adjusted"],
+                "conditional_r2": tf["r2_conditional"],
+            }
+        )
+        described = test.test_columns()
+        for column in described:
+            out[column] = described[column].reindex(out.index)
+        return out
+    return pd.DataFrame(  # a LocoResult, with its adjusted p-values added by the caller
+        {"loss_increase": test.importance, "p_value": test.p_value, "std_error": test.std_error},
+        index=pd.Index(test.feature_names, name="variable"),
+    )
+
+
+def join_test(frame: pd.DataFrame, per_variable: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``frame`` (the method's table of the user's network, untouched columns) with a
+    per-variable test's columns (:func:`per_variable_table`) on every output's rows:
+    ``loss_increase`` just before ``p_value``; ``significant`` is adjusted p at most ``alpha``
+    (never for a variable that was not tested)."""
     variables = frame.index.get_level_values(-1)
-
-    def per_row(column):
-        return tf[column].reindex(variables).to_numpy()
-
     out = frame.copy()
-    out["loss_increase"] = per_row("importance")
-    out["p_value"] = per_row("p_value")
-    out["p_adjusted"] = per_row("p_adjusted")
+    for column in per_variable:
+        out[column] = per_variable[column].reindex(variables).to_numpy()
     p_adj = out["p_adjusted"].to_numpy(dtype=float)
     out["significant"] = np.where(np.isnan(p_adj), False, p_adj <= alpha * (1 + 1e-9))
-    out["conditional_r2"] = per_row("r2_conditional")
-    for column in test.test_columns():
-        out[column] = per_row(column)
     cols = [c for c in out.columns if c != "loss_increase"]
     cols.insert(cols.index("p_value"), "loss_increase")
     out = out[cols]
@@ -108,30 +132,69 @@ def heldout_columns(frame: pd.DataFrame, test: HoldoutConditionalTest, alpha: fl
     return out
 
 
-def heldout_summary(test: HoldoutConditionalTest, method: str, n_fit: int | None) -> dict:
-    """Header rows and notes of the report: which network and rows each column describes."""
-    folds = test.mode_ == "cross-fitting"
+def run_loco(est, X, y, fit_params, seed) -> LocoResult:
+    """Run the leave-one-covariate-out test (:func:`sensitivity.inference.loco_test`) for the
+    sensitivity estimator ``est``."""
+    name = type(est).__name__
+    if est.n_bootstrap:
+        raise ValueError(
+            f"{name}(null={LOCO_NULL!r}) runs no bootstrap: set n_bootstrap=0 (got "
+            f"{est.n_bootstrap}), or use null='conditional' for bootstrap intervals."
+        )
+    if not _is_refittable(est.estimator):
+        raise TypeError(
+            f"{name}(null={LOCO_NULL!r}) refits your estimator without each input; a "
+            f"{type(est.estimator).__name__} cannot be refitted. Use null='holdout' with "
+            "held-out rows (fit(X, y, X_test=..., y_test=...))."
+        )
+    return loco_test(
+        est.estimator,
+        X,
+        y,
+        alpha=est.alpha,
+        random_state=seed,
+        n_jobs=est.n_jobs,
+        fit_params=fit_params or None,
+    )
+
+
+def test_summary(test, method: str, n_fit: int | None) -> dict:
+    """The report's hypothesis, test line and one line per group of columns: which network
+    and which rows each column describes."""
     user = (
         f"your network ({'as you passed it' if n_fit is None else f'fitted on all {n_fit} rows'})"
     )
+    first = f"importance, rank, direction: {method} of {user}"
+    if isinstance(test, LocoResult):
+        how = "split halves" if test.split else "paired differences"
+        return {
+            "hypothesis": test.hypothesis,
+            "test": f"leave-one-covariate-out, 5-fold cross-fitting, one-sided z-test ({how})",
+            "columns": [
+                first,
+                "loss_increase, p_value: held-out loss of clones of your estimator refitted "
+                "without x_j minus that of clones refitted with all inputs (5-fold "
+                f"cross-fitting, {int(test.n_heldout[0])} held-out rows)",
+            ],
+        }
+    folds = test.mode_ == "cross-fitting"
+    k = len(getattr(test, "estimators_", ()))
     where = (
-        f"clones of your estimator (same settings) each fitted on {len(test.estimators_) - 1} of "
-        f"{len(test.estimators_)} folds and evaluated on the held-out fold ({test.n_heldout_} "
-        "held-out rows in all)"
+        f"clones of your estimator (same settings) each fitted on {k - 1} of {k} folds and "
+        f"evaluated on the held-out fold ({test.n_heldout_} held-out rows in all)"
         if folds
         else f"your network on the {test.n_heldout_} held-out rows X_test"
     )
-    columns = [
-        f"importance, rank, direction: {method} of {user}",
-        f"loss_increase, p_value: held-out test of {where}; loss_increase = mean increase of "
-        "the held-out loss when x_j is replaced by draws from its model given the other inputs "
-        "(conditional_model)",
-    ]
     return {
         "hypothesis": HYPOTHESIS,
         "test": (
             f"holdout randomization test on held-out loss, {test.n_draws} conditional draws "
-            f"per variable ({f'{len(test.estimators_)}-fold cross-fitting' if folds else 'test set'})"
+            f"per variable ({f'{k}-fold cross-fitting' if folds else 'test set'})"
         ),
-        "columns": columns,
+        "columns": [
+            first,
+            f"loss_increase, p_value: held-out test of {where}; loss_increase = mean increase "
+            "of the held-out loss when x_j is replaced by draws from its model given the other "
+            "inputs (conditional_model)",
+        ],
     }

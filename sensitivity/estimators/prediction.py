@@ -18,7 +18,6 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import adapters
-from ..inference import NULLS
 from ..methods import _data as _pdata
 from ..methods import perturbation as _perturbation
 from ..methods import profile as _profile

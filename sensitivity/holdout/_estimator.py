@@ -474,24 +474,29 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             },
             method=self._method_name,
         )
-        for col, values in self.test_columns().items():
-            self.importances_[col] = self.importances_.index.map(dict(zip(names, values)))
+        described = self.test_columns()
+        for col in described:
+            self.importances_[col] = described[col].reindex(self.importances_.index)
         self.importances_.attrs["interval"] = INTERVAL  # for a figure of the bare table
 
-    def test_columns(self) -> dict[str, list]:
-        """Per-variable descriptive columns of the test, in the order of the variables:
+    def test_columns(self) -> pd.DataFrame:
+        """Per-variable descriptive columns of the test, indexed by variable:
         ``conditional_model`` (the kind of model of ``x_j`` given the others) and ``note``
         (why a variable was not tested; empty when it was)."""
         check_is_fitted(self, "untestable_")
-        return {
-            "conditional_model": [
-                "" if cm is None else cm.kind for cm in self.conditional_models_
-            ],
-            "note": [
-                f"not tested: {self.untestable_[n]}" if n in self.untestable_ else ""
-                for n in self._feature_names
-            ],
-        }
+        names = list(self._feature_names)
+        return pd.DataFrame(
+            {
+                "conditional_model": [
+                    "" if cm is None else cm.kind for cm in self.conditional_models_
+                ],
+                "note": [
+                    f"not tested: {self.untestable_[n]}" if n in self.untestable_ else ""
+                    for n in names
+                ],
+            },
+            index=pd.Index(names, name="variable"),
+        )
 
     # ------------------------------------------------------------------ reports
     @property

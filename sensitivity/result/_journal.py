@@ -6,8 +6,8 @@ import numpy as np
 
 from ._text import (
     CONDITIONAL_R2,
-    TESTED_STATISTIC,
     RESPONSE_NOTE,
+    TESTED_STATISTIC,
     _column_scale,
     _fixed,
     _fmt_p,

@@ -12,12 +12,12 @@ from ._journal import _JournalTables
 from ._text import (
     ADJUSTMENT_NAMES,
     CONDITIONAL_R2,
-    TESTED_STATISTIC,
     METHOD_TITLES,
     NULL_HYPOTHESES,
     RESPONSE_NOTE,
     SIGNIFICANCE_LEGEND,
     TEST_NAMES,
+    TESTED_STATISTIC,
     _fmt,
     _fmt_fixed,
     _fmt_p,
