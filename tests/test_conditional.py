@@ -180,7 +180,11 @@ def test_multinomial_draws_follow_the_predicted_probabilities():
     cat = (rng.random(n)[:, None] > np.cumsum(pr, 1)[:, :-1]).sum(1)
     X = np.column_stack([z[:, 0], cat, z[:, 1]])
     (auto,) = fit_conditional_models(X, columns=[1])
-    assert auto.kind == "gaussian"  # integers are not categorical unless asked
+    # auto: an integer column with at most max_levels levels is drawn from its levels, and the
+    # multinomial fit (the truth here) beats the boosted classifier on held-out log-loss
+    assert auto.kind == "multinomial"
+    assert set(auto.cv_scores) == {"multinomial", "classifier"}
+    assert auto.cv_score == auto.cv_scores["multinomial"] > auto.cv_scores["classifier"] - 0.05
     (m,) = fit_conditional_models(X, columns=[1], kinds="categorical")
     assert m.kind == "multinomial"
     np.testing.assert_array_equal(m.levels, [0.0, 1.0, 2.0])

@@ -1,91 +1,6 @@
-"""Conditional models of one input given the others, and draws from them.
-
-A conditional test of variable :math:`x_j` (``DESIGN.md`` §4) replaces :math:`x_j` by draws
-:math:`\\tilde x_j \\sim P(x_j \\mid x_{-j})` and compares a statistic computed with the real
-column against the same statistic computed with the draws. Under
-:math:`H_{0j}: y \\perp x_j \\mid x_{-j}` the real column is exchangeable with the draws, so the
-comparison gives an exact-in-the-limit p-value: the conditional randomization test of Candès,
-Fan, Janson & Lv (2018) retrains on the drawn columns, the holdout randomization test of Tansey,
-Veitch, Zhang, Rabadan & Blei (2022) evaluates a fitted model on held-out rows with drawn columns.
-Both need a model of :math:`x_j \\mid x_{-j}`; this module fits one per requested column.
-
-Kinds of model (``kind``):
-
-``"gaussian"``
-    Linear regression with intercept of :math:`x_j` on the other columns,
-    :math:`x_j = \\beta_0 + x_{-j}^\\top\\beta + \\varepsilon`, fitted by least squares on the
-    standardized other columns (a minimum-norm solution if the *other* columns are collinear
-    among themselves: the fitted values, the only thing the draws use, are still the unique
-    projection; ``ridge`` adds :math:`\\lambda I` to the standardized Gram matrix if asked).
-    Draws are fitted values plus residuals resampled:
-
-    * in-sample (the rows the model was fitted on): each draw is the fitted values plus a
-      *permutation* of the fitted residuals :math:`\\hat\\varepsilon`, projected onto the
-      orthogonal complement of :math:`\\mathrm{span}(1, x_{-j})` and rescaled to the norm of
-      :math:`\\hat\\varepsilon`. Every draw then has exactly the real column's fitted values
-      and residual sum of squares, the sufficient statistics of the gaussian linear model: only
-      the direction of the residual varies, as it does under the model (conditioning on
-      sufficient statistics: Huang & Janson 2020, Ann. Statist. 48). Raw permuted residuals
-      are not orthogonal to :math:`x_{-j}`, so their draws had a larger part explained by the
-      other inputs and a smaller unique part than the real column (by about :math:`p/n`); a
-      network can tell the difference, which made the test liberal with strongly correlated
-      inputs (Toeplitz-0.8, ``benchmarks/bench_conditional.py``). The observed column is
-      itself one of the draws (the identity permutation), and the permuted residuals keep the
-      empirical residual distribution approximately (exactly before the projection).
-      ``"gaussian-normal"`` draws are made the same way from normal noise, which makes them
-      exact under the gaussian linear model (uniform residual direction).
-    * new rows: fitted values :math:`\\hat\\beta_0 + z^\\top\\hat\\beta` plus residuals drawn
-      with replacement, again unscaled, i.e. with the maximum-likelihood variance
-      :math:`\\mathrm{RSS}/n`, whose expectation is :math:`\\sigma^2(1 - p/n)` (``p``
-      coefficients with the intercept). The fitted mean of a new row is off by
-      :math:`(\\hat\\beta - \\beta)^\\top z`, whose mean square over new rows is about
-      :math:`\\sigma^2 p/n`; the two add up to :math:`\\sigma^2`, so a draw's expected squared
-      distance from the true conditional mean equals the real column's. Scaling the residuals
-      by :math:`\\sqrt{n/(n-p)}` (the unbiased :math:`\\hat\\sigma^2`) would over-disperse
-      the draws by about :math:`2p/n`, which a sensitive model can tell from the real column.
-      ``ConditionalModel.new_row_scale`` holds the factor (1).
-
-    ``r2`` is the ordinary :math:`R^2 = 1 - \\mathrm{RSS}/\\mathrm{TSS}`.
-``"gaussian-normal"``
-    The same regression with normal noise :math:`N(0, \\hat\\sigma^2)`,
-    :math:`\\hat\\sigma^2 = \\mathrm{RSS}/n` (maximum likelihood, for the reasons above),
-    on new rows; in-sample the noise is projected and rescaled as above.
-``"logistic"``
-    A column with two distinct values :math:`v_0 < v_1`: logistic regression of
-    :math:`1\\{x_j = v_1\\}` on the standardized other columns (scikit-learn
-    ``LogisticRegression`` with a large ``C``, i.e. essentially unpenalised; the finite ``C``
-    keeps the fit defined under quasi-separation). A column whose levels the fit classifies
-    without error (complete separation: the unpenalised fit would give probabilities 0 and 1
-    and draws equal to the column) is an error. Draws are Bernoulli(:math:`\\hat\\pi(z)`) mapped
-    back to :math:`v_0, v_1`.
-``"multinomial"``
-    An integer-coded categorical column with at most ``max_levels`` levels, only when asked
-    (``kinds`` says ``"multinomial"`` or ``"categorical"``): multinomial logistic regression,
-    draws from the predicted class probabilities.
-
-    For both, ``r2`` is McFadden's pseudo-:math:`R^2 = 1 - \\ell(\\hat\\theta) / \\ell_0`, the
-    log-likelihood of the fit against that of the intercept-only model (the observed level
-    frequencies).
-``"custom"``
-    A user sampler ``sampler(X, j, rng, n_draws) -> (n_draws, n_rows)``; ``r2`` is NaN.
-
-``kinds="auto"`` chooses ``"logistic"`` for a column with exactly two distinct values and
-``"gaussian"`` otherwise; integer columns with few levels are *not* treated as categorical unless
-``kinds`` says so (a count or an ordinal score is often better modelled by a regression).
-
-References
-----------
-Candès, E., Fan, Y., Janson, L. & Lv, J. (2018). Panning for gold: 'model-X' knockoffs for high
-dimensional controlled variable selection. *Journal of the Royal Statistical Society B* 80(3),
-551-577.
-
-Tansey, W., Veitch, V., Zhang, H., Rabadan, R. & Blei, D. M. (2022). The holdout randomization
-test for feature selection in black box models. *Journal of Computational and Graphical
-Statistics* 31(1), 151-162.
-
-McFadden, D. (1974). Conditional logit analysis of qualitative choice behavior. In P. Zarembka
-(ed.), *Frontiers in Econometrics*, 105-142. Academic Press.
-"""
+"""Conditional models: the model class, the parametric fits and :func:`fit_conditional_models`
+(the kinds and their draws are described in the package docstring,
+:mod:`sensitivity.conditional`)."""
 
 from __future__ import annotations
 
@@ -98,16 +13,26 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from ._warnings import warn
+from .._warnings import warn
+from . import _boosting
 
 __all__ = [
     "KINDS",
     "ConditionalModel",
     "LowPowerWarning",
+    "UntestableVariableError",
     "fit_conditional_models",
 ]
 
-KINDS = ("gaussian", "gaussian-normal", "logistic", "multinomial", "custom")
+KINDS = (
+    "gaussian",
+    "gaussian-normal",
+    "logistic",
+    "multinomial",
+    "boosting",
+    "classifier",
+    "custom",
+)
 """The kinds of conditional model (``"binary"`` and ``"categorical"`` are accepted aliases)."""
 
 _ALIASES = {"binary": "logistic", "categorical": "multinomial", "normal": "gaussian-normal"}
@@ -116,6 +41,20 @@ R2_WARN = 0.95
 """Above this fit the drawn column is close to the real one and a test has little power."""
 
 _R2_EXACT = 1.0 - 1e-9
+"""At or above this R^2 the column counts as an exact linear function of the others."""
+
+R2_DETERMINED = 0.99
+"""``"boosting"``: at or above this held-out R^2 the column counts as determined by the others
+(its out-of-fold residuals, below a tenth of its sd, are then mostly the trees' approximation
+error rather than noise, so draws built from them are not draws of the column)."""
+
+SEPARATED_ACCURACY = 0.95
+"""``"auto"``, discrete column separated by a linear function of the others: at or above this
+held-out accuracy of the boosted classifier the column counts as determined by the others."""
+
+SELECT_SE = 2.0
+"""``kinds="auto"``: the boosted model replaces the parametric one when its held-out log score
+is higher by more than this many standard errors of the paired per-row difference."""
 
 
 def _orthonormal_basis(A: np.ndarray) -> np.ndarray:
@@ -125,13 +64,31 @@ def _orthonormal_basis(A: np.ndarray) -> np.ndarray:
     return U[:, keep]
 
 
-"""At or above this R^2 the column counts as an exact linear function of the others."""
-
 Sampler = Callable[[np.ndarray, int, np.random.Generator, int], np.ndarray]
 
 
 class LowPowerWarning(UserWarning):
     """A variable is nearly determined by the other inputs: conditional tests lose power."""
+
+
+class UntestableVariableError(ValueError):
+    """A variable has no usable conditional model: it is constant, or determined by the other
+    inputs (an exact linear function of them, levels they predict without error, or a boosted
+    fit with held-out :math:`R^2 \\ge` ``R2_DETERMINED``). A conditional test of it has no power;
+    callers testing several variables can catch this per variable and report it untestable.
+
+    Attributes
+    ----------
+    variable : str
+        The variable's name.
+    """
+
+    def __init__(self, message: str, variable: str):
+        super().__init__(message)
+        self.variable = variable
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.variable))
 
 
 # ---------------------------------------------------------------------- the model
@@ -146,25 +103,40 @@ class ConditionalModel:
     name : str
         Variable name.
     kind : str
-        ``"gaussian"``, ``"gaussian-normal"``, ``"logistic"``, ``"multinomial"`` or
-        ``"custom"``.
+        ``"gaussian"``, ``"gaussian-normal"``, ``"logistic"``, ``"multinomial"``,
+        ``"boosting"``, ``"classifier"`` or ``"custom"``.
     r2 : float
         Fit of :math:`x_j` on the others: :math:`R^2` for the gaussian kinds, McFadden's
-        pseudo-:math:`R^2` for logistic and multinomial, NaN for custom.
+        pseudo-:math:`R^2` for logistic and multinomial, the *held-out* (out-of-fold)
+        :math:`R^2` for boosting and the held-out McFadden pseudo-:math:`R^2` for classifier,
+        NaN for custom.
     n_train : int
         Rows the model was fitted on.
     levels : ndarray or None
         The values of a binary or categorical column (sorted), else None.
     coef, intercept : ndarray / float or None
         Gaussian kinds: the regression on the *raw* other columns,
-        :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}`.
+        :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}`; boosting: its
+        linear part (the trees model the rest).
     noise_sd : float
         Gaussian kinds: the maximum-likelihood residual sd
-        :math:`\\hat\\sigma = \\sqrt{\\mathrm{RSS}/n}` (the sd of the residuals).
+        :math:`\\hat\\sigma = \\sqrt{\\mathrm{RSS}/n}` (the sd of the residuals); boosting: the
+        root mean square of the out-of-fold residuals.
     new_row_scale : float
         ``"gaussian"``: factor applied to the resampled residuals on new rows (1: the raw
         residuals, see the module docstring; ``sqrt(n / (n - p))`` would give them the unbiased
         variance instead).
+    cv_score : float
+        Held-out fit of the model: the mean over the rows of the log density (continuous
+        column; nats, in the column's units) or log probability (discrete column) of the real
+        value under the model fitted on the other folds. Computed for ``"boosting"``,
+        ``"classifier"`` and every kind chosen by ``"auto"``; NaN otherwise.
+    cv_scores : dict
+        ``"auto"``: the held-out score of each candidate kind compared (on the same folds).
+    n_trees, n_scale_trees : int
+        Boosting and classifier: trees of the mean (or class probabilities) and of the scale
+        model, chosen by held-out error (0: the linear regression / level frequencies, a
+        constant scale).
     """
 
     index: int
@@ -177,15 +149,20 @@ class ConditionalModel:
     intercept: float | None = None
     noise_sd: float = float("nan")
     new_row_scale: float = 1.0
+    cv_score: float = float("nan")
+    cv_scores: dict = field(default_factory=dict)
+    n_trees: int = 0
+    n_scale_trees: int = 0
     _fitted: np.ndarray | None = field(default=None, repr=False)  # (n,) mean or (n, K) probs
     _residuals: np.ndarray | None = field(default=None, repr=False)
     _basis: np.ndarray | None = field(default=None, repr=False)  # (n, r) of span(1, x_-j)
-    _classifier: LogisticRegression | None = field(default=None, repr=False)
+    _classifier: object = field(default=None, repr=False)  # logistic or boosted trees
     _center: np.ndarray | None = field(default=None, repr=False)
     _scale: np.ndarray | None = field(default=None, repr=False)
     _sampler: Sampler | None = field(default=None, repr=False)
     _X: np.ndarray | None = field(default=None, repr=False)
     _n_features: int = field(default=0, repr=False)
+    _boost: dict | None = field(default=None, repr=False)  # boosting / classifier parts
 
     # ------------------------------------------------------------------ predictions
     def _others(self, Z: np.ndarray) -> np.ndarray:
@@ -207,21 +184,60 @@ class ConditionalModel:
         return Z
 
     def predict_mean(self, Z: np.ndarray | None = None) -> np.ndarray:
-        """Conditional mean :math:`E[x_j \\mid x_{-j}]` (gaussian kinds), fitted or new rows."""
-        if self.kind not in ("gaussian", "gaussian-normal"):
-            raise TypeError(f"predict_mean needs a gaussian model; {self.name} is {self.kind}.")
+        """Conditional mean :math:`E[x_j \\mid x_{-j}]` (gaussian kinds and boosting), fitted
+        or new rows. Boosting, ``Z`` None: the out-of-fold (cross-fitted) means, on which its
+        in-sample draws are centred."""
+        if self.kind not in ("gaussian", "gaussian-normal", "boosting"):
+            raise TypeError(
+                f"predict_mean needs a gaussian or boosting model; {self.name} is {self.kind}."
+            )
         if Z is None:
             return self._fitted.copy()
         Z = self._check_rows(Z)
-        return self.intercept + self._others(Z) @ self.coef
+        others = self._others(Z)
+        mean = self.intercept + others @ self.coef
+        if self.kind == "boosting" and self._boost["tree"] is not None:
+            with _boosting.one_openmp_thread():
+                mean = mean + self._boost["tree"].predict(others)
+        return mean
+
+    def predict_scale(self, Z: np.ndarray | None = None) -> np.ndarray:
+        """Boosting: the conditional scale :math:`s(z)` (on the scale of the mean absolute
+        residual) by which the standardized residuals are multiplied; ``Z`` None: the
+        out-of-fold scales of the fitted rows."""
+        if self.kind != "boosting":
+            raise TypeError(f"predict_scale needs a boosting model; {self.name} is {self.kind}.")
+        b = self._boost
+        if Z is None:
+            return b["oof_scale"].copy()
+        Z = self._check_rows(Z)
+        if b["scale_tree"] is None:
+            return np.full(Z.shape[0], b["scale_const"])
+        others = self._others(Z)
+        Zs = (others - self._center) / self._scale
+        feats = np.column_stack(
+            [others, self.predict_mean(Z), _boosting._mahalanobis(Zs, b["prec"])]
+        )
+        with _boosting.one_openmp_thread():
+            s = b["scale_tree"].predict(feats)
+        return np.maximum(s, b["scale_floor"])
 
     def predict_proba(self, Z: np.ndarray | None = None) -> np.ndarray:
-        """Probabilities ``(n_rows, n_levels)`` of the levels (logistic / multinomial kinds)."""
-        if self.kind not in ("logistic", "multinomial"):
-            raise TypeError(f"predict_proba needs a logistic model; {self.name} is {self.kind}.")
+        """Probabilities ``(n_rows, n_levels)`` of the levels (logistic, multinomial and
+        classifier kinds). Classifier, ``Z`` None: the out-of-fold probabilities, from which its
+        in-sample draws are made."""
+        if self.kind not in ("logistic", "multinomial", "classifier"):
+            raise TypeError(
+                f"predict_proba needs a logistic or classifier model; {self.name} is {self.kind}."
+            )
         if Z is None:
             return self._fitted.copy()
         Z = self._check_rows(Z)
+        if self.kind == "classifier":
+            if self._classifier is None:
+                return np.tile(self._boost["prior"], (Z.shape[0], 1))
+            with _boosting.one_openmp_thread():
+                return _boosting._full_proba(self._classifier, self._others(Z), self.levels.size)
         return self._classifier.predict_proba((self._others(Z) - self._center) / self._scale)
 
     # ------------------------------------------------------------------ draws
@@ -286,6 +302,15 @@ class ConditionalModel:
                 idx = rng.integers(0, self.n_train, size=(n_draws, m))
                 noise = res[idx] * self.new_row_scale
             return mean + noise
+        if self.kind == "boosting":
+            mean = self.predict_mean(Z)
+            scale = self.predict_scale(Z)
+            u = self._boost["u"]
+            if Z is None:  # the real column is the identity permutation
+                noise = rng.permuted(np.broadcast_to(u, (n_draws, u.size)), axis=1)
+            else:
+                noise = u[rng.integers(0, self.n_train, size=(n_draws, mean.shape[0]))]
+            return mean + scale * noise
         proba = self.predict_proba(Z)
         u = rng.random((n_draws, proba.shape[0]))
         if self.kind == "logistic":
@@ -375,17 +400,19 @@ def _standardize(others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return (others - center) / scale, center, scale
 
 
-def _exact_error(name: str, what: str) -> ValueError:
-    return ValueError(
+def _exact_error(name: str, what: str) -> UntestableVariableError:
+    return UntestableVariableError(
         f"{name} is {what} of the other inputs (R^2 = 1): draws from its conditional model "
         f"would equal {name} itself and a conditional test of it has no power. Drop {name} "
-        "or the inputs that determine it."
+        "or the inputs that determine it.",
+        name,
     )
 
 
-def _warn_r2(name: str, r2: float, pseudo: bool) -> None:
+def _warn_r2(name: str, r2: float, pseudo: bool, held_out: bool = False) -> None:
     if r2 > R2_WARN:
         which = "McFadden pseudo-R^2" if pseudo else "R^2"
+        which = f"held-out {which}" if held_out else which
         warn(
             f"{name} is nearly determined by the other inputs ({which} = {r2:.3f} > "
             f"{R2_WARN}): its conditional draws stay close to it, so a conditional test of "
@@ -394,7 +421,7 @@ def _warn_r2(name: str, r2: float, pseudo: bool) -> None:
         )
 
 
-def _fit_gaussian(X, j, name, kind, ridge) -> ConditionalModel:
+def _fit_gaussian(X, j, name, kind, ridge, check=True) -> ConditionalModel:
     n, p = X.shape
     x = X[:, j]
     others = np.delete(X, j, axis=1)
@@ -414,7 +441,8 @@ def _fit_gaussian(X, j, name, kind, ridge) -> ConditionalModel:
     r2 = 1.0 - rss / tss
     if r2 >= _R2_EXACT:
         raise _exact_error(name, "an exact linear function")
-    _warn_r2(name, r2, pseudo=False)
+    if check:
+        _warn_r2(name, r2, pseudo=False)
     coef = b / scale
     return ConditionalModel(
         index=j,
@@ -436,7 +464,7 @@ def _log_lik(proba: np.ndarray, codes: np.ndarray) -> float:
     return float(np.sum(np.log(np.clip(proba[np.arange(codes.size), codes], 1e-300, None))))
 
 
-def _fit_logistic(X, j, name, kind, levels, C) -> ConditionalModel:
+def _fit_logistic(X, j, name, kind, levels, C, check=True) -> ConditionalModel:
     n, p = X.shape
     codes = np.searchsorted(levels, X[:, j])
     Zs, center, scale = _standardize(np.delete(X, j, axis=1))
@@ -449,14 +477,16 @@ def _fit_logistic(X, j, name, kind, levels, C) -> ConditionalModel:
     ll0 = _log_lik(np.broadcast_to(freq, proba.shape), codes)
     r2 = 1.0 - _log_lik(proba, codes) / ll0
     if np.all(np.argmax(proba, axis=1) == codes):
-        raise ValueError(
+        raise UntestableVariableError(
             f"{name} is perfectly predicted by the other inputs (a linear function of them "
             f"separates its levels, so the unpenalised logistic fit diverges; McFadden "
             f"pseudo-R^2 = {r2:.4f}): draws from its conditional model would "
             f"equal {name} itself and a conditional test of it has no power. Drop {name} or the "
-            "inputs that determine it."
+            "inputs that determine it.",
+            name,
         )
-    _warn_r2(name, r2, pseudo=True)
+    if check:
+        _warn_r2(name, r2, pseudo=True)
     return ConditionalModel(
         index=j,
         name=name,
@@ -472,6 +502,153 @@ def _fit_logistic(X, j, name, kind, levels, C) -> ConditionalModel:
     )
 
 
+def _fit_boosted(X, j, name, folds, params, parts=None) -> ConditionalModel:
+    """The ``"boosting"`` model (``parts``: its out-of-fold part if already computed)."""
+    n, p = X.shape
+    x = X[:, j]
+    others = np.delete(X, j, axis=1)
+    Zs, center, scale = _standardize(others)
+    with _boosting.one_openmp_thread():
+        if parts is None:
+            parts = _boosting.fit_boosting(x, others, Zs, folds, params)
+        parts = _boosting.finish_boosting(parts, x, others, Zs)
+    e = parts["residuals"]
+    r2 = 1.0 - float(e @ e) / float(np.sum((x - x.mean()) ** 2))
+    if r2 >= R2_DETERMINED:
+        raise UntestableVariableError(
+            f"{name} is determined by the other inputs: boosted trees predict it on held-out "
+            f"rows with R^2 = {r2:.4f} >= {R2_DETERMINED}, so its residuals are mostly the "
+            f"trees' approximation error and draws built from them are not draws of {name}; a "
+            f"conditional test of {name} has no power. Drop {name} or the inputs that "
+            "determine it.",
+            name,
+        )
+    beta = parts["beta"]
+    coef = beta[1:] / scale
+    return ConditionalModel(
+        index=j,
+        name=name,
+        kind="boosting",
+        r2=r2,
+        n_train=n,
+        coef=coef,
+        intercept=float(beta[0] - center @ coef),
+        noise_sd=float(np.sqrt(np.mean(e * e))),
+        cv_score=float(parts["log_density"].mean()),
+        n_trees=parts["n_trees"],
+        n_scale_trees=parts["n_scale_trees"],
+        _fitted=parts["oof_mean"],
+        _center=center,
+        _scale=scale,
+        _n_features=p,
+        _boost=parts,
+    )
+
+
+def _fit_classifier(X, j, name, levels, folds, params, parts=None) -> ConditionalModel:
+    """The ``"classifier"`` model (``parts``: from :func:`_boosting.fit_classifier`)."""
+    n, p = X.shape
+    codes = np.searchsorted(levels, X[:, j])
+    others = np.delete(X, j, axis=1)
+    with _boosting.one_openmp_thread():
+        if parts is None:
+            parts = _boosting.fit_classifier(codes, levels.size, others, folds, params)
+    proba = parts["oof_proba"]
+    ll0 = float(np.sum(np.log(parts["prior"][codes])))
+    r2 = 1.0 - float(parts["log_prob"].sum()) / ll0
+    if np.all(np.argmax(proba, axis=1) == codes):
+        raise UntestableVariableError(
+            f"{name} is perfectly predicted by the other inputs (boosted trees predict its "
+            f"level without error on every held-out row; held-out McFadden pseudo-R^2 = "
+            f"{r2:.4f}): draws from its conditional model would equal {name} itself and a "
+            f"conditional test of it has no power. Drop {name} or the inputs that determine it.",
+            name,
+        )
+    return ConditionalModel(
+        index=j,
+        name=name,
+        kind="classifier",
+        r2=r2,
+        n_train=n,
+        levels=levels,
+        cv_score=float(parts["log_prob"].mean()),
+        n_trees=parts["n_trees"],
+        _fitted=proba,
+        _classifier=parts["classifier"],
+        _n_features=p,
+        _boost=parts,
+    )
+
+
+def _richer_wins(rich: np.ndarray, simple: np.ndarray) -> bool:
+    """Whether the per-row held-out log scores ``rich`` beat ``simple`` by more than
+    ``SELECT_SE`` standard errors of their mean paired difference."""
+    d = rich - simple
+    se = float(d.std(ddof=1)) / np.sqrt(d.size)
+    return float(d.mean()) > SELECT_SE * se
+
+
+def _fit_auto_continuous(X, j, name, ridge, folds, params) -> ConditionalModel:
+    """``"auto"`` for a continuous column: gaussian or boosting, by held-out log density."""
+    gauss = _fit_gaussian(X, j, name, "gaussian", ridge, check=False)  # exact: raises
+    x = X[:, j]
+    others = np.delete(X, j, axis=1)
+    Zs = _standardize(others)[0]
+    with _boosting.one_openmp_thread():
+        parts = _boosting.fit_boosting(x, others, Zs, folds, params)
+    lin, boost = parts["linear_log_density"], parts["log_density"]
+    scores = {"gaussian": float(lin.mean()), "boosting": float(boost.mean())}
+    if _richer_wins(boost, lin):
+        model = _fit_boosted(X, j, name, folds, params, parts)
+    else:
+        model = gauss
+    model.cv_score = scores[model.kind]
+    model.cv_scores = scores
+    return model
+
+
+def _fit_auto_discrete(X, j, name, levels, C, folds, params) -> ConditionalModel:
+    """``"auto"`` for a discrete column: (multinomial) logistic or classifier, by held-out
+    log-loss. When a linear function of the others separates the levels on these rows (the
+    logistic fit diverges) the column is determined by the others if the classifier also
+    predicts at least ``SEPARATED_ACCURACY`` of the held-out levels (the logistic error is
+    raised); otherwise the separation is a small-sample accident (few rows per level and
+    parameter) and the classifier is used."""
+    simple = "logistic" if levels.size == 2 else "multinomial"
+    codes = np.searchsorted(levels, X[:, j])
+    others = np.delete(X, j, axis=1)
+    with _boosting.one_openmp_thread():
+        parts = _boosting.fit_classifier(codes, levels.size, others, folds, params)
+    scores = {"classifier": float(parts["log_prob"].mean())}
+    try:
+        logistic = _fit_logistic(X, j, name, simple, levels, C, check=False)
+    except UntestableVariableError:
+        accuracy = float(np.mean(np.argmax(parts["oof_proba"], axis=1) == codes))
+        if accuracy >= SEPARATED_ACCURACY:
+            raise
+        logistic = None
+    if logistic is not None:
+        Zs = _standardize(others)[0]
+        oof = _boosting.logistic_oof(codes, levels.size, Zs, folds, C)
+        logit = _boosting.row_log_prob(oof, codes)
+        scores = {simple: float(logit.mean()), **scores}
+    if logistic is None or _richer_wins(parts["log_prob"], logit):
+        model = _fit_classifier(X, j, name, levels, folds, params, parts)
+    else:
+        model = logistic
+    model.cv_score = scores[model.kind]
+    model.cv_scores = scores
+    return model
+
+
+def _is_discrete(levels: np.ndarray, max_levels: int) -> bool:
+    """``"auto"``'s rule: two distinct values, or integer values with at most ``max_levels``
+    distinct ones."""
+    return levels.size == 2 or (
+        levels.size <= max_levels and bool(np.all(levels == np.round(levels)))
+    )
+
+
 def fit_conditional_models(
     X,
     *,
@@ -482,6 +659,9 @@ def fit_conditional_models(
     ridge: float = 0.0,
     C: float = 1e4,
     max_levels: int = 10,
+    n_folds: int = 5,
+    random_state: int | None = 0,
+    boosting: Mapping | None = None,
 ) -> list[ConditionalModel]:
     """Fit a model of each requested column given the other columns of ``X``.
 
@@ -492,11 +672,20 @@ def fit_conditional_models(
     columns : sequence of int or str, optional
         Columns to model (indices or names); all by default.
     kinds : str, list or dict
-        ``"auto"`` (two distinct values: ``"logistic"``; else ``"gaussian"``), one kind for all
-        columns, a list (one per requested column) or a dict (name or index -> kind; missing
-        ones ``"auto"``). Kinds: ``"gaussian"``, ``"gaussian-normal"``, ``"logistic"``
-        (``"binary"``), ``"multinomial"`` (``"categorical"``), ``"custom"``. See the module
-        docstring for each model and its draws.
+        ``"auto"`` (chosen per column by held-out fit, see below), one kind for all columns, a
+        list (one per requested column) or a dict (name or index -> kind; missing ones
+        ``"auto"``). Kinds: ``"gaussian"``, ``"gaussian-normal"``, ``"logistic"``
+        (``"binary"``), ``"multinomial"`` (``"categorical"``), ``"boosting"``,
+        ``"classifier"``, ``"custom"``. See the package docstring for each model and its draws.
+
+        ``"auto"``: a column with two distinct values, or with integer values and at most
+        ``max_levels`` distinct ones, is *discrete*: ``"logistic"`` (two levels) or
+        ``"multinomial"`` against ``"classifier"``; any other column is continuous:
+        ``"gaussian"`` against ``"boosting"``. The two are compared by their held-out log
+        score on the same ``n_folds`` folds (mean log predictive density or log probability of
+        the real value, ``ConditionalModel.cv_scores``); the boosted model is chosen when it is
+        better by more than two standard errors of the paired per-row difference, else the
+        parametric one (also when they tie, e.g. when the boosted fit chose no trees).
     sampler : callable or dict, optional
         ``sampler(X, j, rng, n_draws) -> ndarray (n_draws, n_rows)``: user draws of column
         ``j`` given the rows ``X`` (the training rows in-sample, new rows otherwise), wrapped as
@@ -513,7 +702,20 @@ def fit_conditional_models(
         Inverse penalty of the logistic models on standardized inputs (large: essentially
         unpenalised, yet finite under separation).
     max_levels : int, default 10
-        Most levels a ``"multinomial"`` column may have (integer codes only).
+        Most levels a ``"multinomial"`` (integer codes only) or ``"classifier"`` column may
+        have; ``"auto"`` treats integer columns with at most this many levels as discrete.
+    n_folds : int, default 5
+        Folds of the held-out fits (``"boosting"``, ``"classifier"``, ``"auto"``): out-of-fold
+        residuals and probabilities, the number of trees, the held-out scores.
+    random_state : int, SeedSequence or None, default 0
+        Seed of the folds (column ``j``'s folds come from child ``j`` of
+        ``numpy.random.SeedSequence(random_state)``, whatever other columns are requested);
+        None: fresh entropy. The explicit parametric kinds do not use it.
+    boosting : dict, optional
+        Settings of scikit-learn's ``HistGradientBoostingRegressor`` (``"boosting"``'s mean)
+        and ``HistGradientBoostingClassifier`` (``"classifier"``) that replace the defaults
+        (``sensitivity.conditional._boosting.REGRESSOR`` and ``CLASSIFIER``); ``max_iter`` is
+        the most trees the held-out choice may take.
 
     Returns
     -------
@@ -522,15 +724,19 @@ def fit_conditional_models(
 
     Raises
     ------
+    UntestableVariableError
+        (a ``ValueError`` with the variable's name as ``variable``) A constant requested
+        column, a column that is an exact linear function of the others, a binary column
+        perfectly separated by them, levels that the classifier predicts without error on
+        held-out rows, a boosted fit with held-out :math:`R^2 \\ge 0.99`.
     ValueError
-        NaN or infinite values, a constant requested column, no more rows than columns
-        (``n <= p``), a column that is an exact linear function of the others (or a binary
-        column perfectly separated by them), a kind that does not fit the column.
+        NaN or infinite values, no more rows than columns (``n <= p``), a kind that does not
+        fit the column, bad settings.
 
     Warns
     -----
     LowPowerWarning
-        When a column's (pseudo-):math:`R^2` exceeds 0.95.
+        When a column's (pseudo-):math:`R^2` exceeds 0.95 (held-out for the boosted kinds).
     """
     names = _column_names(X, feature_names, np.shape(X)[1] if np.ndim(X) == 2 else 0)
     X = _as_array(X)
@@ -555,6 +761,16 @@ def fit_conditional_models(
         raise ValueError(f"ridge must be a finite number >= 0; got {ridge!r}.")
     if not (C > 0):
         raise ValueError(f"C must be positive; got {C!r}.")
+    if not isinstance(n_folds, Integral) or isinstance(n_folds, bool) or not 2 <= n_folds <= n:
+        raise ValueError(f"n_folds must be an integer from 2 to n = {n}; got {n_folds!r}.")
+    if boosting is not None and not isinstance(boosting, Mapping):
+        raise TypeError(f"boosting must be a dict of settings; got {type(boosting).__name__}.")
+    root = (
+        random_state
+        if isinstance(random_state, np.random.SeedSequence)
+        else np.random.SeedSequence(random_state)
+    )
+    seeds = root.spawn(p)
     cols = _resolve_columns(columns, names)
     if isinstance(kinds, Sequence) and not isinstance(kinds, str) and len(kinds) != len(cols):
         raise ValueError(f"kinds has {len(kinds)} entries for {len(cols)} columns.")
@@ -586,11 +802,42 @@ def fit_conditional_models(
         x = X[:, j]
         levels = np.unique(x)
         if levels.size == 1:
-            raise ValueError(
-                f"{name} is constant: its conditional model cannot be fitted; drop it."
+            raise UntestableVariableError(
+                f"{name} is constant: its conditional model cannot be fitted; drop it.", name
             )
+        discrete = _is_discrete(levels, max_levels)
+        if kind in ("auto", "classifier"):
+            codes = np.searchsorted(levels, x) if discrete or kind == "classifier" else None
+            folds = _boosting.fold_ids(n, int(n_folds), seeds[j], codes)
         if kind == "auto":
-            kind = "logistic" if levels.size == 2 else "gaussian"
+            if discrete:
+                model = _fit_auto_discrete(X, j, name, levels, C, folds, boosting)
+            else:
+                model = _fit_auto_continuous(X, j, name, ridge, folds, boosting)
+            _warn_r2(
+                name,
+                model.r2,
+                model.kind != "gaussian" and model.kind != "boosting",
+                held_out=model.kind == "boosting" or model.kind == "classifier",
+            )
+            models.append(model)
+            continue
+        if kind == "boosting":
+            folds = _boosting.fold_ids(n, int(n_folds), seeds[j])
+            model = _fit_boosted(X, j, name, folds, boosting)
+            _warn_r2(name, model.r2, pseudo=False, held_out=True)
+            models.append(model)
+            continue
+        if kind == "classifier":
+            if levels.size > max_levels:
+                raise ValueError(
+                    f"kind 'classifier' needs a column with at most {max_levels} levels "
+                    f"(max_levels); {name} has {levels.size} distinct values."
+                )
+            model = _fit_classifier(X, j, name, levels, folds, boosting)
+            _warn_r2(name, model.r2, pseudo=True, held_out=True)
+            models.append(model)
+            continue
         if kind == "logistic" and levels.size != 2:
             raise ValueError(
                 f"kind 'logistic' needs a binary column; {name} has {levels.size} distinct values."
