@@ -118,13 +118,16 @@ def join_test(frame: pd.DataFrame, per_variable: pd.DataFrame, alpha: float) -> 
     """``frame`` (the method's table of the user's network, untouched columns) with a
     per-variable test's columns (:func:`per_variable_table`) on every output's rows:
     ``loss_increase`` just before ``p_value``; ``significant`` is adjusted p at most ``alpha``
-    (never for a variable that was not tested)."""
+    (never for a variable that was not tested, nor for one whose conditional model failed its
+    check: ``reliable`` False)."""
     variables = frame.index.get_level_values(-1)
     out = frame.copy()
     for column in per_variable:
         out[column] = per_variable[column].reindex(variables).to_numpy()
     p_adj = out["p_adjusted"].to_numpy(dtype=float)
     out["significant"] = np.where(np.isnan(p_adj), False, p_adj <= alpha * (1 + 1e-9))
+    if "reliable" in out:  # a conditional model that fails its check gives no star
+        out["significant"] &= out["reliable"].to_numpy(dtype=bool)
     cols = [c for c in out.columns if c != "loss_increase"]
     cols.insert(cols.index("p_value"), "loss_increase")
     out = out[cols]

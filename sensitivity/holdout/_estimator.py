@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import binom
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.base import is_classifier as _sk_is_classifier
 from sklearn.feature_selection import SelectorMixin
@@ -19,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import adapters
 from .. import inference as _inference
-from ..conditional import fit_conditional_models
+from ..conditional import check_conditional, fit_conditional_models
 from ..inference.holdout_tests import holdout_pvalues, min_heldout_rows
 from ..inference.pvalues import permutations_needed, warn_resolution
 from ..methods import _data as _pdata
@@ -28,6 +29,13 @@ from ..network import MLPBatch
 from ..result import SensitivityResult, importance_frame
 from ._engines import holdout_losses
 from ._view import check_predicts, prediction_view
+
+CHECK_FOLDS = 2
+"""Folds of the classifier of each conditional model's check, per fold of the test."""
+
+CHECK_ALPHA = 0.01
+"""A variable whose conditional model's check has p at most this is not starred: its draws are
+distinguishable from the real column, so the network may be evaluated off its data."""
 
 CONDITIONAL_ROWS = ("train", "test")
 """Rows the conditional models are fitted on: the held-out rows or the training rows."""
@@ -268,6 +276,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         Xa, names = self._check_X(X, "X")
         self._feature_names = names
         self.untestable_ = {}
+        self._checks = {}  # per variable: [wins, untied pairs, AUC x rows, rows] over folds
         rs = check_random_state(self.random_state)
         budget = int(self.memory_budget_mb * 2**20)
         if X_test is not None:
@@ -309,6 +318,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(Xa.shape[1])
         models = self._conditional(Xt if self.conditional_rows == "test" else Xa, names)
+        self._check_models(models, Xa if self.conditional_rows == "test" else Xt, rs)
         res = self._losses(self.estimator_, Xt, y_test, models, seeds, budget)
         self.conditional_models_ = models
         self.mode_ = "test set"
@@ -413,6 +423,36 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self._check_resolution(int((seen > 0).sum()), Xa.shape[1])
         return folds
 
+    def _check_models(self, models, X_eval, rs) -> None:
+        """Classifier two-sample check of each conditional model on rows it was not fitted on
+        (:func:`sensitivity.conditional.check_conditional`), pooled over the folds: the sign
+        test's wins and untied pairs add up, the AUC is averaged over rows."""
+        seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(len(models))
+        for cm, seed in zip(models, seeds, strict=True):
+            if cm is None or cm.kind == "custom" or X_eval.shape[0] < 2 * CHECK_FOLDS:
+                continue
+            c = check_conditional(cm, X_eval, np.random.default_rng(seed), n_folds=CHECK_FOLDS)
+            acc = self._checks.setdefault(cm.name, np.zeros(4))
+            acc += (c.n_wins, c.n_pairs - c.n_ties, c.auc * c.n_pairs, c.n_pairs)
+
+    def check_results(self) -> pd.DataFrame:
+        """The pooled check of each variable's conditional model, indexed by variable:
+        ``check_auc`` (held-out AUC of a classifier telling the real column from a draw given
+        the other inputs; 0.5: indistinguishable) and ``check_p`` (one-sided sign test over
+        all folds' pairs; small: the draws are distinguishable, so the variable's p-value is
+        unreliable). NaN where no check ran (untested variable, custom sampler)."""
+        check_is_fitted(self, "untestable_")
+        names = list(self._feature_names)
+        auc, p = np.full(len(names), np.nan), np.full(len(names), np.nan)
+        for k, n in enumerate(names):
+            if n in self._checks and n not in self.untestable_:
+                wins, untied, auc_sum, rows = self._checks[n]
+                auc[k] = auc_sum / rows
+                p[k] = binom.sf(wins - 1, untied, 0.5) if untied else 1.0
+        return pd.DataFrame(
+            {"check_auc": auc, "check_p": p}, index=pd.Index(names, name="variable")
+        )
+
     def _cross_fit(self, Xa, X, y, names, rs, budget, fit_params):
         """Losses of each fold's model on its held-out fold, pooled over the folds."""
         y_arr = np.asarray(y)
@@ -427,6 +467,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             self.estimators_.append(est)
             rows = test if self.conditional_rows == "test" else train
             models = self._conditional(Xa[rows], names)
+            self._check_models(models, Xa[train if self.conditional_rows == "test" else test], rs)
             yte = y.iloc[test] if hasattr(y, "iloc") else y_arr[test]
             p = Xa.shape[1]
             parts.append(
@@ -477,26 +518,42 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         described = self.test_columns()
         for col in described:
             self.importances_[col] = described[col].reindex(self.importances_.index)
+        self.importances_["significant"] &= self.importances_["reliable"].astype(bool)
         self.importances_.attrs["interval"] = INTERVAL  # for a figure of the bare table
 
     def test_columns(self) -> pd.DataFrame:
-        """Per-variable descriptive columns of the test, indexed by variable:
-        ``conditional_model`` (the kind of model of ``x_j`` given the others) and ``note``
-        (why a variable was not tested; empty when it was)."""
+        """Per-variable descriptive columns of the test, indexed by variable: the check of the
+        conditional model (``check_auc``, ``check_p``, see :meth:`check_results`),
+        ``conditional_model`` (the kind of model of ``x_j`` given the others), ``note`` (why a
+        variable was not tested, or why its p-value is unreliable; empty otherwise) and
+        ``reliable`` (tested, and the check did not reject at ``CHECK_ALPHA``)."""
         check_is_fitted(self, "untestable_")
         names = list(self._feature_names)
-        return pd.DataFrame(
+        checks = self.check_results()
+        notes = []
+        for n in names:
+            auc, p = checks.loc[n, "check_auc"], checks.loc[n, "check_p"]
+            if n in self.untestable_:
+                notes.append(f"not tested: {self.untestable_[n]}")
+            elif p <= CHECK_ALPHA:
+                notes.append(
+                    f"p-value unreliable: a classifier tells its conditional model's draws "
+                    f"from the real column (AUC {auc:.2f}, p = {p:.2g}); not starred"
+                )
+            else:
+                notes.append("")
+        out = pd.DataFrame(
             {
                 "conditional_model": [
                     "" if cm is None else cm.kind for cm in self.conditional_models_
                 ],
-                "note": [
-                    f"not tested: {self.untestable_[n]}" if n in self.untestable_ else ""
-                    for n in names
-                ],
+                "note": notes,
             },
             index=pd.Index(names, name="variable"),
         )
+        out["reliable"] = ~(checks["check_p"] <= CHECK_ALPHA)
+        out.loc[list(self.untestable_), "reliable"] = False
+        return pd.concat([checks, out], axis=1)
 
     # ------------------------------------------------------------------ reports
     @property

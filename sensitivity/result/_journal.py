@@ -13,7 +13,6 @@ from ._text import (
     _fmt_p,
     _latex_escape,
     _latex_text,
-    significance_stars,
 )
 
 BOOKTABS_COMMENT = (
@@ -99,7 +98,7 @@ class _JournalTables:
             adjusted = [_fmt_p(v) for v in f["p_adjusted"]]
             header = f"p ({self._adjustment()})"
             cols.append(_column("p_adj", header, "r", adjusted, ("$p$", "(adj.)")))
-        stars = list(significance_stars(self._p_for_stars()))
+        stars = self.stars()
         return [*cols, _column("sig", "Sig.", "l", stars, ("", ""))]
 
     def _blocks(self) -> list[tuple[str | None, np.ndarray]]:

@@ -14,6 +14,7 @@ from ._text import (
     CONDITIONAL_R2,
     METHOD_TITLES,
     NULL_HYPOTHESES,
+    RELIABLE,
     RESPONSE_NOTE,
     SIGNIFICANCE_LEGEND,
     TEST_NAMES,
@@ -244,7 +245,7 @@ class SensitivityResult(_JournalTables):
         if self.tested:
             cols["p_value"] = [_fmt_p(v) for v in f["p_value"]]
             cols["p_adjusted"] = [_fmt_p(v) for v in f["p_adjusted"]]
-            cols["sig"] = list(significance_stars(self._p_for_stars()))
+            cols["sig"] = self.stars()
         if self.has_intervals:
             cols["ci_low"] = [_fmt(v, digits) for v in f["ci_low"]]
             cols["ci_high"] = [_fmt(v, digits) for v in f["ci_high"]]
@@ -252,15 +253,31 @@ class SensitivityResult(_JournalTables):
             cols["R²(x_j|others)"] = [_fmt_fixed(v, 2) for v in f[CONDITIONAL_R2]]
         return pd.DataFrame(cols)
 
+    def stars(self) -> list[str]:
+        """Significance codes per row (on adjusted p); ``"?"`` instead of a code where the
+        table says the p-value is unreliable (``reliable`` False for a tested variable: its
+        conditional model failed its check)."""
+        codes = list(significance_stars(self._p_for_stars()))
+        f = self.importances
+        if RELIABLE in f:
+            tested = f["p_value"].notna().to_numpy()
+            bad = tested & ~f[RELIABLE].to_numpy(dtype=bool)
+            codes = ["?" if b else c for c, b in zip(codes, bad, strict=True)]
+        return codes
+
     def _p_for_stars(self) -> np.ndarray:
         f = self.importances
         return f["p_adjusted"].where(f["p_adjusted"].notna(), f["p_value"]).to_numpy(float)
 
     def _legend(self) -> str:
-        """The significance-code legend (on adjusted p, or on p without an adjustment)."""
-        return (
+        """The significance-code legend (on adjusted p, or on p without an adjustment), with
+        the meaning of ``?`` when the table has one."""
+        legend = (
             SIGNIFICANCE_LEGEND if self.p_adjust else SIGNIFICANCE_LEGEND.replace("adjusted p", "p")
         )
+        if "?" in self.stars():
+            legend += "; '?' p-value unreliable (conditional model failed its check)"
+        return legend
 
     def _adjustment(self) -> str:
         if not self.p_adjust:

@@ -65,6 +65,10 @@ TESTED_STATISTIC = "loss_increase"
 """Optional column: the held-out test's statistic (mean held-out loss increase when x_j is
 drawn from its conditional model), printed just before the p-value it gave."""
 
+RELIABLE = "reliable"
+"""Optional column: False where a tested variable's p-value is unreliable (its conditional
+model failed its check); the reports print ``?`` instead of a star there."""
+
 CONDITIONAL_R2 = "conditional_r2"
 """Optional column: R^2 of x_j on the other inputs (from a conditional test's model)."""
 
