@@ -138,9 +138,12 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     estimator_ : object
         The fitted model (with cross-fitting: a clone refitted on all rows, for ``predict``;
         the test is about the fold models ``estimators_``).
-    conditional_models_ : list of ConditionalModel
-        Fitted on the rows ``conditional_rows`` names (with cross-fitting: on all rows, for
-        information; the test used one set per fold).
+    conditional_models_ : list of ConditionalModel or None
+        Fitted on the rows ``conditional_rows`` names (with cross-fitting: those of the first
+        fold; ``fold_conditional_models_`` has every fold's); None for a variable that was not
+        tested.
+    fold_conditional_models_ : list of list
+        Cross-fitting: the conditional models of each fold (the test used them).
     loss_ : float
         Mean held-out loss with the real inputs.
     null_distribution_ : ndarray of shape (n_features, n_draws)
@@ -321,6 +324,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self._check_models(models, Xa if self.conditional_rows == "test" else Xt, rs)
         res = self._losses(self.estimator_, Xt, y_test, models, seeds, budget)
         self.conditional_models_ = models
+        self.fold_conditional_models_ = []
         self.mode_ = "test set"
         return res.base, res.delta, res.draw_total
 
@@ -341,7 +345,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if not _is_sklearn(self.estimator):
             raise TypeError(_not_refittable(self.estimator))
         res = self._cross_fit(Xa, X, y, self._feature_names, rs, budget, fit_params)
-        self.conditional_models_ = self._conditional(Xa, self._feature_names)
+        self.conditional_models_ = self.fold_conditional_models_[0]
         self.estimator_ = (
             fitted if fitted is not None else clone(self.estimator).fit(X, y, **fit_params)
         )
@@ -435,6 +439,16 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             acc = self._checks.setdefault(cm.name, np.zeros(4))
             acc += (c.n_wins, c.n_pairs - c.n_ties, c.auc * c.n_pairs, c.n_pairs)
 
+    def _kinds(self) -> list[str]:
+        """Per variable, the kind(s) of conditional model the test used ("/"-joined when
+        ``"auto"`` chose differently in different folds; empty when not tested)."""
+        sets = getattr(self, "fold_conditional_models_", None) or [self.conditional_models_]
+        out = []
+        for j, name in enumerate(self._feature_names):
+            kinds = [fold[j].kind for fold in sets if fold[j] is not None]
+            out.append("" if name in self.untestable_ else "/".join(dict.fromkeys(kinds)))
+        return out
+
     def check_results(self) -> pd.DataFrame:
         """The pooled check of each variable's conditional model, indexed by variable:
         ``check_auc`` (held-out AUC of a classifier telling the real column from a draw given
@@ -460,6 +474,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(len(folds) * Xa.shape[1])
         parts = []
         self.estimators_ = []
+        self.fold_conditional_models_ = []
         for f, (train, test) in enumerate(folds):
             Xtr = X.iloc[train] if isinstance(X, pd.DataFrame) else Xa[train]
             ytr = y.iloc[train] if hasattr(y, "iloc") else y_arr[train]
@@ -467,6 +482,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             self.estimators_.append(est)
             rows = test if self.conditional_rows == "test" else train
             models = self._conditional(Xa[rows], names)
+            self.fold_conditional_models_.append(models)
             self._check_models(models, Xa[train if self.conditional_rows == "test" else test], rs)
             yte = y.iloc[test] if hasattr(y, "iloc") else y_arr[test]
             p = Xa.shape[1]
@@ -497,6 +513,15 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.loss_differences_ = delta
         self.statistics_ = dict(full)
         r2 = np.array([np.nan if cm is None else cm.r2 for cm in self.conditional_models_])
+        if getattr(self, "fold_conditional_models_", None):  # cross-fitting: mean over folds
+            r2 = np.array(
+                [
+                    np.mean([fold[j].r2 for fold in self.fold_conditional_models_])
+                    if all(fold[j] is not None for fold in self.fold_conditional_models_)
+                    else np.nan
+                    for j in range(len(names))
+                ]
+            )
         self.importances_ = importance_frame(
             full.importance[None],
             names,
@@ -544,9 +569,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 notes.append("")
         out = pd.DataFrame(
             {
-                "conditional_model": [
-                    "" if cm is None else cm.kind for cm in self.conditional_models_
-                ],
+                "conditional_model": self._kinds(),
                 "note": notes,
             },
             index=pd.Index(names, name="variable"),
@@ -569,7 +592,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         intervals (:data:`INTERVAL`), which its summary, tables and figure legend print.
         """
         check_is_fitted(self, "importances_")
-        kinds = sorted({cm.kind for cm in self.conditional_models_})
+        kinds = sorted({k for kind in self._kinds() for k in kind.split("/") if k})
         hrt = self.test == "hrt"
         test = (
             f"holdout randomization test, {self.n_draws} conditional draws, upper-tailed"
