@@ -184,7 +184,7 @@ class _HoldoutNull:
             self.feature_names_in_ = test.feature_names_in_
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.variable_names_ = tuple(test._feature_names)
+        self.variable_names_ = test.variable_names_
         self.output_names_ = ("loss",)
         self.n_samples_ = test.n_heldout_
         self._encoding_ = None

@@ -138,6 +138,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     loss_differences_ : ndarray of shape (n_features, n_heldout)
         Per-row :math:`\Delta_i` (the CPI's data).
     n_heldout_ : int
+    variable_names_ : tuple of str
+        Names of the inputs: the columns of X (a DataFrame), else ``x0, x1, ...``; as the
+        other estimators of the package name them.
 
     References
     ----------
@@ -254,7 +257,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             ensure_min_samples=2,
         )
         Xa, names = self._check_X(X, "X")
-        self._feature_names = names
+        self.variable_names_ = tuple(names)
         rs = check_random_state(self.random_state)
         budget = int(self.memory_budget_mb * 2**20)
         if X_test is not None:
@@ -266,7 +269,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _fit_test_set(self, Xa, X, y, X_test, y_test, rs, budget, fit_params):
         """Held-out rows given by the user: the model (fitted on X, y unless prefit) on them."""
-        names = self._feature_names
+        names = self.variable_names_
         if y_test is None:
             raise ValueError("X_test needs y_test (the held-out targets).")
         Xt, test_names = self._check_X(X_test, "X_test", names)
@@ -315,9 +318,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             )
         if not _is_sklearn(self.estimator):
             raise TypeError(_not_refittable(self.estimator))
-        res = self._cross_fit(Xa, X, y, self._feature_names, rs, budget, fit_params)
+        res = self._cross_fit(Xa, X, y, self.variable_names_, rs, budget, fit_params)
         self.conditional_models_ = fit_conditional_models(
-            Xa, kinds=self.conditional, sampler=self.sampler, feature_names=self._feature_names
+            Xa, kinds=self.conditional, sampler=self.sampler, feature_names=self.variable_names_
         )
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         self.mode_ = "cross-fitting"
@@ -326,7 +329,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     def _losses(self, model, Xt, y_test, models, seeds, budget):
         """Row losses of ``model`` on held-out rows ``Xt`` under the conditional draws."""
         view = prediction_view(
-            model, feature_names=self._feature_names, loss=self.loss, n_features=Xt.shape[1]
+            model, feature_names=self.variable_names_, loss=self.loss, n_features=Xt.shape[1]
         )
         check_predicts(view, Xt)
         Y, kind = encode_target(view, y_test, Xt.shape[0], resolve_loss(view, self.loss))
@@ -413,7 +416,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         r2 = np.array([cm.r2 for cm in self.conditional_models_])
         self.importances_ = importance_frame(
             res.importance[None],
-            self._feature_names,
+            self.variable_names_,
             ("loss",),
             signed=False,
             p_value=p[None],
@@ -497,7 +500,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if self.max_features is not None:
             keep = keep.iloc[: self.max_features]
         chosen = set(keep.index)
-        return np.array([n in chosen for n in self._feature_names], dtype=bool)
+        return np.array([n in chosen for n in self.variable_names_], dtype=bool)
 
     def predict(self, X):
         """The fitted model's ``predict``."""
