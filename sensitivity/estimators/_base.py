@@ -337,7 +337,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         X_arr = self._validate_X(X)
         self.n_samples_ = int(X_arr.shape[0])
         tested = bool(self.n_permutations or self.n_bootstrap)
-        if tested:  # a test retrains: y must be usable
+        if tested or (not self.prefit and y is not None):  # a network is fitted to y
             check_target(y, is_classifier=adapters.is_classifier_model(self.estimator))
         self._streams = seed_streams(self.random_state)
         self._statistic_seed = int(

@@ -267,6 +267,10 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self._finish(*res)
         return self
 
+    def _check_fit_target(self, y) -> None:
+        """Refuse a target the model cannot be meaningfully fitted to (constant, one class)."""
+        _inference.check_target(y, is_classifier=adapters.is_classifier_model(self.estimator))
+
     def _fit_test_set(self, Xa, X, y, X_test, y_test, rs, budget, fit_params):
         """Held-out rows given by the user: the model (fitted on X, y unless prefit) on them."""
         names = self.variable_names_
@@ -294,6 +298,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 )
             if not _is_sklearn(self.estimator):
                 raise TypeError(_not_refittable(self.estimator))
+            self._check_fit_target(y)
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(Xa.shape[1])
         models = self._conditional(Xt if self.conditional_rows == "test" else Xa, names)
@@ -318,6 +323,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             )
         if not _is_sklearn(self.estimator):
             raise TypeError(_not_refittable(self.estimator))
+        self._check_fit_target(y)
         res = self._cross_fit(Xa, X, y, self.variable_names_, rs, budget, fit_params)
         self.conditional_models_ = fit_conditional_models(
             Xa, kinds=self.conditional, sampler=self.sampler, feature_names=self.variable_names_
