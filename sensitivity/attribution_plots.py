@@ -1,9 +1,10 @@
 """Figures of local attributions (matplotlib): summary beeswarm, single-row waterfall, dependence.
 
 Each function takes a :class:`~sensitivity.attributions.LocalAttributions`, draws on a new
-figure (constrained layout) unless given an ``ax``, and returns the Figure. They stay readable
-in grayscale: the colour map (``cividis``) is monotone in lightness, and negative bars of the
-waterfall are hatched as well as coloured.
+figure (constrained layout) unless given an ``ax``, and returns the Figure; the attributions'
+own ``plot(kind=...)`` calls them (``"summary"``, ``"waterfall"``, ``"dependence"``). They
+stay readable in grayscale: the colour map (``cividis``) is monotone in lightness, and
+negative bars of the waterfall are hatched as well as coloured.
 
 * :func:`plot_attribution_summary`: every row's attribution per variable, variables ranked by
   mean absolute attribution, points coloured by the variable's value (the "beeswarm" summary plot of

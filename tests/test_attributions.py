@@ -468,6 +468,34 @@ def test_plots_render_with_labelled_axes(diabetes_nets):
     plt.close("all")
 
 
+def test_local_attributions_plot_each_kind(diabetes_nets):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    X, nets = diabetes_nets
+    res = at.integrated_gradients(nets["tanh"], X.iloc[:20], background=X)
+    for kind, kwargs in [
+        ("summary", {"max_display": 4}),
+        ("waterfall", {"row": 2, "max_display": 3}),
+        ("dependence", {"variable": "bmi", "color_by": "bp"}),
+    ]:
+        fig = res.plot(kind=kind, **kwargs)
+        assert isinstance(fig, Figure) and fig.axes[0].get_xlabel(), kind
+        plt.close(fig)
+    _, ax = plt.subplots()
+    assert res.plot(ax=ax) is ax.figure  # default kind: the summary, on the given axes
+    plt.close("all")
+    with pytest.raises(ValueError, match="Unknown kind 'bars'; kinds: 'summary', 'waterfall'"):
+        res.plot(kind="bars")
+    with pytest.raises(TypeError, match=r"kind='waterfall'\) needs row= .*0 to 19"):
+        res.plot(kind="waterfall")
+    with pytest.raises(TypeError, match=r"needs variable= .*variables: age, sex, bmi"):
+        res.plot(kind="dependence")
+
+
 def test_auto_steps_are_chosen_per_network_so_batches_do_not_change_results(diabetes_nets):
     X, nets = diabetes_nets
     Xa = X.to_numpy()[:50]

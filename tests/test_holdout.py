@@ -275,6 +275,18 @@ def test_classifier_with_log_loss_and_dataframe_names():
         t.fit(X.iloc[:300], X_test=X.iloc[300:, ::-1], y_test=y[300:])
 
 
+def test_variable_names_like_every_other_estimator():
+    X, y = design(120, seed=3)
+    model = LinearRegression().fit(X[:60], y[:60])
+    t = HoldoutConditionalTest(model, prefit=True, n_draws=39, p_adjust=None, random_state=0)
+    t.fit(X[:60], X_test=X[60:], y_test=y[60:])
+    assert t.variable_names_ == ("x0", "x1", "x2", "x3")
+    t = HoldoutConditionalTest(LinearRegression(), n_draws=39, p_adjust=None, cv=3)
+    t.fit(pd.DataFrame(X, columns=["a", "b", "c", "d"]), y)
+    assert t.variable_names_ == ("a", "b", "c", "d")
+    assert sorted(t.importances_.index) == list(t.variable_names_)
+
+
 class Quadratic(torch.nn.Module):
     """A general torch module (not an nn.Sequential): y = 3 x0^2 + x1."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.neural_network import MLPRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import sensitivity
 from sensitivity.methods._data import check_numeric_columns
@@ -55,3 +55,34 @@ def test_text_in_an_array_and_numbers_stored_as_text():
         check_numeric_columns(X, name="X_test")
     check_numeric_columns(pd.DataFrame({"a": ["1.5", "2", "3"], "b": [1, 2, 3]}))
     check_numeric_columns(np.ones((3, 2)))
+
+
+def _no_test(name):
+    return {} if name == "HoldoutConditionalTest" else {"n_permutations": 0}
+
+
+@pytest.mark.parametrize(
+    "name", [*ESTIMATORS, "LekProfile", "InputPerturbation", "PermutationImportance-holdout"]
+)
+def test_a_network_is_not_fitted_to_a_constant_target(with_text, name):
+    X = with_text[0].drop(columns="site")
+    holdout = {"null": "holdout", "n_permutations": 19, "p_adjust": None}
+    params = holdout if name.endswith("-holdout") else _no_test(name)
+    estimator = getattr(sensitivity, name.split("-")[0])(_net(), **params)
+    with pytest.raises(ValueError, match=r"^y is constant \(2\.5 in every row\): a network"):
+        estimator.fit(X, np.full(len(X), 2.5))
+
+
+def test_a_classifier_is_not_fitted_to_a_single_class(with_text):
+    X = with_text[0].drop(columns="site")
+    clf = MLPClassifier(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=50, random_state=0)
+    with pytest.raises(ValueError, match=r"^y has a single class \('a' in every row\)"):
+        sensitivity.Olden(clf, n_permutations=0).fit(X, np.full(len(X), "a"))
+    with pytest.raises(ValueError, match=r"^y has a single class \(1 in every row\)"):
+        sensitivity.HoldoutConditionalTest(clf).fit(X, np.ones(len(X), dtype=int))
+
+
+def test_a_prefit_network_without_a_test_needs_no_usable_target(with_text):
+    X = with_text[0].drop(columns="site")
+    net = _net().fit(X, X["a"])
+    assert sensitivity.Olden(net, prefit=True, n_permutations=0).fit(X).importances_ is not None

@@ -126,6 +126,50 @@ class LocalAttributions:
             method=f"mean |{self.method}|",
         )
 
+    def plot(self, kind: str = "summary", **kwargs):
+        """Draw the attributions (matplotlib): one of the figures of
+        :mod:`sensitivity.attribution_plots`.
+
+        Parameters
+        ----------
+        kind : {"summary", "waterfall", "dependence"}, default="summary"
+            * ``"summary"``: every row's attribution per variable, variables ranked by mean
+              absolute attribution, points coloured by the variable's value (beeswarm;
+              :func:`~sensitivity.attribution_plots.plot_attribution_summary`).
+            * ``"waterfall"``: one row, from the baseline prediction to the prediction
+              variable by variable; needs ``row=`` (the position of the row in these
+              attributions;
+              :func:`~sensitivity.attribution_plots.plot_attribution_waterfall`).
+            * ``"dependence"``: one variable's attribution against its value, one point per
+              row; needs ``variable=`` (a name or position;
+              :func:`~sensitivity.attribution_plots.plot_attribution_dependence`).
+        **kwargs
+            Passed to that function: ``output`` (required with several outputs), ``ax``,
+            ``output_unit``, and ``max_display``, ``units``, ``color_by`` where it takes them.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .. import attribution_plots as plots
+
+        functions = {
+            "summary": (plots.plot_attribution_summary, None),
+            "waterfall": (plots.plot_attribution_waterfall, "row"),
+            "dependence": (plots.plot_attribution_dependence, "variable"),
+        }
+        if kind not in functions:
+            raise ValueError(f"Unknown kind {kind!r}; kinds: {', '.join(map(repr, functions))}.")
+        function, needed = functions[kind]
+        if needed is not None and needed not in kwargs:
+            what = (
+                f"the position of the row to explain, 0 to {self.n_rows - 1}"
+                if needed == "row"
+                else f"a variable name or position; variables: {', '.join(self.feature_names)}"
+            )
+            raise TypeError(f"plot(kind={kind!r}) needs {needed}= ({what}).")
+        return function(self, **kwargs)
+
     def __repr__(self) -> str:
         n, K, p = self.values.shape
         extra = ""

@@ -377,9 +377,11 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 "draws per variable, e.g. 999), or leave X_test out."
             )
         heldout = tested and self.null in (HOLDOUT_NULL, LOCO_NULL)
+        classifier = adapters.is_classifier_model(self.estimator)
         if tested:  # a test needs a usable target (the held-out rows' with X_test)
-            target = y_test if heldout and X_test is not None else y
-            check_target(target, is_classifier=adapters.is_classifier_model(self.estimator))
+            check_target(y_test if heldout and X_test is not None else y, is_classifier=classifier)
+        if not self.prefit and y is not None:  # a network is fitted to y
+            check_target(y, is_classifier=classifier)
         self._streams = seed_streams(self.random_state)
         self._statistic_seed = int(
             np.random.default_rng(self._streams["statistic"]).integers(2**31 - 1)

@@ -151,6 +151,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     loss_differences_ : ndarray of shape (n_features, n_heldout)
         Per-row :math:`\Delta_i` (the CPI's data).
     n_heldout_ : int
+    variable_names_ : tuple of str
+        Names of the inputs: the columns of X (a DataFrame), else ``x0, x1, ...``; as the
+        other estimators of the package name them.
 
     References
     ----------
@@ -277,7 +280,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             ensure_min_samples=2,
         )
         Xa, names = self._check_X(X, "X")
-        self._feature_names = names
+        self.variable_names_ = tuple(names)
         self.untestable_ = {}
         self._checks = {}  # per variable: [wins, untied pairs, AUC x rows, rows] over folds
         rs = check_random_state(self.random_state)
@@ -289,9 +292,13 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self._finish(*res)
         return self
 
+    def _check_fit_target(self, y) -> None:
+        """Refuse a target the model cannot be meaningfully fitted to (constant, one class)."""
+        _inference.check_target(y, is_classifier=adapters.is_classifier_model(self.estimator))
+
     def _fit_test_set(self, Xa, X, y, X_test, y_test, rs, budget, fit_params, fitted=None):
         """Held-out rows given by the user: the model (fitted on X, y unless prefit) on them."""
-        names = self._feature_names
+        names = self.variable_names_
         if y_test is None:
             raise ValueError("X_test needs y_test (the held-out targets).")
         Xt, test_names = self._check_X(X_test, "X_test", names)
@@ -318,6 +325,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 )
             if not _is_sklearn(self.estimator):
                 raise TypeError(_not_refittable(self.estimator))
+            self._check_fit_target(y)
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(Xa.shape[1])
         models = self._conditional(Xt if self.conditional_rows == "test" else Xa, names)
@@ -344,7 +352,8 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             )
         if not _is_sklearn(self.estimator):
             raise TypeError(_not_refittable(self.estimator))
-        res = self._cross_fit(Xa, X, y, self._feature_names, rs, budget, fit_params)
+        self._check_fit_target(y)
+        res = self._cross_fit(Xa, X, y, self.variable_names_, rs, budget, fit_params)
         self.conditional_models_ = self.fold_conditional_models_[0]
         self.estimator_ = (
             fitted if fitted is not None else clone(self.estimator).fit(X, y, **fit_params)
@@ -355,7 +364,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     def _losses(self, model, Xt, y_test, models, seeds, budget):
         """Row losses of ``model`` on held-out rows ``Xt`` under the conditional draws."""
         view = prediction_view(
-            model, feature_names=self._feature_names, loss=self.loss, n_features=Xt.shape[1]
+            model, feature_names=self.variable_names_, loss=self.loss, n_features=Xt.shape[1]
         )
         check_predicts(view, Xt)
         Y, kind = encode_target(view, y_test, Xt.shape[0], resolve_loss(view, self.loss))
@@ -444,7 +453,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         ``"auto"`` chose differently in different folds; empty when not tested)."""
         sets = getattr(self, "fold_conditional_models_", None) or [self.conditional_models_]
         out = []
-        for j, name in enumerate(self._feature_names):
+        for j, name in enumerate(self.variable_names_):
             kinds = [fold[j].kind for fold in sets if fold[j] is not None]
             out.append("" if name in self.untestable_ else "/".join(dict.fromkeys(kinds)))
         return out
@@ -456,7 +465,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         all folds' pairs; small: the draws are distinguishable, so the variable's p-value is
         unreliable). NaN where no check ran (untested variable, custom sampler)."""
         check_is_fitted(self, "untestable_")
-        names = list(self._feature_names)
+        names = list(self.variable_names_)
         auc, p = np.full(len(names), np.nan), np.full(len(names), np.nan)
         for k, n in enumerate(names):
             if n in self._checks and n not in self.untestable_:
@@ -496,7 +505,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _finish(self, base, delta, draw_total) -> None:
         m, p_all = base.shape[0], delta.shape[0]
-        names = self._feature_names
+        names = self.variable_names_
         tested = np.isfinite(delta).all(axis=1) & np.isfinite(draw_total).all(axis=1)
         for j in np.flatnonzero(~tested):  # failed in some fold only: not tested at all
             self.untestable_.setdefault(names[j], "no conditional model in every fold")
@@ -553,7 +562,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         variable was not tested, or why its p-value is unreliable; empty otherwise) and
         ``reliable`` (tested, and the check did not reject at ``CHECK_ALPHA``)."""
         check_is_fitted(self, "untestable_")
-        names = list(self._feature_names)
+        names = list(self.variable_names_)
         checks = self.check_results()
         notes = []
         for n in names:
@@ -647,7 +656,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if self.max_features is not None:
             keep = keep.iloc[: self.max_features]
         chosen = set(keep.index)
-        return np.array([n in chosen for n in self._feature_names], dtype=bool)
+        return np.array([n in chosen for n in self.variable_names_], dtype=bool)
 
     def predict(self, X):
         """The fitted model's ``predict``."""

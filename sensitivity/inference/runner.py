@@ -45,9 +45,26 @@ class InferenceSettings:
 
 
 def check_target(y, *, is_classifier: bool) -> np.ndarray:
-    """Validate the target of a test: no NaN/inf, more than one class or value.
+    """Validate the target a network is fitted to or a test retrains on: no NaN/inf, more than
+    one class or value (a network fitted to a constant has meaningless weights: its
+    importances and any test of them say nothing about the inputs).
 
-    Returns ``y`` as an array of shape ``(n,)`` or ``(n, k)``.
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    is_classifier : bool
+        Whether ``y`` holds class labels (else numbers).
+
+    Returns
+    -------
+    ndarray
+        ``y`` as an array of shape ``(n,)`` or ``(n, k)`` (float64 for a regressor).
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: no ``y``, fewer than two rows, missing or infinite values (and the
+        first rows holding them), a single class, a constant or non-numeric target.
     """
     if y is None:
         raise ValueError(
@@ -57,19 +74,49 @@ def check_target(y, *, is_classifier: bool) -> np.ndarray:
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
+    if arr.ndim == 0 or arr.shape[0] < 2:
+        raise ValueError(
+            f"y has {arr.size} row(s) (n_samples={arr.size}): a network fitted to one sample "
+            "has meaningless weights; pass at least two rows (many more for a useful network)."
+        )
     if is_classifier:
         if arr.dtype.kind == "f" and np.isnan(arr).any():
-            raise ValueError("y contains NaN; the test needs a complete target.")
+            raise ValueError("y contains NaN; the network and its test need a complete target.")
         if arr.dtype.kind == "O" and any(v is None or v != v for v in arr.ravel()):
-            raise ValueError("y contains missing values; the test needs a complete target.")
-        if np.unique(arr).shape[0] < 2:
-            raise ValueError("y has a single class; a classifier's importances cannot be tested.")
+            raise ValueError(
+                "y contains missing values; the network and its test need a complete target."
+            )
+        classes = np.unique(arr)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"y has a single class ({classes.tolist()[0]!r} in every row): a classifier "
+                "fitted to it has meaningless weights, so its importances and any test of them "
+                "say nothing about the inputs."
+            )
         return arr
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("y contains NaN or infinite values; the test needs a complete target.")
+    try:
+        arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"y is not numeric ({err}); a regressor needs a numeric target (or use a "
+            "classifier for class labels)."
+        ) from None
+    finite = np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
+        shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+        raise ValueError(
+            f"y contains NaN or infinite values (in {len(rows)} row(s), positions {shown}); "
+            "the network and its test need a complete target."
+        )
     if np.all(np.ptp(arr.reshape(arr.shape[0], -1), axis=0) == 0):
-        raise ValueError("y is constant; there is nothing to test.")
+        value = arr.reshape(arr.shape[0], -1)[0]
+        shown = f"{value[0]:g}" if value.size == 1 else str(value.tolist())
+        raise ValueError(
+            f"y is constant ({shown} in every row): a network (any model) fitted to a constant "
+            "target has meaningless weights, so its importances and any test of them say "
+            "nothing about the inputs; there is nothing to explain."
+        )
     return arr
 
 
