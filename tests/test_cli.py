@@ -265,7 +265,7 @@ def test_analyze_with_a_test_writes_null_distribution_figures(csv, tmp_path, cap
         assert table["p_value"].between(1 / 20, 1).all()
         assert (out / f"{name}_null.png").read_bytes()[:4] == b"\x89PNG"
     report = (out / "report.md").read_text()
-    assert "19 permutations, null `variable`" in report and "- Adjustment: Holm" in report
+    assert "19 draws per variable, null `variable`" in report and "- Adjustment: Holm" in report
     assert "Signif. codes (adjusted p): '\\*\\*\\*' <= 0.001" in report
     # 19 permutations, 3 inputs, Holm: no star is possible, and report.md says so in each
     # method's table (not on stderr only)
@@ -469,7 +469,7 @@ def test_null_is_passed_to_the_estimators_and_named_in_the_report(csv, tmp_path,
     assert _run(csv, *args) == 0
     assert seen == ["response"]
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "9 permutations, null `response`" in report
+    assert "9 draws per variable, null `response`" in report
     assert "- Analysed network: StandardScaler -> MLPRegressor(hidden_layer_sizes=(3,)" in report
     assert "- Fit (R^2): analysed network train" in report and "user's network train" in report
 
@@ -548,9 +548,48 @@ def test_null_figures_of_stopped_variables_show_their_draws(csv, tmp_path, monke
     monkeypatch.setattr(plotting, "plot_null_distribution", spy)
     out = tmp_path / "stopped"
     args = ["analyze", str(csv), "--target", "y", "--method", "olden", "--hidden", "3"]
+    args += ["--null", "conditional"]  # the two-stage test is the refitting test's
     assert main([*args, "--permutations", "399", "--out", str(out), "--quiet"]) == 0
     assert [(n, v) for n, v, *_ in panels] == [
         (99, f"{v} (stopped after 99 draws)") for v in ("a", "b", "c")
     ]
     assert all(p == pytest.approx(e) for *_, p, e in panels)
     assert "Two-stage test: a, b, c had p > " in (out / "report.md").read_text()
+
+
+def test_bootstrap_needs_a_test_that_retrains(tmp_path, capsys):
+    import pandas as pd
+
+    from sensitivity.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": X[:, 0]}).to_csv(path)
+    code = main(["analyze", str(path), "--target", "y", "--bootstrap", "9", "--quiet"])
+    assert code != 0
+    assert "add --null conditional for bootstrap intervals" in capsys.readouterr().err
+
+
+def test_heldout_figure_line_is_the_tables_loss_increase(csv, tmp_path, monkeypatch):
+    """With the default (held-out) test each panel shows the draws' loss increases; their mean
+    (the dashed line) is the table's loss_increase and the p-value the share at or below 0."""
+    import sensitivity.plotting as plotting
+
+    panels = []
+    real_plot = plotting.plot_heldout_draws
+
+    def spy(increases, **kw):
+        panels.append((kw["variable"], float(np.mean(increases)), kw["p_value"], increases))
+        return real_plot(increases, **kw)
+
+    monkeypatch.setattr(plotting, "plot_heldout_draws", spy)
+    out = tmp_path / "heldout"
+    args = ["analyze", str(csv), "--target", "y", "--method", "olden", "--hidden", "3"]
+    assert main([*args, "--permutations", "99", "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "olden.csv", index_col=0)
+    assert sorted(v for v, *_ in panels) == sorted(table.index)
+    for var, mean, p, increases in panels:
+        assert mean == pytest.approx(table.loc[var, "loss_increase"], rel=1e-9)
+        assert p == pytest.approx((1 + np.sum(increases <= 0)) / (1 + len(increases)))
+    assert (out / "olden_null.png").read_bytes()[:4] == b"\x89PNG"

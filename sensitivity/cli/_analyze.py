@@ -38,6 +38,8 @@ def _null_figures(sa, name: str, out: Path) -> list[Path]:
     from ..plotting import plot_null_distribution
 
     null = np.asarray(null, dtype=float)
+    if sa.holdout_test_ is not None:
+        return [_heldout_figure(sa, null, name, out)]
     if null.ndim == 3:  # (n_permutations, n_outputs, n_features): first output
         null = null[:, 0, :]
     names = [str(v) for v in sa.feature_names_in_]
@@ -81,6 +83,42 @@ def _null_figures(sa, name: str, out: Path) -> list[Path]:
     return [path]
 
 
+def _heldout_figure(sa, increases, name: str, out: Path) -> Path:
+    """The held-out test's draws of each tested variable (loss increase per draw; the real
+    column at 0, their mean the table's loss_increase)."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import plot_heldout_draws
+
+    frame = sa.importances_
+    if frame.index.nlevels > 1:
+        frame = frame.xs(frame.index.get_level_values(0)[0], level=0)
+    names = [str(v) for v in sa.variable_names_]
+    tested = [j for j, v in enumerate(names) if np.isfinite(increases[:, j]).all()]
+    ncols = min(4, max(1, len(tested)))
+    nrows = max(1, -(-len(tested) // ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.ravel()[len(tested) :]:
+        ax.set_visible(False)
+    for ax, j in zip(axes.ravel(), tested, strict=False):
+        var = names[j]
+        p_adj = frame.loc[var, "p_adjusted"]
+        plot_heldout_draws(
+            increases[:, j],
+            ax=ax,
+            variable=var,
+            p_value=frame.loc[var, "p_value"],
+            p_adjusted=None if pd.isna(p_adj) else p_adj,
+        )
+    fig.suptitle(f"{sa.results_.method}: held-out conditional test, draws of each variable")
+    path = out / f"{name}_null.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _fingerprint(model) -> bytes:
     """Bytes identifying a fitted network's weights (to draw each distinct network once)."""
     from ..adapters import to_mlp_batch
@@ -96,6 +134,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CLIError(f"--permutations must be >= 0; got {args.permutations}")
     if args.bootstrap < 0:
         raise CLIError(f"--bootstrap must be >= 0; got {args.bootstrap}")
+    if args.bootstrap and args.null in ("holdout", "loco"):
+        raise CLIError(
+            f"--bootstrap retrains networks on resampled rows, which --null {args.null} does "
+            "not do; add --null conditional for bootstrap intervals, or drop --bootstrap"
+        )
     if not 0 < args.alpha < 1:
         raise CLIError(f"--alpha must be between 0 and 1; got {args.alpha}")
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
@@ -257,7 +300,7 @@ class _Run:
             *[f"- Note: {n}." for n in notes],
             f"- Network as configured by the command line: {describe_model(user)} (L2 penalty "
             f"alpha = 1.0, lbfgs); training {self.metric} {self.user_score:.3f}.",
-            f"- Randomization test: {args.permutations} permutations"
+            f"- Test: {args.permutations} draws per variable"
             + (f", null `{args.null}`, level {args.alpha:g}" if args.permutations else " (no test)")
             + f"; bootstrap: {args.bootstrap} resamples.",
             f"- Produced by `sensitivity analyze` (nn-sensitivity {__version__}).",
@@ -268,9 +311,15 @@ class _Run:
         lines = [f"## {res.method} (`{name}`)", ""]
         lines += [f"- {k}: {v}" for k, v in res.describe()]
         if not res.network:
+            what = (
+                "the importances were computed on; the test's columns describe clones of it, "
+                "see Columns below the table"
+                if res.null in ("holdout", "loco")
+                else "the importances and the test were computed on"
+            )
             lines.append(
                 f"- Analysed network: {res.model}; training {self.metric} {fit:.3f} (the network "
-                "the importances and the test were computed on)"
+                f"{what})"
             )
         gap = self.fit_gap(res, fit)
         if gap:

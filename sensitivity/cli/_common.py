@@ -25,7 +25,7 @@ DEMO_PERMUTATIONS = 199
 ANALYZE_METHODS: tuple[str, ...] = ("olden", "dimopoulos", "miv", "garson")
 """What ``sensitivity analyze`` runs without ``--method`` (those available)."""
 
-NULLS: tuple[str, ...] = ("conditional", "variable", "response")
+NULLS: tuple[str, ...] = ("holdout", "conditional", "loco", "variable", "response")
 """Values of ``--null`` (the estimators' ``null`` parameter)."""
 
 UNDERFIT_MARGIN = 0.1

@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "--permutations",
         type=int,
         default=DEMO_PERMUTATIONS,
-        help=f"randomization-test permutations (default {DEMO_PERMUTATIONS})",
+        help=f"draws per variable of the test (default {DEMO_PERMUTATIONS})",
     )
     demo.add_argument(
         "--null", choices=NULLS, default=None, help="the test's null (default: the estimators')"
@@ -130,14 +130,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     an.add_argument("--hidden", type=int, default=10, help="hidden units (default 10)")
     an.add_argument(
-        "--permutations", type=int, default=999, help="randomization-test permutations (999)"
+        "--permutations", type=int, default=999, help="draws per variable of the test (999)"
     )
     an.add_argument(
         "--null",
         choices=NULLS,
-        default="conditional",
-        help="conditional (default): per-variable test of y independent of x_j given the "
-        "other inputs; variable: permute x_j alone; response: permute y, one global test",
+        default="holdout",
+        help="holdout (default): per-variable held-out conditional test of y independent of "
+        "x_j given the other inputs, on clones of the network cross-fitted on 5 folds; "
+        "conditional: the same null by retraining networks on conditional draws; loco: "
+        "refit without x_j (E[y|X] = E[y|X_-j]); variable: permute x_j alone; response: "
+        "permute y, one global test",
     )
     an.add_argument(
         "--no-early-stop",

@@ -18,6 +18,10 @@ The table keeps two kinds of columns apart, and the report says which is which:
 
 from __future__ import annotations
 
+import copy
+import numbers
+
+import joblib
 import numpy as np
 import pandas as pd
 
@@ -87,7 +91,37 @@ def run_heldout_test(est, X, y, X_test, y_test, fit_params, seed) -> HoldoutCond
     )
     test._validate_params()
     test._refuse_few_draws = False  # warn, and the report says it (as for the other nulls)
-    return test._fit(X, y, X_test, y_test, fit_params, fitted=est.estimator_)
+    key = _cache_key(test, X, y, X_test, fit_params, sampler)
+    if key is not None and key in _CROSS_FIT_CACHE:
+        cached = copy.copy(_CROSS_FIT_CACHE[key])
+        cached.estimator_ = est.estimator_
+        return cached
+    test._fit(X, y, X_test, y_test, fit_params, fitted=est.estimator_)
+    if key is not None:
+        _CROSS_FIT_CACHE.clear()  # one entry: the last analysis's test
+        _CROSS_FIT_CACHE[key] = test
+    return test
+
+
+_CROSS_FIT_CACHE: dict[str, HoldoutConditionalTest] = {}
+"""The last cross-fitted test: several methods (Olden, then Garson, ...) on the same data with
+the same settings test the same thing, a statement about the network's predictions that does
+not depend on the importance formula, so the second fit reuses the first's test instead of
+repeating it. Used only where the result is a deterministic function of the key (an integer
+``random_state``, no user sampler, cross-fitting)."""
+
+
+def _cache_key(test, X, y, X_test, fit_params, sampler) -> str | None:
+    """A hash of everything the cross-fitted test's numbers depend on, or None where it must
+    not be reused."""
+    if X_test is not None or sampler is not None or fit_params:
+        return None
+    if not isinstance(test.random_state, numbers.Integral):
+        return None
+    params = test.get_params(deep=False)
+    spec = (type(test.estimator), test.estimator.get_params(deep=True))
+    params.pop("estimator")
+    return joblib.hash((spec, params, X, y))
 
 
 def per_variable_table(test) -> pd.DataFrame:

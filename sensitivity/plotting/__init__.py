@@ -6,6 +6,8 @@ the :class:`matplotlib.figure.Figure` it drew on (``fig.axes`` holds the panels)
 * :func:`plot_importance`: ranked bar chart with confidence intervals and significance marks,
   bars coloured by sign for signed methods (the style of NeuralNetTools' ``garson``/``olden``
   plots; Beck 2018).
+* :func:`plot_heldout_draws`: the held-out test's per-draw loss increases of one variable,
+  with the real column at 0 and their mean (the table's ``loss_increase``);
 * :func:`plot_null_distribution`: histogram of a randomization-test null distribution with the
   observed value (the figure of Olden & Jackson 2002).
 * :func:`plot_lek_profiles`: Lek's profiles, one panel per variable (Lek et al. 1996).
@@ -40,7 +42,7 @@ descriptors in Athens city (Greece). Ecol. Model. 120.
 """
 
 from ._common import NEGATIVE_COLOR, NEUTRAL_COLOR, POSITIVE_COLOR
-from ._importance import plot_importance, plot_null_distribution
+from ._importance import plot_heldout_draws, plot_importance, plot_null_distribution
 from ._network import plot_network
 from ._profiles import plot_derivatives, plot_lek_profiles
 
@@ -49,6 +51,7 @@ __all__ = [
     "NEUTRAL_COLOR",
     "POSITIVE_COLOR",
     "plot_derivatives",
+    "plot_heldout_draws",
     "plot_importance",
     "plot_lek_profiles",
     "plot_network",

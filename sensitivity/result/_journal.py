@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._text import (
+    CONDITIONAL_MODEL,
     CONDITIONAL_R2,
     RESPONSE_NOTE,
     TESTED_STATISTIC,
@@ -79,6 +80,9 @@ class _JournalTables:
             cells = [_fixed(v, 0, 2, minus) for v in f[CONDITIONAL_R2]]
             tex = ("$R^2$", r"($x_j \mid$ others)")
             cols.append(_column("r2", "R² (x_j | others)", "r", cells, tex))
+        if self.tested and CONDITIONAL_MODEL in f:
+            cells = [str(v) for v in f[CONDITIONAL_MODEL]]
+            cols.append(_column("cm", "Model of x_j", "l", cells, ("Model of", "$x_j$")))
         return cols
 
     def _test_columns(self, digits: int = 3, minus: str = "-") -> list[dict]:

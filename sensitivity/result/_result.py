@@ -11,6 +11,7 @@ from ..inference.pvalues import resolution_message
 from ._journal import _JournalTables
 from ._text import (
     ADJUSTMENT_NAMES,
+    CONDITIONAL_MODEL,
     CONDITIONAL_R2,
     METHOD_TITLES,
     NULL_HYPOTHESES,
@@ -251,6 +252,8 @@ class SensitivityResult(_JournalTables):
             cols["ci_high"] = [_fmt(v, digits) for v in f["ci_high"]]
         if CONDITIONAL_R2 in f:
             cols["R²(x_j|others)"] = [_fmt_fixed(v, 2) for v in f[CONDITIONAL_R2]]
+        if self.tested and CONDITIONAL_MODEL in f:
+            cols["model of x_j"] = [str(v) for v in f[CONDITIONAL_MODEL]]
         return pd.DataFrame(cols)
 
     def stars(self) -> list[str]:

@@ -69,6 +69,10 @@ RELIABLE = "reliable"
 """Optional column: False where a tested variable's p-value is unreliable (its conditional
 model failed its check); the reports print ``?`` instead of a star there."""
 
+CONDITIONAL_MODEL = "conditional_model"
+"""Optional column: the kind of model of x_j given the others that a conditional test drew
+from (``"gaussian"``, ``"boosting"``, ...)."""
+
 CONDITIONAL_R2 = "conditional_r2"
 """Optional column: R^2 of x_j on the other inputs (from a conditional test's model)."""
 
