@@ -38,6 +38,8 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"sensitivity {release}"
 html_static_path = ["_static"]
+# wider text column for code blocks and formulas (docs/_static/custom.css)
+html_css_files = ["custom.css"]
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 
 autosummary_generate = True

@@ -45,7 +45,8 @@ print(ig.to_frame().head())
 
 # %%
 # The global summary (mean absolute attribution over the patients) as the ranked importance table.
-print(ig.importances()[["importance", "relative_importance", "rank", "direction", "std"]])
+columns = ["importance", "relative_importance", "rank", "direction", "std"]
+print(ig.importances()[columns])
 
 # %%
 # Summary plot: each point is one patient; colour is the variable's value.

@@ -18,7 +18,13 @@ X, y = load_diabetes()
 y = (y - y.mean()) / y.std()
 net = make_pipeline(
     StandardScaler(),
-    MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", alpha=1.0, max_iter=2000, random_state=0),
+    MLPRegressor(
+        hidden_layer_sizes=(5,),
+        solver="lbfgs",
+        alpha=1.0,
+        max_iter=2000,
+        random_state=0,
+    ),
 )
 
 # %%

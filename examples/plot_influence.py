@@ -23,7 +23,7 @@ from sensitivity.influence import SampleInfluence
 
 
 def penalised_mlp(kind, hidden: int, alpha: float):
-    """A standardising Pipeline ending in a tanh MLP trained with L-BFGS to convergence."""
+    """A standardising Pipeline ending in a tanh MLP (L-BFGS, run to convergence)."""
     net = kind(
         hidden_layer_sizes=(hidden,),
         activation="tanh",
@@ -38,7 +38,8 @@ def penalised_mlp(kind, hidden: int, alpha: float):
 
 X, y = load_diabetes()
 # the target is divided by its standard deviation, so that alpha has the usual scale
-X_train, y_train, X_test, y_test = X.iloc[:400], y.iloc[:400], X.iloc[400:], y.iloc[400:]
+X_train, y_train = X.iloc[:400], y.iloc[:400]
+X_test, y_test = X.iloc[400:], y.iloc[400:]
 y_scale = y_train.std()
 net = penalised_mlp(MLPRegressor, 5, alpha=10.0).fit(X_train, y_train / y_scale)
 
@@ -62,7 +63,8 @@ si.plot_influence(X_test.iloc[[worst]], y_test.iloc[[worst]] / y_scale, n=6)
 # %%
 # Which *variable* of which training row moves that loss most (:math:`\mathcal I_{pert}`):
 # raising the variable by one unit in that row changes the test loss by ``change_per_unit``.
-print(si.perturbation_influence(X_test.iloc[[worst]], y_test.iloc[[worst]] / y_scale, top=5))
+row, target = X_test.iloc[[worst]], y_test.iloc[[worst]] / y_scale
+print(si.perturbation_influence(row, target, top=5))
 
 # %%
 # Mislabelled rows: flip 10% of the labels of a classification data set, then check the rows
@@ -81,8 +83,9 @@ k = len(yb) // 10
 by_self = sc.self_influence_.index[:k]
 by_loss = np.argsort(-sc.train_loss_)[:k]
 print(
-    f"flipped labels among the top 10% by self-influence: {np.isin(by_self, flipped).sum()} of "
-    f"{len(flipped)}; by training loss: {np.isin(by_loss, flipped).sum()}"
+    "flipped labels among the top 10% by self-influence: "
+    f"{np.isin(by_self, flipped).sum()} of {len(flipped)}; "
+    f"by training loss: {np.isin(by_loss, flipped).sum()}"
 )
 sc.plot_self_influence(highlight=flipped, highlight_label="flipped label")
 plt.show()

@@ -22,7 +22,11 @@ from sensitivity.plotting import plot_lek_profiles
 data = load_neuraldat()
 X, y = data[["X1", "X2", "X3"]], data["Y1"]
 net = MLPRegressor(
-    hidden_layer_sizes=(5,), activation="logistic", solver="lbfgs", max_iter=1000, random_state=1
+    hidden_layer_sizes=(5,),
+    activation="logistic",
+    solver="lbfgs",
+    max_iter=1000,
+    random_state=1,
 ).fit(X, y)
 
 # %%

@@ -49,9 +49,8 @@ print("kept:", list(best[:-1].get_feature_names_out()))
 # %%
 k = search.cv_results_["param_screen__max_features"].astype(int)
 fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
-ax.errorbar(
-    k, search.cv_results_["mean_test_score"], yerr=search.cv_results_["std_test_score"], marker="o"
-)
+score = search.cv_results_
+ax.errorbar(k, score["mean_test_score"], yerr=score["std_test_score"], marker="o")
 ax.set_xlabel("variables kept (max_features)")
 ax.set_ylabel("cross-validated $R^2$")
 plt.show()
