@@ -391,8 +391,11 @@ def test_usage_errors():
         HoldoutConditionalTest(net, prefit=True, test="z").fit(X, X_test=X, y_test=y)
 
 
-# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws).
-@parametrize_with_checks([HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3)])
+# Every check of scikit-learn's suite passes (cross-fitting a linear model; 199 draws;
+# linear-gaussian conditional models: fast, and the kind does not matter here).
+@parametrize_with_checks(
+    [HoldoutConditionalTest(LinearRegression(), n_draws=199, cv=3, conditional="gaussian")]
+)
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -558,3 +561,22 @@ def test_null_rejects_an_unknown_value(cls):
     est = getattr(sensitivity, cls)(LinearRegression(), null="heldout", n_permutations=9)
     with pytest.raises(InvalidParameterError, match=r"'null' parameter.*'holdout'"):
         est.fit(X, y)
+
+
+def test_a_small_table_with_a_separated_binary_input_is_analysed_not_refused():
+    """32 rows (like mtcars) with a binary input the others separate perfectly: that input
+    gets a note, the others are tested."""
+    from sensitivity import Olden
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(32, 5))
+    X[:, 4] = (X[:, 0] + X[:, 1] > 0).astype(float)  # separated by x0 + x1
+    y = X[:, 0] + 0.5 * X[:, 2] + 0.3 * rng.normal(size=32)
+    net = MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa = Olden(net, n_permutations=99, p_adjust=None, random_state=0).fit(X, y)
+    f = sa.importances_
+    assert np.isnan(f.loc["x4", "p_value"]) and f.loc["x4", "note"].startswith("not tested:")
+    assert f.drop(index="x4")["p_value"].notna().all()
+    assert "x4: not tested" in sa.summary()
