@@ -116,8 +116,8 @@ class ConditionalModel:
         The values of a binary or categorical column (sorted), else None.
     coef, intercept : ndarray / float or None
         Gaussian kinds: the regression on the *raw* other columns,
-        :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}`; boosting: its
-        linear part (the trees model the rest).
+        :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}` (None for the
+        other kinds; boosting's mean is :meth:`predict_mean`).
     noise_sd : float
         Gaussian kinds: the maximum-likelihood residual sd
         :math:`\\hat\\sigma = \\sqrt{\\mathrm{RSS}/n}` (the sd of the residuals); boosting: the
@@ -195,10 +195,14 @@ class ConditionalModel:
             return self._fitted.copy()
         Z = self._check_rows(Z)
         others = self._others(Z)
-        mean = self.intercept + others @ self.coef
-        if self.kind == "boosting" and self._boost["tree"] is not None:
+        if self.kind != "boosting":
+            return self.intercept + others @ self.coef
+        b = self._boost
+        Zs = (others - self._center) / self._scale
+        mean = _boosting.design(Zs, b["degree"]) @ b["beta"]
+        if b["tree"] is not None:
             with _boosting.one_openmp_thread():
-                mean = mean + self._boost["tree"].predict(others)
+                mean = mean + b["tree"].predict(others)
         return mean
 
     def predict_scale(self, Z: np.ndarray | None = None) -> np.ndarray:
@@ -523,16 +527,12 @@ def _fit_boosted(X, j, name, folds, params, parts=None) -> ConditionalModel:
             "determine it.",
             name,
         )
-    beta = parts["beta"]
-    coef = beta[1:] / scale
     return ConditionalModel(
         index=j,
         name=name,
         kind="boosting",
         r2=r2,
         n_train=n,
-        coef=coef,
-        intercept=float(beta[0] - center @ coef),
         noise_sd=float(np.sqrt(np.mean(e * e))),
         cv_score=float(parts["log_density"].mean()),
         n_trees=parts["n_trees"],
