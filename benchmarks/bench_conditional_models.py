@@ -181,7 +181,8 @@ def holdout(R: int) -> None:
             f"{h[3:].sum() / (3 * R):13.2f}"
         )
     kinds_, counts = np.unique(chose, return_counts=True)
-    print("  auto's kinds (all inputs, models on all rows):", dict(zip(kinds_, counts.tolist())))
+    kinds_ = dict(zip(kinds_.tolist(), counts.tolist(), strict=True))
+    print("  auto's kinds (all inputs, models on all rows):", kinds_)
 
 
 if __name__ == "__main__":
