@@ -628,8 +628,13 @@ def test_auto_discrete_rule_and_bad_settings():
     assert m.kind in ("gaussian", "boosting")
     with pytest.raises(ValueError, match="kind 'classifier' needs a column with at most 10"):
         fit_conditional_models(X, columns=[0], kinds="classifier")
-    with pytest.raises(ValueError, match="n_folds must be an integer from 2 to n = 200"):
+    with pytest.raises(ValueError, match="n_folds must be an integer >= 2; got 1"):
         fit_conditional_models(X, n_folds=1)
+    # three rows: too few to compare models held out; auto takes the parametric kind
+    tiny = np.array([[0.1, 1.3], [1.2, 0.5], [2.5, 3.1]])
+    assert [m.kind for m in fit_conditional_models(tiny)] == ["gaussian", "gaussian"]
+    with pytest.raises(ValueError, match="kind 'boosting' needs at least 4 rows"):
+        fit_conditional_models(tiny, kinds="boosting")
     with pytest.raises(TypeError, match="boosting must be a dict"):
         fit_conditional_models(X, boosting=3)
     (m,) = fit_conditional_models(X, columns=[0], kinds="boosting", boosting={"max_iter": 5})
