@@ -73,11 +73,15 @@ Kinds of model (``kind``):
     rows are split into ``n_folds`` folds (``K``, default 5); for fold :math:`k` the model is
     fitted on the other folds.
 
-    * Mean: :math:`m(z) = \\beta_0 + z^\\top\\beta + T(z)`, the least-squares regression plus
-      gradient-boosted regression trees :math:`T` fitted to its residuals (Friedman 2001;
-      scikit-learn ``HistGradientBoostingRegressor``, small trees, learning rate 0.1). The
-      number of trees is chosen from 0 (the linear regression) to ``max_iter`` by the
-      out-of-fold squared error, then the model is refitted on all rows with that number.
+    * Mean: :math:`m(z) = b(z) + T(z)`: a least-squares base :math:`b`, linear in the
+      standardized other columns or linear plus their squares (no interactions), whichever has
+      the smaller out-of-fold squared error, plus gradient-boosted regression trees :math:`T`
+      fitted to its residuals (Friedman 2001; scikit-learn ``HistGradientBoostingRegressor``,
+      trees of at most 8 leaves, learning rate 0.2, at most 40 trees). The number of trees is
+      chosen from 0 (the base alone) by the out-of-fold squared error, then the model is
+      refitted on all rows with that number. The smooth base spares the trees approximating a
+      smooth trend by steps (a classifier told the step error of :math:`x_1^2` from the real
+      column in 0.23 of data sets at n = 300 with a linear base alone).
     * Out-of-fold residuals :math:`e_i = x_{ij} - m_{-k(i)}(z_i)`: the fit of row :math:`i`
       did not see row :math:`i`, so the residuals are not shrunk by overfitting (in-sample
       residuals of boosted trees are).
@@ -101,7 +105,11 @@ Kinds of model (``kind``):
     ``r2`` is the held-out :math:`R^2 = 1 - \\sum_i e_i^2 / \\mathrm{TSS}`. A column with
     held-out :math:`R^2 \\ge 0.99` counts as determined by the others
     (:class:`UntestableVariableError`): its residuals are then mostly the trees' approximation
-    error, not noise, so draws built from them are not draws of the column.
+    error, not noise, so draws built from them are not draws of the column. The rule only sees
+    what the trees learn: an exact smooth function of continuous inputs, learnt from few rows,
+    is predicted worse (held-out :math:`R^2` 0.52-0.96 measured for
+    :math:`\\sin(2x_0) + x_1^2`, :math:`x_0^2`, :math:`e^{x_0}`, :math:`x_0 x_1` at n = 100-1000)
+    and then passes as a noisy column; a function of coded (few-level) inputs is caught.
 ``"classifier"``
     A discrete column (at most ``max_levels`` levels): gradient-boosted classification trees
     (scikit-learn ``HistGradientBoostingClassifier``) of the level on the other inputs, the

@@ -116,8 +116,8 @@ class ConditionalModel:
         The values of a binary or categorical column (sorted), else None.
     coef, intercept : ndarray / float or None
         Gaussian kinds: the regression on the *raw* other columns,
-        :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}`; boosting: its
-        linear part (the trees model the rest).
+        :math:`E[x_j \\mid z] = \\text{intercept} + z_{-j}^\\top \\text{coef}` (None for the
+        other kinds; boosting's mean is :meth:`predict_mean`).
     noise_sd : float
         Gaussian kinds: the maximum-likelihood residual sd
         :math:`\\hat\\sigma = \\sqrt{\\mathrm{RSS}/n}` (the sd of the residuals); boosting: the
@@ -195,10 +195,14 @@ class ConditionalModel:
             return self._fitted.copy()
         Z = self._check_rows(Z)
         others = self._others(Z)
-        mean = self.intercept + others @ self.coef
-        if self.kind == "boosting" and self._boost["tree"] is not None:
+        if self.kind != "boosting":
+            return self.intercept + others @ self.coef
+        b = self._boost
+        Zs = (others - self._center) / self._scale
+        mean = _boosting.design(Zs, b["degree"]) @ b["beta"]
+        if b["tree"] is not None:
             with _boosting.one_openmp_thread():
-                mean = mean + self._boost["tree"].predict(others)
+                mean = mean + b["tree"].predict(others)
         return mean
 
     def predict_scale(self, Z: np.ndarray | None = None) -> np.ndarray:
@@ -523,16 +527,12 @@ def _fit_boosted(X, j, name, folds, params, parts=None) -> ConditionalModel:
             "determine it.",
             name,
         )
-    beta = parts["beta"]
-    coef = beta[1:] / scale
     return ConditionalModel(
         index=j,
         name=name,
         kind="boosting",
         r2=r2,
         n_train=n,
-        coef=coef,
-        intercept=float(beta[0] - center @ coef),
         noise_sd=float(np.sqrt(np.mean(e * e))),
         cv_score=float(parts["log_density"].mean()),
         n_trees=parts["n_trees"],
@@ -706,7 +706,9 @@ def fit_conditional_models(
         have; ``"auto"`` treats integer columns with at most this many levels as discrete.
     n_folds : int, default 5
         Folds of the held-out fits (``"boosting"``, ``"classifier"``, ``"auto"``): out-of-fold
-        residuals and probabilities, the number of trees, the held-out scores.
+        residuals and probabilities, the number of trees, the held-out scores. At most
+        ``n // 2`` (two rows per fold); with fewer than 4 rows ``"auto"`` takes the parametric
+        kind unscored (logistic / multinomial for a discrete column, else gaussian).
     random_state : int, SeedSequence or None, default 0
         Seed of the folds (column ``j``'s folds come from child ``j`` of
         ``numpy.random.SeedSequence(random_state)``, whatever other columns are requested);
@@ -761,8 +763,9 @@ def fit_conditional_models(
         raise ValueError(f"ridge must be a finite number >= 0; got {ridge!r}.")
     if not (C > 0):
         raise ValueError(f"C must be positive; got {C!r}.")
-    if not isinstance(n_folds, Integral) or isinstance(n_folds, bool) or not 2 <= n_folds <= n:
-        raise ValueError(f"n_folds must be an integer from 2 to n = {n}; got {n_folds!r}.")
+    if not isinstance(n_folds, Integral) or isinstance(n_folds, bool) or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2; got {n_folds!r}.")
+    n_folds = min(int(n_folds), n // 2)  # at least two rows per fold
     if boosting is not None and not isinstance(boosting, Mapping):
         raise TypeError(f"boosting must be a dict of settings; got {type(boosting).__name__}.")
     root = (
@@ -806,9 +809,13 @@ def fit_conditional_models(
                 f"{name} is constant: its conditional model cannot be fitted; drop it.", name
             )
         discrete = _is_discrete(levels, max_levels)
+        if n_folds < 2 and kind in ("boosting", "classifier"):
+            raise ValueError(f"kind {kind!r} needs at least 4 rows (2 folds of 2); got {n}.")
+        if n_folds < 2 and kind == "auto":  # too few rows to compare models held out
+            kind = ("logistic" if levels.size == 2 else "multinomial") if discrete else "gaussian"
         if kind in ("auto", "classifier"):
             codes = np.searchsorted(levels, x) if discrete or kind == "classifier" else None
-            folds = _boosting.fold_ids(n, int(n_folds), seeds[j], codes)
+            folds = _boosting.fold_ids(n, n_folds, seeds[j], codes)
         if kind == "auto":
             if discrete:
                 model = _fit_auto_discrete(X, j, name, levels, C, folds, boosting)
@@ -823,7 +830,7 @@ def fit_conditional_models(
             models.append(model)
             continue
         if kind == "boosting":
-            folds = _boosting.fold_ids(n, int(n_folds), seeds[j])
+            folds = _boosting.fold_ids(n, n_folds, seeds[j])
             model = _fit_boosted(X, j, name, folds, boosting)
             _warn_r2(name, model.r2, pseudo=False, held_out=True)
             models.append(model)

@@ -107,8 +107,10 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         so for a noise input the draws lower the loss slightly (mean -0.004 where exact draws
         give 0): conservative, not anti-conservative.
     conditional : "auto", str, list or dict, default="auto"
-        ``kinds`` of :func:`sensitivity.conditional.fit_conditional_models` (gaussian
-        regression with resampled residuals; logistic for binary inputs; ...).
+        ``kinds`` of :func:`sensitivity.conditional.fit_conditional_models` (``"auto"``: per
+        input, the gaussian regression with resampled residuals or boosted trees for a
+        continuous input, logistic/multinomial regression or a boosted classifier for a
+        binary or few-level integer one, whichever fits better on held-out rows; ...).
     sampler : callable or dict, optional
         User conditional samplers ``sampler(X, j, rng, n_draws) -> (n_draws, n_rows)``.
     loss : {"auto", "mse", "log_loss"}, default="auto"
