@@ -125,7 +125,9 @@ class ConditionalModel:
     new_row_scale : float
         ``"gaussian"``: factor applied to the resampled residuals on new rows (1: the raw
         residuals, see the module docstring; ``sqrt(n / (n - p))`` would give them the unbiased
-        variance instead).
+        variance instead). ``"boosting"``: the square root of the in-sample over the
+        out-of-fold mean squared residual (at most 1), which offsets the fitted mean's own
+        error on new rows so that draws are not over-dispersed.
     cv_score : float
         Held-out fit of the model: the mean over the rows of the log density (continuous
         column; nats, in the column's units) or log probability (discrete column) of the real
@@ -312,8 +314,9 @@ class ConditionalModel:
             u = self._boost["u"]
             if Z is None:  # the real column is the identity permutation
                 noise = rng.permuted(np.broadcast_to(u, (n_draws, u.size)), axis=1)
-            else:
+            else:  # new rows: residuals shrunk by new_row_scale (see _fit_boosted)
                 noise = u[rng.integers(0, self.n_train, size=(n_draws, mean.shape[0]))]
+                noise = noise * self.new_row_scale
             return mean + scale * noise
         proba = self.predict_proba(Z)
         u = rng.random((n_draws, proba.shape[0]))
@@ -527,7 +530,7 @@ def _fit_boosted(X, j, name, folds, params, parts=None) -> ConditionalModel:
             "determine it.",
             name,
         )
-    return ConditionalModel(
+    model = ConditionalModel(
         index=j,
         name=name,
         kind="boosting",
@@ -543,6 +546,15 @@ def _fit_boosted(X, j, name, folds, params, parts=None) -> ConditionalModel:
         _n_features=p,
         _boost=parts,
     )
+    # new rows: the fitted mean is off the true one by about the estimation error d, and the
+    # out-of-fold residuals carry it too (their mean square is about s^2 + d), so draws would
+    # be over-dispersed by about 2d (measured: 9 % on a linear-gaussian column, 12 % on the
+    # quadratic one, n = 240). Scaled by sqrt(in-sample / out-of-fold mean square), which is
+    # about sqrt((s^2 - d) / (s^2 + d)) for a least-squares fit, a draw's expected squared
+    # distance from the true mean is s^2 again (measured: 1.01 on both); never scaled up.
+    e_in = x - model.predict_mean(X)
+    model.new_row_scale = float(np.sqrt(min(1.0, float(e_in @ e_in) / float(e @ e))))
+    return model
 
 
 def _fit_classifier(X, j, name, levels, folds, params, parts=None) -> ConditionalModel:

@@ -232,6 +232,24 @@ def test_summary(test, method: str, n_fit: int | None) -> dict:
             first,
             f"loss_increase, p_value: held-out test of {where}; loss_increase = mean increase "
             "of the held-out loss when x_j is replaced by draws from its model given the other "
-            "inputs (conditional_model)",
+            "inputs (model of x_j)",
+            _check_line(test, max(k, 1)),
         ],
     }
+
+
+def _check_line(test: HoldoutConditionalTest, n_sets: int) -> str:
+    """What the check of the conditional models covered."""
+    done = test.checked_folds_
+    what = (
+        "each model of x_j checked on held-out rows (a classifier tries to tell the real column "
+        "from a draw; '?' where it can)"
+    )
+    if done == n_sets:
+        return f"sig: {what}"
+    if done == 0:
+        return (
+            "sig: the models of x_j could not be checked (fewer than 20 held-out rows per "
+            "fold): read the stars with care"
+        )
+    return f"sig: {what}, on {done} of {n_sets} folds (the others hold out fewer than 20 rows)"

@@ -30,8 +30,9 @@ from ..result import SensitivityResult, importance_frame
 from ._engines import holdout_losses
 from ._view import check_predicts, prediction_view
 
-CHECK_FOLDS = 2
-"""Folds of the classifier of each conditional model's check, per fold of the test."""
+CHECK_MIN_ROWS = 20
+"""Fewest rows a fold must hold out for the check of its conditional models (half train the
+check's classifier, half are its test pairs); folds with fewer are left out of the check."""
 
 CHECK_ALPHA = 0.01
 """A variable whose conditional model's check has p at most this is not starred: its draws are
@@ -285,6 +286,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.variable_names_ = tuple(names)
         self.untestable_ = {}
         self._checks = {}  # per variable: [wins, untied pairs, AUC x rows, rows] over folds
+        self.checked_folds_ = 0
         rs = check_random_state(self.random_state)
         budget = int(self.memory_budget_mb * 2**20)
         if X_test is not None:
@@ -440,13 +442,17 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _check_models(self, models, X_eval, rs) -> None:
         """Classifier two-sample check of each conditional model on rows it was not fitted on
-        (:func:`sensitivity.conditional.check_conditional`), pooled over the folds: the sign
-        test's wins and untied pairs add up, the AUC is averaged over rows."""
+        (:func:`sensitivity.conditional.check_conditional`: a classifier trained on half of
+        these rows, its paired sign test on the other half), pooled over the folds: the wins
+        and untied pairs add up and the AUC is averaged over pairs. Each fold's check uses
+        only that fold's held-out rows and draws, so under a right model the folds' counts are
+        independent fair-coin counts and their sum is exactly binomial."""
         seeds = np.random.SeedSequence(rs.randint(2**31)).spawn(len(models))
+        self.checked_folds_ += int(X_eval.shape[0] >= CHECK_MIN_ROWS)
         for cm, seed in zip(models, seeds, strict=True):
-            if cm is None or cm.kind == "custom" or X_eval.shape[0] < 2 * CHECK_FOLDS:
+            if cm is None or cm.kind == "custom" or X_eval.shape[0] < CHECK_MIN_ROWS:
                 continue
-            c = check_conditional(cm, X_eval, np.random.default_rng(seed), n_folds=CHECK_FOLDS)
+            c = check_conditional(cm, X_eval, np.random.default_rng(seed))
             acc = self._checks.setdefault(cm.name, np.zeros(4))
             acc += (c.n_wins, c.n_pairs - c.n_ties, c.auc * c.n_pairs, c.n_pairs)
 
