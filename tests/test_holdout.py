@@ -219,8 +219,8 @@ def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
     assert f.loc["x0", "significant"] and f.loc["x1", "significant"]
     assert not f.loc["x2", "significant"] and not f.loc["x3", "significant"]
     assert f.loc["x0", "ci_low"] > 0
-    assert set(f.columns) >= {"p_hrt", "p_cpi", "std_error", "r2_conditional", "ci_low"}
-    assert f.loc["x2", "r2_conditional"] == pytest.approx(0.64, abs=0.08)
+    assert set(f.columns) >= {"p_hrt", "p_cpi", "std_error", "conditional_r2", "ci_low"}
+    assert f.loc["x2", "conditional_r2"] == pytest.approx(0.64, abs=0.08)
     assert t.null_distribution_.shape == (4, 199) and t.loss_differences_.shape == (4, 400)
     assert t.n_heldout_ == 400 and t.estimator_ is net
     assert [cm.n_train for cm in t.conditional_models_] == [500] * 4  # fitted on X (train)

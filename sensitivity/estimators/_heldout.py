@@ -135,7 +135,7 @@ def per_variable_table(test) -> pd.DataFrame:
                 "loss_increase": tf["importance"],
                 "p_value": tf["p_value"],
                 "p_adjusted": tf["p_adjusted"],
-                "conditional_r2": tf["r2_conditional"],
+                "conditional_r2": tf["conditional_r2"],
             }
         )
         described = test.test_columns()

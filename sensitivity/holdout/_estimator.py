@@ -137,7 +137,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     importances_ : pandas.DataFrame
         Ranked table: ``importance`` (mean held-out loss increase), ``p_value`` (per
         ``test``), ``p_adjusted``, ``significant``, ``ci_low``/``ci_high`` (t-interval),
-        and ``p_hrt``, ``p_cpi``, ``std_error``, ``r2_conditional``.
+        and ``p_hrt``, ``p_cpi``, ``std_error``, ``conditional_r2``.
     estimator_ : object
         The fitted model (with cross-fitting: a clone refitted on all rows, for ``predict``;
         the test is about the fold models ``estimators_``).
@@ -553,7 +553,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 "p_hrt": full.p_hrt[None],
                 "p_cpi": full.p_cpi[None],
                 "std_error": full.std_error[None],
-                "r2_conditional": r2[None],
+                "conditional_r2": r2[None],
             },
             method=self._method_name,
         )
