@@ -1,4 +1,4 @@
-"""The ranked result table of DESIGN.md section 3."""
+"""The ranked result table of docs/architecture.rst (the public contract)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """From users' models to the objects the methods work on.
 
-This is the only module that knows scikit-learn and torch model classes (``DESIGN.md`` §2).
+This is the only module that knows scikit-learn and torch model classes (``docs/architecture.rst``).
 
 * :func:`to_mlp_batch`: a fitted ``MLPRegressor`` / ``MLPClassifier``, a ``Pipeline`` of affine
   scalers ending in one of them, or a torch ``nn.Sequential`` of ``nn.Linear`` and activation

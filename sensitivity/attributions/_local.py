@@ -108,7 +108,7 @@ class LocalAttributions:
         )
 
     def importances(self) -> pd.DataFrame:
-        """Global summary as the ranked importance table (``DESIGN.md`` §3).
+        """Global summary as the ranked importance table (``docs/architecture.rst``).
 
         ``importance`` = mean over rows of ``|attribution|``; ``direction`` = sign of the
         covariance between the attribution and the variable's value over the rows (+: larger

@@ -1,7 +1,7 @@
 """Conditional models of one input given the others, and draws from them.
 
-A conditional test of variable :math:`x_j` (``DESIGN.md`` §4) replaces :math:`x_j` by draws
-:math:`\\tilde x_j \\sim P(x_j \\mid x_{-j})` and compares a statistic computed with the real
+A conditional test of variable :math:`x_j` (``docs/architecture.rst``) replaces :math:`x_j` by
+draws :math:`\\tilde x_j \\sim P(x_j \\mid x_{-j})` and compares a statistic computed with the real
 column against the same statistic computed with the draws. Under
 :math:`H_{0j}: y \\perp x_j \\mid x_{-j}` the real column is exchangeable with the draws, so the
 comparison gives an exact-in-the-limit p-value: the conditional randomization test of Candès,

@@ -2,9 +2,9 @@ r"""A check of a conditional model: a classifier two-sample test of real against
 
 A conditional test of :math:`x_j` is right only if the draws :math:`\tilde x_j` have the law of
 :math:`x_j` given :math:`z = x_{-j}`; a wrong model puts a fitted network off its data
-(``DESIGN.md`` §7). :func:`check_conditional` asks whether a classifier can tell the real pairs
-:math:`(x_{ij}, z_i)` from drawn pairs :math:`(\tilde x_{ij}, z_i)` on rows the conditional model
-was not fitted on (Lopez-Paz & Oquab 2017).
+(``docs/architecture.rst``, pitfalls). :func:`check_conditional` asks whether a classifier can
+tell the real pairs :math:`(x_{ij}, z_i)` from drawn pairs :math:`(\tilde x_{ij}, z_i)` on rows
+the conditional model was not fitted on (Lopez-Paz & Oquab 2017).
 
 The test
 --------

@@ -1,5 +1,5 @@
 """The common machinery of the sensitivity estimators: parameters, validation, ``fit``, the
-report, screening. Subclasses only say which statistic they compute (``DESIGN.md`` §2: no
+report, screening. Subclasses only say which statistic they compute (docs/architecture.rst: no
 formulas here).
 
 A new method plugs in by subclassing :class:`BaseSensitivity` with
@@ -147,7 +147,7 @@ _ATTRIBUTES_DOC = """estimator_ : estimator
         The analysed network. With a test it holds the weights of the network the test's
         trainer fitted on the real data, with the penalty used (``get_params()["alpha"]``).
     importances_ : pandas.DataFrame
-        Ranked table (``DESIGN.md`` §3); ``conditional_r2`` with ``null="conditional"``.
+        Ranked table (``docs/architecture.rst``); with a test, the columns of the test.
     statistics_ : dict of ndarray
         Raw statistics, ``(n_outputs, n_features)`` each.
     null_distribution_ : ndarray or None

@@ -68,7 +68,7 @@ def garson(
     Returns
     -------
     pandas.DataFrame
-        The table of ``DESIGN.md`` §3 without inference (p-values and intervals NaN).
+        The table of ``docs/architecture.rst`` without inference (p-values and intervals NaN).
     """
     batch, names, encoding = _weight_view(model, feature_names)
     values = _group_encoded(encoding, _weights.garson(batch, variant))
@@ -87,7 +87,7 @@ def olden(model, *, feature_names: Sequence[str] | None = None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The table of ``DESIGN.md`` §3 without inference, with a ``direction`` column.
+        The table of ``docs/architecture.rst`` without inference, with a ``direction`` column.
     """
     batch, names, encoding = _weight_view(model, feature_names)
     values = _group_encoded(encoding, _weights.olden(batch), signed=True)
@@ -148,7 +148,7 @@ def miv(
     Returns
     -------
     pandas.DataFrame
-        The table of ``DESIGN.md`` §3 without inference.
+        The table of ``docs/architecture.rst`` without inference.
     """
     names = _frame_names(X, feature_names)
     view = _single(_prediction_view(model, names, None))
@@ -293,8 +293,8 @@ def dimopoulos(
     Returns
     -------
     frame : pandas.DataFrame
-        The table of ``DESIGN.md`` §3 without inference, with ``direction`` (sign of the mean
-        derivative) and one column per summary.
+        The table of ``docs/architecture.rst`` without inference, with ``direction`` (sign of
+        the mean derivative) and one column per summary.
     derivatives : sklearn.utils.Bunch
         Only with ``return_derivatives``: ``jacobian`` and ``second`` (or None), arrays
         ``(n_samples, n_outputs, n_features)``.

@@ -1,6 +1,6 @@
 """Randomization tests, bootstrap intervals and multiple-testing adjustment.
 
-The only package that knows what a p-value is (``DESIGN.md`` §2). Layers:
+The only package that knows what a p-value is (``docs/architecture.rst``). Layers:
 
 * :mod:`.pvalues` — p-values, the global min-p test, adjustment, percentile intervals;
 * :mod:`.engine` — :class:`Statistic`, :class:`InferenceConfig`, :class:`InferenceResult` and

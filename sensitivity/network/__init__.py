@@ -1,6 +1,6 @@
 """A batch of multilayer perceptrons of one architecture, with stacked weights.
 
-:class:`MLPBatch` is the object every method works on (see ``DESIGN.md``): a single fitted
+:class:`MLPBatch` is the object every method works on (``docs/architecture.rst``): a single fitted
 network is a batch of size 1, the networks of a randomization test or a bootstrap are a batch of
 ``B``. Layer ``l`` holds weights of shape ``(B, n_in, n_out)`` (the scikit-learn ``coefs_``
 layout with a leading batch axis) and biases of shape ``(B, n_out)``.

@@ -1,4 +1,4 @@
-"""The ranked importance table of ``DESIGN.md`` §3 and the report built on it.
+"""The ranked importance table (``docs/architecture.rst``) and the report built on it.
 
 One row per input variable (per output, when there are several), sorted by rank, with the
 columns ``importance, relative_importance, rank, p_value, p_adjusted, significant, ci_low,

@@ -1,4 +1,4 @@
-"""The ranked importance table of ``DESIGN.md`` §3 (:func:`importance_frame`).
+"""The ranked importance table (``docs/architecture.rst``; :func:`importance_frame`).
 
 One row per input variable (per output, when there are several), sorted by rank, with the
 columns ``importance, relative_importance, rank, p_value, p_adjusted, significant, ci_low,

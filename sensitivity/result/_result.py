@@ -36,7 +36,7 @@ class SensitivityResult(_JournalTables):
     Parameters
     ----------
     importances : pandas.DataFrame
-        The ranked table (``DESIGN.md`` §3).
+        The ranked table (``docs/architecture.rst``, the public contract).
     method : str
         Name of the method (e.g. ``"Olden"``).
     model : str
