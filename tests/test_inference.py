@@ -683,3 +683,19 @@ def test_fit_gap_warning_compares_cross_validated_fits_not_training_fits():
     assert sa.network_["fit"]["analysed"]["cv"] is None
     assert len(worse) == 1 and "(training R^2 " in worse[0]
     assert "no cross-validated fit of both" in worse[0]
+
+
+def test_the_refitting_tests_statistic_sits_beside_its_p_value(friedman):
+    """The per-variable refitting test compares variable j's own network with its nulls: the
+    table shows that tested statistic just before p_value, and the p-value follows from it."""
+    X, y = friedman
+    sa = _fit(Garson, X, y, n_permutations=9, random_state=1)
+    f = sa.importances_
+    cols = list(f.columns)
+    assert cols.index("tested_statistic") == cols.index("p_value") - 1
+    tested = sa.inference_["tested_statistic"][0]
+    np.testing.assert_allclose(f["tested_statistic"].reindex(X.columns), tested)
+    null = sa.null_distribution_[:, 0, :]
+    expected = (1 + (null >= tested).sum(axis=0)) / 10
+    np.testing.assert_allclose(f["p_value"].reindex(X.columns), expected)
+    assert "tested_statistic" in sa.summary()

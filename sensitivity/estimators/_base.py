@@ -56,6 +56,11 @@ from ._heldout import (
 
 __all__ = ["COMMON_PARAMETERS_DOC", "BaseSensitivity", "with_common_parameters"]
 
+TESTED_STATISTIC_REFIT = "tested_statistic"
+"""Column of the refitting tests' tested statistic (variable j's own network, not the analysed
+network): printed beside the p-value."""
+
+
 COMMON_PARAMETERS_DOC = """estimator : estimator object
         The network: an ``MLPRegressor``/``MLPClassifier``, a Pipeline of affine scalers
         ending in one, or a torch ``nn.Sequential`` (with ``prefit=True``).
@@ -500,6 +505,12 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             extra["conditional_r2"] = np.broadcast_to(
                 res.conditional_r2, res.statistics["importance"].shape
             )
+        tested = (res.info or {}).get("tested_statistic")
+        if tested is not None and res.p_value is not None:
+            # the per-variable refitting tests compare the statistic of a network trained
+            # within variable j's block (its penalty and rows), not the analysed network's
+            # importance: the table shows it beside the p-value it gave
+            extra[TESTED_STATISTIC_REFIT] = np.asarray(tested, dtype=np.float64)
         self.importances_ = self._frame(
             self.statistics_,
             p_value=res.p_value,
@@ -508,6 +519,10 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             ci_high=res.ci_high,
             extra=extra,
         )
+        if TESTED_STATISTIC_REFIT in self.importances_:
+            cols = [c for c in self.importances_.columns if c != TESTED_STATISTIC_REFIT]
+            cols.insert(cols.index("p_value"), TESTED_STATISTIC_REFIT)
+            self.importances_ = self.importances_[cols]
 
     def _frame(self, stats: dict[str, np.ndarray], extra=None, **inference) -> pd.DataFrame:
         cols = {k: v for k, v in stats.items() if k not in ("importance", "direction")}

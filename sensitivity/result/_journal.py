@@ -7,6 +7,7 @@ import numpy as np
 from ._text import (
     CONDITIONAL_MODEL,
     CONDITIONAL_R2,
+    REFIT_STATISTIC,
     RESPONSE_NOTE,
     TESTED_STATISTIC,
     _column_scale,
@@ -90,13 +91,17 @@ class _JournalTables:
         significance-code columns."""
         f = self.importances
         cols = []
-        if TESTED_STATISTIC in f:  # the statistic the p-value tested, beside it
-            values = f[TESTED_STATISTIC].to_numpy(float)
+        headers = {TESTED_STATISTIC: ("Loss increase", "Loss incr."), REFIT_STATISTIC:
+                   ("Tested statistic", "Tested stat.")}  # fmt: skip
+        for name, (header, short) in headers.items():  # the statistic the p-value tested
+            if name not in f:
+                continue
+            values = f[name].to_numpy(float)
             power, dec = _column_scale(values, digits)
             cells = [_fixed(v, power, dec, minus) for v in values]
             factor = f" (×10^{power})" if power else ""
-            tex = ("Loss incr.", f"($\\times 10^{{{power}}}$)" if power else "")
-            cols.append(_column("loss", "Loss increase" + factor, "r", cells, tex))
+            tex = (short, f"($\\times 10^{{{power}}}$)" if power else "")
+            cols.append(_column(name, header + factor, "r", cells, tex))
         cols.append(_column("p", "p", "r", [_fmt_p(v) for v in f["p_value"]], ("$p$", "")))
         if self.p_adjust:
             adjusted = [_fmt_p(v) for v in f["p_adjusted"]]

@@ -15,6 +15,7 @@ from ._text import (
     CONDITIONAL_R2,
     METHOD_TITLES,
     NULL_HYPOTHESES,
+    REFIT_STATISTIC,
     RELIABLE,
     RESPONSE_NOTE,
     SIGNIFICANCE_LEGEND,
@@ -241,8 +242,9 @@ class SensitivityResult(_JournalTables):
         cols["rank"] = [str(int(v)) for v in f["rank"]]
         if "direction" in f:
             cols["direction"] = [str(v) for v in f["direction"]]
-        if self.tested and TESTED_STATISTIC in f:  # the statistic the p-value tested
-            cols[TESTED_STATISTIC] = [_fmt(v, 3) for v in f[TESTED_STATISTIC]]
+        for name in (TESTED_STATISTIC, REFIT_STATISTIC):  # the statistic the p-value tested
+            if self.tested and name in f:
+                cols[name] = [_fmt(v, 3) for v in f[name]]
         if self.tested:
             cols["p_value"] = [_fmt_p(v) for v in f["p_value"]]
             cols["p_adjusted"] = [_fmt_p(v) for v in f["p_adjusted"]]

@@ -65,6 +65,10 @@ TESTED_STATISTIC = "loss_increase"
 """Optional column: the held-out test's statistic (mean held-out loss increase when x_j is
 drawn from its conditional model), printed just before the p-value it gave."""
 
+REFIT_STATISTIC = "tested_statistic"
+"""Optional column: a refitting test's tested statistic (the method's statistic of the network
+trained on the real data within variable j's block), printed just before its p-value."""
+
 RELIABLE = "reliable"
 """Optional column: False where a tested variable's p-value is unreliable (its conditional
 model failed its check); the reports print ``?`` instead of a star there."""
