@@ -39,11 +39,13 @@ REGRESSOR = {
     "min_samples_leaf": 10,
     "max_bins": 64,
 }
-"""Trees of the conditional mean (on the residuals of the linear regression); the number of
-trees used is chosen from 0 to ``max_iter`` by the out-of-fold squared error. Measured
-(``benchmarks/bench_conditional_models.py`` and the settings study in its docstring): learning
-rate 0.2 with at most 40 trees fits as well as 0.1 with 100 (held-out log density on fresh rows,
-n = 300) at less than half the time; the cost is about linear in the number of trees."""
+"""Trees of the conditional mean (on the residuals of the least-squares base); the number of
+trees used is chosen from 0 to ``max_iter`` by the out-of-fold squared error. Measured at
+n = 300 (a quadratic, a t(3) Toeplitz, a heteroscedastic, a linear and a sine-plus-interaction
+column; 4-6 data sets each, log density of 3,000 fresh rows): learning rate 0.2 with at most 40
+trees fits as well as 0.1 with at most 100 (within 0.03 nats per row) in half the time (the cost
+is about linear in the number of trees); 4 leaves, or 60 trees, changed the fit by at most 0.02
+nats."""
 
 SCALE = {
     "learning_rate": 0.2,

@@ -253,6 +253,16 @@ def _training_spec(user_model, trainer: str):
         return None
 
 
+def _refit_kinds(kinds, X: np.ndarray):
+    """The conditional models of the refitting test: ``"auto"`` there keeps the parametric
+    models its level was measured with (logistic for a two-valued input, linear-gaussian with
+    permuted residuals otherwise; the boosted models' in-sample draws are not measured for it).
+    Other requests are passed on as they are."""
+    if not (isinstance(kinds, str) and kinds == "auto"):
+        return kinds
+    return ["logistic" if np.unique(x).size == 2 else "gaussian" for x in X.T]
+
+
 def _prepare_null(config: InferenceConfig, X: np.ndarray, feature_names):
     """The null actually tested and the conditional models it needs (one input: the
     conditional law is the marginal one, so the marginal permutation is used)."""
@@ -263,7 +273,7 @@ def _prepare_null(config: InferenceConfig, X: np.ndarray, feature_names):
 
         models = fit_conditional_models(
             X,
-            kinds=config.conditional_kinds,
+            kinds=_refit_kinds(config.conditional_kinds, X),
             sampler=config.conditional_sampler,
             feature_names=feature_names,
         )
