@@ -142,11 +142,17 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         ``block_size`` (128; part of the result's definition, unlike ``chunk_size``,
         ``memory_budget_mb`` and ``n_jobs``).
     conditional : "auto", list, dict or callable, default="auto"
-        The models of ``x_j`` given the other inputs for ``null="conditional"``: "auto"
-        (logistic for two-valued inputs, linear-Gaussian with resampled residuals otherwise),
-        a kind per variable (list, or dict by name: "gaussian", "logistic", "multinomial"), or
-        a sampler ``f(X, j, rng, n_draws) -> (n_draws, n)``. Each model's R^2 is reported in
-        ``importances_["conditional_r2"]``."""
+        The models of ``x_j`` given the other inputs for the conditional tests. "auto": for
+        the held-out test (``null="holdout"``), per input the better on held-out rows of a
+        linear-gaussian regression and boosted trees with a heteroscedastic heavy-tailed
+        residual law (continuous inputs), or of a logistic/multinomial regression and a
+        boosted classifier (binary or few-level integer inputs), each model checked on held-out
+        rows; for the refitting test (``null="conditional"``), logistic for two-valued inputs
+        and linear-gaussian with resampled residuals otherwise (the models its level was
+        measured with). Or a kind per variable (list, or dict by name: "gaussian", "boosting",
+        "logistic", "multinomial", "classifier"), or a sampler
+        ``f(X, j, rng, n_draws) -> (n_draws, n)``. See :mod:`sensitivity.conditional`; each
+        model's R^2 is reported in ``importances_["conditional_r2"]``."""
 
 _ATTRIBUTES_DOC = """estimator_ : estimator
         The analysed network. With a test it holds the weights of the network the test's

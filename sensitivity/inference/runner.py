@@ -273,7 +273,11 @@ def _prepare_null(config: InferenceConfig, X: np.ndarray, feature_names):
 
         models = fit_conditional_models(
             X,
-            kinds=_refit_kinds(config.conditional_kinds, X),
+            kinds=(
+                config.conditional_kinds
+                if config.conditional_sampler is not None
+                else _refit_kinds(config.conditional_kinds, X)
+            ),
             sampler=config.conditional_sampler,
             feature_names=feature_names,
         )
