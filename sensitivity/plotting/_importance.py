@@ -291,6 +291,16 @@ def _draw_codes(ax, x, values, top, block, handles: list) -> None:
     ax.margins(y=0.15)
 
 
+def _test_title(variable, default: str, p_value, p_adjusted) -> str:
+    """A test panel's title: the variable (or ``default``), then its p-value and adjusted one."""
+    title = default if variable is None else str(variable)
+    if p_value is not None and np.isfinite(p_value):
+        title += f"\np = {p_value:.3g}"
+        if p_adjusted is not None and np.isfinite(p_adjusted):
+            title += f" (adjusted {p_adjusted:.3g})"
+    return title
+
+
 def plot_null_distribution(
     null,
     observed: float,
@@ -377,12 +387,7 @@ def plot_null_distribution(
     )
     ax.set_xlabel(f"{statistic} (null networks)" if statistic != "statistic" else "statistic")
     ax.set_ylabel("networks")
-    title = "Null distribution" if variable is None else str(variable)
-    if p_value is not None and np.isfinite(p_value):
-        title += f"\np = {p_value:.3g}"
-        if p_adjusted is not None and np.isfinite(p_adjusted):
-            title += f" (adjusted {p_adjusted:.3g})"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_test_title(variable, "Null distribution", p_value, p_adjusted), fontsize=10)
     n_bad = int((~finite).sum())
     if n_bad:
         ax.text(
@@ -455,11 +460,6 @@ def plot_heldout_draws(
     ax.axvline(mean, color="black", lw=1.2, ls="--", label=f"loss_increase = {mean:.3g}")
     ax.set_xlabel("held-out loss increase of a draw")
     ax.set_ylabel("draws")
-    title = "Held-out test" if variable is None else str(variable)
-    if p_value is not None and np.isfinite(p_value):
-        title += f"\np = {p_value:.3g}"
-        if p_adjusted is not None and np.isfinite(p_adjusted):
-            title += f" (adjusted {p_adjusted:.3g})"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_test_title(variable, "Held-out test", p_value, p_adjusted), fontsize=10)
     ax.legend(fontsize=7, framealpha=0.85, loc="best")
     return ax.figure
