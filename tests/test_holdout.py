@@ -580,3 +580,20 @@ def test_a_small_table_with_a_separated_binary_input_is_analysed_not_refused():
     assert np.isnan(f.loc["x4", "p_value"]) and f.loc["x4", "note"].startswith("not tested:")
     assert f.drop(index="x4")["p_value"].notna().all()
     assert "x4: not tested" in sa.summary()
+
+
+def test_the_direct_test_reports_untested_and_unreliable_variables():
+    X, y = design(300, seed=2)
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])  # x4 = x0 + x1: x0, x1, x4 determined
+    net = MLPRegressor(hidden_layer_sizes=(5,), max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = HoldoutConditionalTest(net, n_draws=99, random_state=0).fit(X, y)
+    f = t.importances_
+    assert set(f.columns) >= {"check_auc", "check_p", "reliable", "note", "conditional_model"}
+    assert not f.loc["x4", "reliable"] and not f.loc["x4", "significant"]
+    text = t.summary()
+    assert "x4: not tested" in text and "x0: not tested" in text
+    # a check that fails withholds the star but keeps the p-value
+    t.importances_.loc["x2", ["reliable", "significant"]] = [False, False]
+    assert "?" in t.results_.stars()

@@ -627,6 +627,8 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             "importance = mean held-out loss increase when x_j is replaced by conditional draws "
             "(CPI); p_hrt = holdout randomization test, p_cpi = one-sided t-test.",
         ]
+        described = self.test_columns()
+        notes += [f"{v}: {why}" for v, why in described["note"].items() if why]
         return SensitivityResult(
             self.importances_,
             method,
