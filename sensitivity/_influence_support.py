@@ -14,9 +14,9 @@ import pandas as pd
 import torch
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import Interval
 
 from . import adapters
-from ._config import check_memory_budget_mb
 from ._threads import one_intra_op_thread
 from .methods import influence as _inf
 
@@ -205,51 +205,18 @@ def ranked_perturbation(M, test_ids, train_ids, feature_names, top) -> pd.DataFr
     )
 
 
-def check_real(value, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}.")
-    if value < minimum or (strict and value == minimum):
-        op = ">" if strict else ">="
-        raise ValueError(f"{name} must be {op} {minimum}; got {value!r}.")
-    return float(value)
+class Count(Interval):
+    """Parameter constraint: an integer of at least ``minimum``, not a bool (scikit-learn's
+    ``Interval(Integral, ...)`` accepts ``True`` as 1)."""
 
+    def __init__(self, minimum: int) -> None:
+        super().__init__(numbers.Integral, minimum, None, closed="left")
 
-def _is_count(value, *, minimum: int = 1) -> bool:
-    """An integer (not a bool) of at least ``minimum``."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-    return ok and value >= minimum
+    def is_satisfied_by(self, val) -> bool:
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
 
-
-def check_params(est) -> None:
-    """Validate the parameters of a ``SampleInfluence`` (``ValueError`` naming each)."""
-    if est.estimator is None:
-        raise ValueError("SampleInfluence needs an estimator (a fitted network).")
-    if not isinstance(est.prefit, bool | np.bool_):
-        raise ValueError(f"prefit must be True or False; got {est.prefit!r}.")
-    check_real(est.damping, "damping")
-    check_real(est.stationarity_tol, "stationarity_tol", strict=True)
-    check_real(est.cg_tol, "cg_tol", strict=True)
-    for name, allowed in (
-        ("hessian", ("exact", "gauss-newton")),
-        ("solver", ("auto", "exact", "cg")),
-        ("target", ("loss", "prediction")),
-    ):
-        value = getattr(est, name)
-        if not isinstance(value, str) or value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
-    polish = est.polish
-    if not isinstance(polish, bool) and not _is_count(polish, minimum=0):
-        raise ValueError(f"polish must be True, False or a number of iterations; got {polish!r}.")
-    if not _is_count(est.max_exact_params):
-        raise ValueError(
-            f"max_exact_params must be a positive integer; got {est.max_exact_params!r}."
-        )
-    if est.cg_max_iter is not None and not _is_count(est.cg_max_iter):
-        raise ValueError(
-            f"cg_max_iter must be a positive integer or None; got {est.cg_max_iter!r}."
-        )
-    if est.memory_budget_mb is not None:
-        check_memory_budget_mb(est.memory_budget_mb)
+    def __str__(self) -> str:
+        return f"an int (not a bool) in the range [{self.left}, inf)"
 
 
 def summary_text(est, top: int, digits: int) -> str:

@@ -17,13 +17,15 @@ penalty :math:`\alpha/(2n)\lVert W\rVert^2` becomes :math:`\alpha/(2(n-1))\lVert
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _influence_support as _sup
@@ -180,6 +182,24 @@ class SampleInfluence(BaseEstimator):
     (60, 4)
     """
 
+    # scikit-learn's parameter validation (``_fit_context``); counts exclude bools
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["predict"]), torch.nn.Module, None],
+        "prefit": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"estimator"})],
+        "damping": [Interval(Real, 0, None, closed="left")],
+        "hessian": [StrOptions({"exact", "gauss-newton"})],
+        "solver": [StrOptions({"auto", "exact", "cg"})],
+        "target": [StrOptions({"loss", "prediction"})],
+        "output": "no_validation",  # checked against the outputs when influences are asked
+        "polish": [bool, _sup.Count(0)],
+        "stationarity_tol": [Interval(Real, 0, None, closed="neither")],
+        "max_exact_params": [_sup.Count(1)],
+        "cg_tol": [Interval(Real, 0, None, closed="neither")],
+        "cg_max_iter": [_sup.Count(1), None],
+        "memory_budget_mb": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(
         self,
         estimator,
@@ -214,13 +234,8 @@ class SampleInfluence(BaseEstimator):
         self.memory_budget_mb = memory_budget_mb
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self) -> None:
-        _sup.check_params(self)
-
     def _resolve_alpha(self, model) -> float:
-        if isinstance(self.alpha, str):
-            if self.alpha != "estimator":
-                raise ValueError(f"alpha must be a number or 'estimator'; got {self.alpha!r}.")
+        if isinstance(self.alpha, str):  # "estimator" (the parameter constraints)
             final = _sup.final_step(model)
             if isinstance(final, MLPRegressor | MLPClassifier):
                 return float(final.alpha)
@@ -229,7 +244,7 @@ class SampleInfluence(BaseEstimator):
                 "carries none. Pass alpha= the L2 penalty the network was trained with, in "
                 "scikit-learn's units (alpha / (2 n) * ||W||^2 added to the mean loss)."
             )
-        return _sup.check_real(self.alpha, "alpha")
+        return float(self.alpha)
 
     def _encode_y(self, y, n_rows: int) -> np.ndarray:
         return _sup.encode_targets(self.estimator_, self.network_, y, n_rows)
@@ -246,6 +261,7 @@ class SampleInfluence(BaseEstimator):
         return pd.RangeIndex(n)
 
     # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=False)  # validates the parameters first
     def fit(self, X, y, **fit_params):
         """Read the network, check stationarity, form (or prepare) the Hessian solve and
         compute the self-influences of the training rows.
@@ -263,7 +279,8 @@ class SampleInfluence(BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        if self.estimator is None:
+            raise ValueError("SampleInfluence needs an estimator (a fitted network).")
         X_arr = validate_data(self, X, reset=True, dtype=np.float64, ensure_all_finite=True)
         if y is None:
             raise ValueError("SampleInfluence.fit needs y (the training targets).")
@@ -461,7 +478,7 @@ class SampleInfluence(BaseEstimator):
             if out not in names:
                 raise ValueError(f"Unknown output {out!r}; outputs: {names}.")
             return names.index(out)
-        if isinstance(out, numbers.Integral) and not isinstance(out, bool):
+        if isinstance(out, Integral) and not isinstance(out, bool):
             if not 0 <= out < len(names):
                 raise ValueError(f"output index {out} out of range for {len(names)} outputs.")
             return int(out)

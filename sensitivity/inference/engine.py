@@ -254,7 +254,13 @@ def run_test(
     """Run the randomization test and/or the bootstrap of ``config`` for ``statistic``.
 
     The observed network is network 0 of the first training call (identity design), so it is
-    trained by exactly the code path, block and arithmetic of the null networks.
+    trained by exactly the code path, block and arithmetic of the null networks. The steps,
+    in this order (the refitter's state and a statistic's record of the last single network
+    it saw, such as LekProfile's profiles, may depend on it): the test's networks
+    (:func:`_response_null` or :func:`_variable_nulls`), the bootstrap's
+    (:func:`_bootstrap`), the analysed network (:func:`_observed_network`: trained by one of
+    them or on its own), its statistics, then the p-values (:func:`_global_pvalue` or
+    :func:`_per_variable_pvalues`) and the intervals.
 
     Parameters
     ----------
@@ -272,71 +278,19 @@ def run_test(
     -------
     InferenceResult
     """
-    n, p = X.shape
     n_perm, n_boot = int(config.n_permutations), int(config.n_bootstrap)
-    rng_null = np.random.default_rng(streams["null"])
-    identity = np.arange(n)[None, :]
+    response = bool(n_perm) and config.null == "response"
     info: dict = {}
-    obs_model = obs_loss = null_stats = null_fit = None
-    per_variable = None
-    if n_perm and config.null == "response":
-        perms = np.stack([rng_null.permutation(n) for _ in range(n_perm)])
-        fitted = refitter.fit(y_perm=np.vstack([identity, perms]))
-        obs_model, null_model = _first(fitted.model), _rest(fitted.model)
-        null_fit = fitted
-        null_stats = _stats(statistic, null_model, X, y)
+    response_fit = null_stats = per_variable = boot = None
+    if response:
+        response_fit, null_stats = _response_null(statistic, X, y, refitter, streams, n_perm)
     elif n_perm:
-        # one extra draw per variable decides its penalty (BatchedRefitter), then per variable
-        # a block: the observed network (x_j real) and n_perm networks with x_j drawn
-        extra = _variable_draws(config, X, rng_null, conditional_models, 1)
-        if hasattr(refitter, "set_variable_penalties"):
-            refitter.set_variable_penalties(np.vstack(extra))
-            info["variable_alpha"] = refitter.variable_alpha
-        draws = _variable_draws(config, X, rng_null, conditional_models, n_perm)
-        first = FIRST_STAGE if config.early_stop and n_perm >= TWO_STAGE_MIN else n_perm
-        cols = np.repeat(np.arange(p), first + 1)
-        values = np.concatenate([np.vstack([X[:, j], d[:first]]) for j, d in enumerate(draws)])
-        fitted = refitter.fit(col_values=(cols, values))
-        per_variable = (fitted, _block_stats(statistic, fitted.model, X, y, extra, first + 1))
-        if first < n_perm:
-            per_variable = _second_stage(
-                statistic, refitter, X, y, extra, draws, per_variable, first, info
-            )
-        elif fitted.loss is not None:
-            info["null_loss"] = fitted.loss
-            info["null_n_iter"] = fitted.n_iter
-            info["null_converged"] = fitted.converged
-    boot_stats = boot_ref = None
+        per_variable = _variable_nulls(
+            statistic, X, y, config, refitter, streams, conditional_models, info
+        )
     if n_boot:
-        # network 0: the full data with the bootstrap's penalty (``bootstrap_reference``, the
-        # centre of the "basic" and "bc" intervals); it is the analysed network too when the
-        # bootstrap's penalty is the analysis penalty and no test ran
-        rng_boot = np.random.default_rng(streams["bootstrap"])
-        counts = rng_boot.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
-        fitted_b = refitter.fit(sample_weight=np.vstack([np.ones((1, n)), counts]))
-        ref_model, boot_model = _first(fitted_b.model), _rest(fitted_b.model)
-        boot_alpha = getattr(refitter, "boot_alpha", None)
-        undersmoothed = boot_alpha is not None and boot_alpha != refitter.spec.alpha
-        if obs_model is None and not undersmoothed:
-            obs_model, null_fit = ref_model, fitted_b
-        boot_stats = _stats(statistic, boot_model, X, y)
-        boot_ref = _stats(statistic, ref_model, X, y)["importance"][0]
-        if fitted_b.loss is not None:
-            info["boot_loss"] = fitted_b.loss[1:]
-        info["bootstrap_reference"] = boot_ref
-        if boot_alpha is not None:
-            info["bootstrap_alpha"] = boot_alpha
-    if obs_model is None:
-        null_fit = refitter.observed_fit()
-        obs_model = null_fit.model
-    if null_fit is not None and null_fit.loss is not None:
-        obs_loss = float(null_fit.loss[0])
-        if n_perm and config.null == "response":
-            info.update(
-                null_loss=null_fit.loss[1:],
-                null_n_iter=null_fit.n_iter[1:],
-                null_converged=null_fit.converged[1:],
-            )
+        boot = _bootstrap(statistic, X, y, refitter, streams, n_boot, info)
+    obs_model, obs_loss = _observed_network(refitter, response_fit, boot, info)
     obs = _stats(statistic, obs_model, X, y)
     out = InferenceResult(
         statistics={k: v[0] for k, v in obs.items()},
@@ -347,13 +301,124 @@ def run_test(
     if conditional_models is not None:
         out.conditional_r2 = np.array([m.r2 for m in conditional_models], dtype=np.float64)
     if per_variable is not None:
-        _per_variable_pvalues(out, statistic, config, *per_variable, p, n_perm)
-    elif n_perm:
+        _per_variable_pvalues(out, statistic, config, *per_variable, X.shape[1], n_perm)
+    elif response:
         _global_pvalue(out, statistic, obs, null_stats, n_perm)
-    if n_boot:
-        out.bootstrap_distribution = boot_stats["importance"]
-        out.ci_low, out.ci_high = bootstrap_interval(boot_stats["importance"], config.alpha)
+    if boot is not None:
+        out.bootstrap_distribution = boot.statistics["importance"]
+        out.ci_low, out.ci_high = bootstrap_interval(boot.statistics["importance"], config.alpha)
     return out
+
+
+def _response_null(statistic, X, y, refitter, streams, n_perm):
+    """Olden & Jackson's response permutation: ``n_perm`` networks trained on permuted ``y``.
+
+    One training call: network 0 on the real ``y`` (the observed network), then one network
+    per permutation of the rows (drawn from the ``null`` stream). Returns ``(observed model,
+    the fit of all networks, the null networks' statistics)``; the losses go into ``info``
+    in :func:`run_test`, after the bootstrap's.
+    """
+    n = X.shape[0]
+    rng_null = np.random.default_rng(streams["null"])
+    perms = np.stack([rng_null.permutation(n) for _ in range(n_perm)])
+    fitted = refitter.fit(y_perm=np.vstack([np.arange(n)[None, :], perms]))
+    return fitted, _stats(statistic, _rest(fitted.model), X, y)
+
+
+def _variable_nulls(statistic, X, y, config, refitter, streams, conditional_models, info):
+    """The per-variable nulls (``"conditional"``, ``"variable"``), with the two-stage rule.
+
+    From the ``null`` stream: one extra draw of each column, which sets the penalty of its
+    networks (:class:`~.batched.BatchedRefitter`) and the rows they are evaluated on, then
+    ``n_permutations`` draws of each column. Per variable ``j`` a block: the observed network
+    (``x_j`` real) and a network per draw. With the two-stage rule (``early_stop`` and at
+    least :data:`TWO_STAGE_MIN` draws) the first call trains :data:`FIRST_STAGE` draws per
+    variable and :func:`_second_stage` the rest for the variables that go on. Returns
+    ``(fitted, stats)`` for :func:`_per_variable_pvalues` (``fitted`` None after two
+    stages); the penalties, losses and draws go into ``info``.
+    """
+    p, n_perm = X.shape[1], int(config.n_permutations)
+    rng_null = np.random.default_rng(streams["null"])
+    extra = _variable_draws(config, X, rng_null, conditional_models, 1)
+    if hasattr(refitter, "set_variable_penalties"):
+        refitter.set_variable_penalties(np.vstack(extra))
+        info["variable_alpha"] = refitter.variable_alpha
+    draws = _variable_draws(config, X, rng_null, conditional_models, n_perm)
+    first = FIRST_STAGE if config.early_stop and n_perm >= TWO_STAGE_MIN else n_perm
+    cols = np.repeat(np.arange(p), first + 1)
+    values = np.concatenate([np.vstack([X[:, j], d[:first]]) for j, d in enumerate(draws)])
+    fitted = refitter.fit(col_values=(cols, values))
+    per_variable = (fitted, _block_stats(statistic, fitted.model, X, y, extra, first + 1))
+    if first < n_perm:
+        return _second_stage(statistic, refitter, X, y, extra, draws, per_variable, first, info)
+    if fitted.loss is not None:
+        info["null_loss"] = fitted.loss
+        info["null_n_iter"] = fitted.n_iter
+        info["null_converged"] = fitted.converged
+    return per_variable
+
+
+@dataclass
+class _Bootstrap:
+    """The bootstrap's networks: their fit (network 0 the reference), the reference network,
+    the resampled networks' statistics and whether its penalty differs from the analysis'."""
+
+    fitted: object
+    reference_model: object
+    statistics: dict[str, np.ndarray]
+    undersmoothed: bool
+
+
+def _bootstrap(statistic, X, y, refitter, streams, n_boot, info) -> _Bootstrap:
+    """``n_boot`` networks trained on resampled rows (multinomial counts as sample weights,
+    from the ``bootstrap`` stream).
+
+    Network 0 is trained on the full data with the bootstrap's penalty
+    (``info["bootstrap_reference"]``, the centre of the "basic" and "bc" intervals); it is the
+    analysed network too when that penalty is the analysis penalty and no test trained one
+    (decided in :func:`_observed_network`).
+    """
+    n = X.shape[0]
+    rng_boot = np.random.default_rng(streams["bootstrap"])
+    counts = rng_boot.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+    fitted = refitter.fit(sample_weight=np.vstack([np.ones((1, n)), counts]))
+    ref_model, boot_model = _first(fitted.model), _rest(fitted.model)
+    boot_alpha = getattr(refitter, "boot_alpha", None)
+    boot_stats = _stats(statistic, boot_model, X, y)
+    boot_ref = _stats(statistic, ref_model, X, y)["importance"][0]
+    if fitted.loss is not None:
+        info["boot_loss"] = fitted.loss[1:]
+    info["bootstrap_reference"] = boot_ref
+    if boot_alpha is not None:
+        info["bootstrap_alpha"] = boot_alpha
+    undersmoothed = boot_alpha is not None and boot_alpha != refitter.spec.alpha
+    return _Bootstrap(fitted, ref_model, boot_stats, undersmoothed)
+
+
+def _observed_network(refitter, response_fit, boot, info):
+    """The analysed network and its training loss (None without one).
+
+    Network 0 of the response permutation's training call (whose null networks' losses go
+    into ``info``), else the bootstrap's reference network when its penalty is the analysis
+    penalty, else one more training call (:meth:`observed_fit`): never a network trained
+    apart from the test's when the test trained one on the real data.
+    """
+    if response_fit is not None:
+        fitted, model = response_fit, _first(response_fit.model)
+    elif boot is not None and not boot.undersmoothed:
+        fitted, model = boot.fitted, boot.reference_model
+    else:
+        fitted = refitter.observed_fit()
+        model = fitted.model
+    if fitted.loss is None:
+        return model, None
+    if response_fit is not None:
+        info.update(
+            null_loss=fitted.loss[1:],
+            null_n_iter=fitted.n_iter[1:],
+            null_converged=fitted.converged[1:],
+        )
+    return model, float(fitted.loss[0])
 
 
 def _second_stage(statistic, refitter, X, y, extra, draws, first_stage, first, info):
