@@ -233,7 +233,10 @@ def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
     np.testing.assert_array_equal(t.transform(X[:3]), X[:3, :2])
     text = t.summary()
     assert "holdout randomization test, 199 conditional draws" in text
-    assert "H0_j" in text or t.results_.__dict__.get("hypothesis")
+    # the null hypothesis tested, stated on its own line: conditional independence
+    (h0,) = [line for line in text.splitlines() if line.startswith("Null hypothesis:")]
+    stated = h0.removeprefix("Null hypothesis:").strip()
+    assert stated.startswith("H0_j: y independent of x_j given the other inputs (held-out loss")
     cpi = HoldoutConditionalTest(net, prefit=True, n_draws=199, test="cpi").fit(
         X[:500], X_test=X[500:], y_test=y[500:]
     )
