@@ -511,12 +511,6 @@ def test_default_ranking_does_not_depend_on_the_units_of_a_variable(regression):
     assert raw.loc["temp", "rank"] == 4
 
 
-def test_estimator_rejects_a_bad_statistic(regression):
-    X, y = regression
-    with pytest.raises(ValueError, match="statistic"):
-        Dimopoulos(_net(), statistic="median").fit(X, y)
-
-
 def test_estimator_accepts_a_prefit_torch_module():
     torch.manual_seed(0)
     module = _Quirky().double()
