@@ -459,7 +459,16 @@ def test_plots_render_with_labelled_axes(diabetes_nets):
     # the steps add up from f(baseline) to f(x) (completeness)
     total = res.baseline_prediction[3, 0] + sum(b.get_width() for b in bars)
     assert total == pytest.approx(res.prediction[3, 0], abs=1e-6 * abs(res.prediction[3, 0]))
-    assert any(p.get_hatch() for p in bars) or all(b.get_width() > 0 for b in bars)
+    # the steps are this row's attributions, largest first (then the rest pooled); the negative
+    # steps, and only they, are hatched
+    a = res.values[3, 0]
+    top = np.argsort(-np.abs(a), kind="stable")[:4]
+    widths = np.array([b.get_width() for b in bars])
+    # (a bar keeps its left end and right end: its width is exact up to rounding at their scale)
+    ends = 1e-13 * np.abs(res.prediction[3, 0])
+    np.testing.assert_allclose(widths, np.r_[a[top], np.delete(a, top).sum()], rtol=0, atol=ends)
+    assert (widths < 0).any() and (widths > 0).any()  # both kinds occur in this row
+    assert [bool(b.get_hatch()) for b in bars] == list(widths < 0)
     fig = plot_attribution_dependence(res, "bmi", color_by="bp", units={"bmi": "kg/m2"})
     ax = fig.axes[0]
     assert ax.get_xlabel() == "bmi (kg/m2)"

@@ -511,17 +511,29 @@ def test_default_ranking_does_not_depend_on_the_units_of_a_variable(regression):
     assert raw.loc["temp", "rank"] == 4
 
 
-def test_estimator_rejects_a_bad_statistic(regression):
-    X, y = regression
-    with pytest.raises(ValueError, match="statistic"):
-        Dimopoulos(_net(), statistic="median").fit(X, y)
-
-
 def test_estimator_accepts_a_prefit_torch_module():
     torch.manual_seed(0)
+    module = _Quirky().double()
     X = np.random.default_rng(0).normal(size=(20, 3))
-    sa = Dimopoulos(_Quirky().double(), prefit=True).fit(X)
-    assert sa.importances_.shape[0] == 6
+    sa = Dimopoulos(module, prefit=True).fit(X)
+
+    def f(Z):
+        with torch.no_grad():
+            return module(torch.as_tensor(Z)).numpy()
+
+    # fourth-order central differences of its predictions (20, 2, 3): error ~1e-12 here
+    J, _ = central_differences(f, X)
+    # per-row derivatives on a few rows, scaled by the sd of those rows (scale="sd")
+    rows = X[[0, 5, 11, 17]]
+    d = sa.partial_derivatives(rows)
+    assert_rel_close(d.jacobian, J[[0, 5, 11, 17]] * rows.std(axis=0, ddof=1), rel=1e-9)
+    # the table: one row per (output, variable), importance = ssd of the scaled derivatives
+    ssd = ((J * X.std(axis=0, ddof=1)) ** 2).sum(axis=0)
+    table = sa.importances_["importance"]
+    assert len(table) == 6
+    for k, out in enumerate(sa.output_names_):
+        got = table.loc[out].reindex(["x0", "x1", "x2"]).to_numpy()
+        assert_rel_close(got, ssd[k], rel=1e-9)
 
 
 def test_statistic_accepts_a_general_torch_module():

@@ -228,12 +228,13 @@ def test_test_set_mode_finds_the_effects_and_not_the_correlated_noise():
     tr.fit(X[:500], X_test=X[500:], y_test=y[500:])
     assert [cm.n_train for cm in tr.conditional_models_] == [400] * 4  # on X_test
     assert list(tr.importances_.index[:2]) == ["x0", "x1"]
-    with pytest.raises(ValueError, match="'conditional_rows' parameter"):
-        clone(tr).set_params(conditional_rows="all").fit(X[:500], X_test=X[500:], y_test=y[500:])
     np.testing.assert_array_equal(t.transform(X[:3]), X[:3, :2])
     text = t.summary()
     assert "holdout randomization test, 199 conditional draws" in text
-    assert "H0_j" in text or t.results_.__dict__.get("hypothesis")
+    # the null hypothesis tested, stated on its own line: conditional independence
+    (h0,) = [line for line in text.splitlines() if line.startswith("Null hypothesis:")]
+    stated = h0.removeprefix("Null hypothesis:").strip()
+    assert stated.startswith("H0_j: y independent of x_j given the other inputs (held-out loss")
     cpi = HoldoutConditionalTest(net, prefit=True, n_draws=199, test="cpi").fit(
         X[:500], X_test=X[500:], y_test=y[500:]
     )
@@ -305,18 +306,6 @@ def test_any_torch_module_and_plain_function():
         f = t.importances_
         assert f.loc["x0", "significant"] and f.loc["x1", "significant"]
         assert f.loc["x2", "importance"] == 0.0 and f.loc["x2", "p_value"] == 1.0
-
-
-def test_sklearn_parameters_and_clone():
-    t = HoldoutConditionalTest(LinearRegression(), n_draws=19, test="cpi", cv=3)
-    params = t.get_params()
-    assert (
-        params["n_draws"] == 19
-        and params["test"] == "cpi"
-        and "estimator__fit_intercept" in t.get_params(deep=True)
-    )
-    c = clone(t)
-    assert c.get_params()["cv"] == 3 and c is not t
 
 
 # ---------------------------------------------------------------------- errors
@@ -518,37 +507,6 @@ def test_low_power_warning_points_at_the_users_call():
             X[:150], y[:150], X_test=X[150:], y_test=y[150:]
         )
     assert {w.filename for w in rec} == {__file__}
-
-
-# One bad value per public parameter: scikit-learn's InvalidParameterError names it.
-@pytest.mark.parametrize(
-    ("param", "value"),
-    [
-        ("estimator", 3),
-        ("prefit", "yes"),
-        ("n_draws", 0),
-        ("test", "z"),
-        ("cv", "five"),
-        ("conditional", 1.5),
-        ("conditional_rows", "all"),
-        ("sampler", 2),
-        ("loss", "hinge"),
-        ("alpha", 1.0),
-        ("p_adjust", "bogus"),
-        ("max_features", 0),
-        ("random_state", "seed"),
-        ("memory_budget_mb", 0),
-        ("n_jobs", 1.5),
-    ],
-)
-def test_each_parameter_rejects_a_bad_value(param, value):
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    X, y = design(60)
-    t = HoldoutConditionalTest(LinearRegression(), n_draws=19, p_adjust=None)
-    t.set_params(**{param: value})
-    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of Holdout"):
-        t.fit(X, y)
 
 
 @pytest.mark.parametrize("cls", ["PermutationImportance", "InputPerturbation"])

@@ -141,11 +141,26 @@ def test_same_random_state_same_pvalues_for_any_n_jobs_and_chunk_size(friedman):
     np.testing.assert_array_equal(a.importances_["ci_low"], b.importances_["ci_low"])
 
 
-def test_variable_null_permutes_one_column_per_network(friedman):
-    X, y = friedman
-    sa = _fit(Olden, X, y, n_permutations=5, null="variable", random_state=0)
-    assert sa.null_distribution_.shape == (5, 1, 6)
-    assert sa.importances_["p_value"].between(1 / 6, 1).all()
+@pytest.mark.parametrize(("cls", "signed"), [(Garson, False), (Olden, True)])
+def test_variable_null_permutes_one_column_per_network(cls, signed):
+    """The marginal permutation null: a strong effect gets the smallest attainable p-value, an
+    independent pure-noise input a large one, and every p-value is (1 + #{null >= observed}) /
+    (1 + B) from the stored null and tested statistics (|.| for Olden's signed statistic)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80, 4)), columns=["strong", "a", "b", "noise"])
+    y = 2.0 * X["strong"] + 0.5 * X["a"] * X["b"] + 0.3 * rng.normal(size=80)
+    B = 39
+    sa = _fit(cls, X, y, n_permutations=B, null="variable", p_adjust=None, random_state=0)
+    assert sa.null_distribution_.shape == (B, 1, 4)
+    p = sa.importances_["p_value"]
+    assert p["strong"] == pytest.approx(1 / (1 + B))
+    assert p["noise"] > 0.25  # (0.775 for Garson, 0.425 for Olden on this seed)
+    observed = np.asarray(sa.inference_["tested_statistic"])[0]
+    null = sa.null_distribution_[:, 0, :]
+    if signed:
+        observed, null = np.abs(observed), np.abs(null)
+    expected = (1 + (null >= observed).sum(axis=0)) / (1 + B)
+    np.testing.assert_allclose(p.reindex(list(X.columns)), expected, rtol=1e-12)
 
 
 def test_estimator_trainer_refits_clones(friedman):

@@ -177,14 +177,32 @@ def test_importance_rejects_something_that_is_not_a_table():
         plot_importance(np.ones(3))
 
 
+def _step_histogram(ax):
+    """Bar heights and bin edges of the one ``histtype="stepfilled"`` histogram on ``ax``.
+
+    Its outline runs (e0, 0), (e0, c0), (e1, c0), (e1, c1), ..., (eB, c_{B-1}), (eB, 0), then
+    back along the bottom: 4 B + 1 vertices."""
+    (patch,) = ax.patches
+    xy = patch.get_xy()
+    n_bins = (len(xy) - 1) // 4
+    assert len(xy) == 4 * n_bins + 1
+    top = xy[1 : 2 * n_bins + 1]  # (e_i, c_i), (e_{i+1}, c_i) for every bin i
+    heights = top[::2, 1]
+    np.testing.assert_array_equal(top[1::2, 1], heights)  # flat tops
+    return heights, np.r_[top[::2, 0], top[-1, 0]]
+
+
 def test_null_histogram_marks_observed_value(tmp_path):
     null = np.random.default_rng(0).normal(size=999)
     fig = plot_null_distribution(
         null, 2.5, variable="x1", two_sided=True, p_value=0.012, p_adjusted=0.036
     )
     (ax,) = fig.axes
-    counts, _ = np.histogram(null, bins=30)
-    assert counts.sum() == 999  # every null value in a bin
+    # the drawn steps are the histogram of the null values, 30 bins over their range
+    heights, edges = _step_histogram(ax)
+    counts, bins = np.histogram(null, bins=30)
+    np.testing.assert_array_equal(heights, counts)
+    np.testing.assert_allclose(edges, bins, rtol=1e-12)
     xs = sorted(line.get_xdata()[0] for line in ax.lines)
     assert xs == [-2.5, 2.5]
     assert ax.get_title() == "x1\np = 0.012 (adjusted 0.036)"
@@ -196,6 +214,10 @@ def test_null_histogram_marks_observed_value(tmp_path):
 def test_null_histogram_leaves_out_undefined_null_values_and_says_so():
     null = np.r_[np.random.default_rng(0).normal(size=97), np.nan, np.nan]
     (ax,) = plot_null_distribution(null, 1.0, statistic="Garson importance").axes
+    heights, edges = _step_histogram(ax)
+    counts, bins = np.histogram(null[:97], bins=30)  # the 97 finite values only
+    np.testing.assert_array_equal(heights, counts)
+    np.testing.assert_allclose(edges, bins, rtol=1e-12)
     assert [t.get_text() for t in ax.texts if t.get_gid() == "undefined"] == [
         "2 undefined\nnull value(s) left out"
     ]

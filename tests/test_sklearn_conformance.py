@@ -67,15 +67,6 @@ def _net():
     )
 
 
-def test_set_params_reaches_the_wrapped_network_and_clone_keeps_it():
-    sa = Olden(_net())
-    sa.set_params(estimator__alpha=3.0, max_features=2)
-    assert sa.estimator.alpha == 3.0 and sa.max_features == 2
-    c = clone(sa)
-    assert c.estimator is not sa.estimator and c.estimator.alpha == 3.0
-    assert c.get_params()["max_features"] == 2
-
-
 @pytest.mark.parametrize("cls", [Garson, Olden])
 def test_screening_step_in_a_pipeline_keeps_the_top_ranked_variables(cls, data):
     X, y = data
