@@ -77,7 +77,7 @@ DESIGNS = (
     "product",
     "friedman",
 )
-CANDIDATES = ("holdout", "holdout_raw", "loco", "loco_paired", "refit")
+CANDIDATES = ("holdout", "holdout_rank", "holdout_raw", "loco", "loco_paired", "refit")
 CLASSIFIERS = ("logistic",)
 FRIEDMAN_REQUIRED = (0, 1, 3, 4)  # x1, x2, x4, x5
 
@@ -142,14 +142,21 @@ def _ordered(frame: pd.DataFrame, p: int) -> np.ndarray:
     return frame["p_value"].reindex([f"x{j}" for j in range(p)]).to_numpy()
 
 
-def _holdout_table(X, y, seed, draws, classifier):
+def _holdout_table(X, y, seed, draws, classifier, test="hrt"):
     from sensitivity import HoldoutConditionalTest
 
     t = HoldoutConditionalTest(
         _net(seed, classifier), n_draws=draws, cv=5, conditional="auto", p_adjust=None,
-        random_state=seed, n_jobs=1,
+        random_state=seed, n_jobs=1, test=test,
     )  # fmt: skip
     return t.fit(X, y).importances_
+
+
+def holdout_rank(X, y, seed, draws, classifier):
+    """As ``holdout`` (what a reader sees) with the row-rank statistic (``test="rank"``)."""
+    f = _holdout_table(X, y, seed, draws, classifier, test="rank")
+    p = f["p_value"].where(f["reliable"].astype(bool), 1.0).fillna(1.0)
+    return _ordered(p.to_frame("p_value"), X.shape[1])
 
 
 def holdout(X, y, seed, draws, classifier):
@@ -191,6 +198,7 @@ def refit(X, y, seed, draws, classifier):
 
 RUNNERS = {
     "holdout": holdout,
+    "holdout_rank": holdout_rank,
     "holdout_raw": holdout_raw,
     "loco": loco,
     "loco_paired": loco_paired,

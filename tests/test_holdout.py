@@ -555,3 +555,23 @@ def test_the_direct_test_reports_untested_and_unreliable_variables():
     # a check that fails withholds the star but keeps the p-value
     t.importances_.loc["x2", ["reliable", "significant"]] = [False, False]
     assert "?" in t.results_.stars()
+
+
+def test_row_rank_pvalues_are_uniform_under_exchangeability_and_bounded_per_row():
+    from sensitivity.inference.holdout_tests import row_rank_pvalues
+
+    rng = np.random.default_rng(0)
+    B, m, k = 199, 60, 4000
+    # under the null the real loss is one of B + 1 exchangeable values: its count of draws at
+    # or below it is uniform on 0..B
+    p = row_rank_pvalues(rng.integers(0, B + 1, size=(k, m)), B)
+    for level in (0.01, 0.05, 0.2):
+        se = np.sqrt(level * (1 - level) / k)
+        assert abs(np.mean(p <= level) - level) < 3 * se
+    # the real column better than most draws on most rows: small p
+    strong = row_rank_pvalues(rng.integers(0, 40, size=(1, m)), B)
+    assert strong[0] < 1e-6
+    # one row alone cannot make a variable significant, however extreme it is
+    one = np.full((1, m), B // 2)
+    one[0, 0] = 0
+    assert row_rank_pvalues(one, B)[0] > 0.3

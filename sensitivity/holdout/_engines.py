@@ -270,11 +270,13 @@ class _Stacked:
 
 
 def _one_column(engine, cm, seed, n_draws, in_sample, X, base, memory_budget):
-    """Mean loss increase per row and total loss per draw for one conditional model."""
+    """Mean loss increase per row, total loss per draw and, per row, the number of draws whose
+    loss is at most the real column's, for one conditional model."""
     rng = np.random.default_rng(seed)
     draws = cm.sample(rng, n_draws) if in_sample else cm.sample(rng, n_draws, Z=X)
     losses = engine.losses(cm.index, draws, memory_budget)
-    return (losses - base).mean(axis=0), losses.sum(axis=1)
+    at_most = (losses <= base[None, :]).sum(axis=0)
+    return (losses - base).mean(axis=0), losses.sum(axis=1), at_most
 
 
 def holdout_losses(
@@ -332,7 +334,9 @@ def holdout_losses(
     -------
     Bunch with ``base`` ``(m,)`` (row losses with the real inputs), ``delta`` ``(k, m)``
     (row loss increases :math:`\\Delta_i = B^{-1}\\sum_b (\\ell_i^{(b)} - \\ell_i)`, exactly 0
-    for a column the model ignores), ``draw_total`` ``(k, B)`` (sum over rows, per draw).
+    for a column the model ignores), ``draw_total`` ``(k, B)`` (sum over rows, per draw) and
+    ``at_most`` ``(k, m)`` (per row, the draws whose loss is at most the real column's: the
+    row's rank statistic, see :func:`sensitivity.inference.holdout_tests.row_rank_pvalues`).
     """
     if method == "auto":
         method = "rank_one" if isinstance(view, MLPBatch) else "stacked"
@@ -359,8 +363,9 @@ def holdout_losses(
     ]
     # a user's predict function need not be thread-safe: the stacked engine runs in order
     out = run_tasks(_one_column, tasks, n_jobs if method != "stacked" else 1)
-    delta = np.array([d for d, _ in out]).reshape(len(tasks), X.shape[0])
-    draw_total = np.array([t for _, t in out]).reshape(len(tasks), n_draws)
+    delta = np.array([d for d, _, _ in out]).reshape(len(tasks), X.shape[0])
+    draw_total = np.array([t for _, t, _ in out]).reshape(len(tasks), n_draws)
+    at_most = np.array([c for _, _, c in out], dtype=np.float64).reshape(len(tasks), X.shape[0])
     if not (np.all(np.isfinite(base)) and np.all(np.isfinite(draw_total))):
         raise ValueError("The model's loss is not finite on the held-out rows (NaN or inf).")
-    return Bunch(base=base, delta=delta, draw_total=draw_total)
+    return Bunch(base=base, delta=delta, draw_total=draw_total, at_most=at_most)

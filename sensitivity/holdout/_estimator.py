@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import adapters
 from .. import inference as _inference
 from ..conditional import check_conditional, fit_conditional_models
-from ..inference.holdout_tests import holdout_pvalues, min_heldout_rows
+from ..inference.holdout_tests import holdout_pvalues, min_heldout_rows, row_rank_pvalues
 from ..inference.pvalues import permutations_needed, warn_resolution
 from ..methods import _data as _pdata
 from ..methods.perturbation import encode_target, resolve_loss
@@ -41,7 +41,7 @@ distinguishable from the real column, so the network may be evaluated off its da
 CONDITIONAL_ROWS = ("train", "test")
 """Rows the conditional models are fitted on: the held-out rows or the training rows."""
 
-TESTS = ("hrt", "cpi")
+TESTS = ("hrt", "cpi", "rank")
 """``"hrt"``: holdout randomization test p-value; ``"cpi"``: one-sided t-test of the CPI."""
 
 INTERVAL = "t-interval of the mean loss increase"
@@ -88,9 +88,13 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         model was not trained on).
     n_draws : int, default=999
         Conditional draws per variable.
-    test : {"hrt", "cpi"}, default="hrt"
-        Which p-value is ``p_value``: the holdout randomization test (finite-sample, needs
-        ``n_draws >= (1 - alpha) / alpha``) or the one-sided t-test of the mean loss increase.
+    test : {"hrt", "cpi", "rank"}, default="hrt"
+        Which p-value is ``p_value``: the holdout randomization test on the total held-out loss
+        (finite-sample, needs ``n_draws >= (1 - alpha) / alpha``), the one-sided t-test of the
+        mean loss increase, or the row-rank test (each held-out row's rank of the real loss
+        among the draws', averaged; every row weighs at most ``1/m``, so a few rows with huge
+        losses cannot decide it: :func:`sensitivity.inference.holdout_tests.row_rank_pvalues`).
+        All three are in the table (``p_hrt``, ``p_cpi``, ``p_rank``).
     cv : int or cross-validation splitter, default=5
         Folds for cross-fitting (a stratified, shuffled split for classifiers; each row
         must be held out at most once).
@@ -338,7 +342,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.conditional_models_ = models
         self.fold_conditional_models_ = []
         self.mode_ = "test set"
-        return res.base, res.delta, res.draw_total
+        return res.base, res.delta, res.draw_total, res.at_most
 
     def _fit_cross(self, Xa, X, y, rs, budget, fit_params, fitted=None):
         """No held-out rows given: cross-fitting, then the model refitted on all rows."""
@@ -390,7 +394,9 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         delta = np.full((len(models), Xt.shape[0]), np.nan)
         draw_total = np.full((len(models), self.n_draws), np.nan)
         delta[keep], draw_total[keep] = res.delta, res.draw_total
-        res.delta, res.draw_total = delta, draw_total
+        at_most = np.full((len(models), Xt.shape[0]), np.nan)
+        at_most[keep] = res.at_most
+        res.delta, res.draw_total, res.at_most = delta, draw_total, at_most
         return res
 
     def _conditional(self, Xa, names) -> list:
@@ -509,20 +515,22 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         base = np.concatenate([r.base for r in parts])
         delta = np.concatenate([r.delta for r in parts], axis=1)
         draw_total = np.sum([r.draw_total for r in parts], axis=0)
-        return base, delta, draw_total
+        at_most = np.concatenate([r.at_most for r in parts], axis=1)
+        return base, delta, draw_total, at_most
 
-    def _finish(self, base, delta, draw_total) -> None:
+    def _finish(self, base, delta, draw_total, at_most) -> None:
         m, p_all = base.shape[0], delta.shape[0]
         names = self.variable_names_
         tested = np.isfinite(delta).all(axis=1) & np.isfinite(draw_total).all(axis=1)
         for j in np.flatnonzero(~tested):  # failed in some fold only: not tested at all
             self.untestable_.setdefault(names[j], "no conditional model in every fold")
         res = holdout_pvalues(base, delta[tested], draw_total[tested], self.alpha)
+        res["p_rank"] = row_rank_pvalues(at_most[tested], self.n_draws)
         full = Bunch()
         for key, values in res.items():
             full[key] = np.full(p_all, np.nan)
             full[key][tested] = values
-        p = full.p_hrt if self.test == "hrt" else full.p_cpi
+        p = {"hrt": full.p_hrt, "cpi": full.p_cpi, "rank": full.p_rank}[self.test]
         p_adj = _inference.adjust_pvalues(p, self.p_adjust)  # the tested variables only
         self.n_heldout_ = m
         self.loss_ = float(base.mean())
@@ -552,6 +560,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             extra={
                 "p_hrt": full.p_hrt[None],
                 "p_cpi": full.p_cpi[None],
+                "p_rank": full.p_rank[None],
                 "std_error": full.std_error[None],
                 "conditional_r2": r2[None],
             },
