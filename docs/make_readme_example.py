@@ -19,7 +19,9 @@ from sensitivity import Olden, load_diabetes  # noqa: E402
 X, y = load_diabetes()
 net = make_pipeline(
     StandardScaler(),
-    MLPRegressor(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=2000, random_state=0),
+    MLPRegressor(
+        hidden_layer_sizes=(10,), solver="lbfgs", alpha=10.0, max_iter=2000, random_state=0
+    ),
 )
 t0 = time.perf_counter()
 sa = Olden(net, n_permutations=999, random_state=0).fit(X, y)

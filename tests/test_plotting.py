@@ -382,3 +382,25 @@ def test_every_figure_kind_renders_for_real_models(kind, tmp_path):
     null = np.random.default_rng(1).normal(size=99)
     observed = float(olden.importances_["importance"].iloc[0])
     _png(plot_null_distribution(null, observed), tmp_path, "null.png")
+
+
+def test_untested_and_unreliable_variables_are_marked_not_left_blank():
+    from sensitivity.plotting import plot_importance
+    from sensitivity.result import importance_frame
+
+    f = importance_frame(
+        [[3.0, -2.0, 1.0, 0.5]],
+        ["a", "b", "c", "d"],
+        ["y"],
+        signed=True,
+        p_value=[[0.001, np.nan, 0.001, 0.5]],
+        p_adjusted=[[0.004, np.nan, 0.004, 1.0]],
+    )
+    f["note"] = ["", "not tested: determined", "p-value unreliable", ""]
+    f["reliable"] = [True, False, False, True]
+    fig = plot_importance(f)
+    texts = {t.get_text() for t in fig.axes[0].texts if t.get_gid() == "significance"}
+    assert texts == {"**", "n.t.", "?"}
+    legend = " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert "n.t. not tested" in legend and "? p-value unreliable" in legend
+    plt.close(fig)

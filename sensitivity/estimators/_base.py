@@ -47,6 +47,7 @@ from ..result import SensitivityResult, importance_frame
 from ._heldout import (
     HOLDOUT_NULL,
     LOCO_NULL,
+    fit_line,
     join_test,
     per_variable_table,
     run_heldout_test,
@@ -436,6 +437,7 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.importances_ = join_test(self.importances_, table, self.alpha)
         self.inference_ = {
             "null": self.null,
+            "fit": fit_line(self, X, y, test, y if X_test is None else y_test),
             **test_summary(
                 test,
                 self._method_name or type(self).__name__,
@@ -595,6 +597,8 @@ class BaseSensitivity(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 f"those draws); the other variables got all {self.n_permutations}"
             )
         info = self.inference_ or {}
+        if info.get("fit"):
+            settings = {**settings, "Fit": info["fit"]}
         notes += [f"Columns: {line}" for line in info.get("columns", ())]
         if "note" in self.importances_:
             untested = self.importances_["note"].groupby(level=-1, sort=False).first()

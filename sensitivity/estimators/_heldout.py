@@ -25,6 +25,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from .. import adapters
 from ..holdout import HYPOTHESIS, HoldoutConditionalTest
 from ..inference.loco import LocoResult, loco_test
 
@@ -193,6 +194,30 @@ def run_loco(est, X, y, fit_params, seed) -> LocoResult:
         n_jobs=est.n_jobs,
         fit_params=fit_params or None,
     )
+
+
+def fit_line(est, X, y, test, y_heldout) -> str:
+    """The report's fit line: the user's network on the rows it was fitted on (its ``score``)
+    and the tested models on the held-out rows (R^2 from the mean held-out squared error for a
+    regressor, the mean log-loss for a classifier)."""
+    parts = []
+    model = est.estimator_
+    if y is not None and hasattr(model, "score"):
+        name = "accuracy" if adapters.is_classifier_model(model) else "R^2"
+        try:
+            parts.append(f"your network {name} {float(model.score(X, y)):.3f} on the fitted rows")
+        except (TypeError, ValueError):  # a model whose score does not take these inputs
+            pass
+    loss = test.loss_full if isinstance(test, LocoResult) else test.loss_
+    who = "clones" if isinstance(test, LocoResult) or test.mode_ == "cross-fitting" else "it"
+    if adapters.is_classifier_model(model):
+        parts.append(f"{who} held out: log-loss {loss:.3f}")
+    else:
+        Y = np.asarray(y_heldout, dtype=np.float64).reshape(len(y_heldout), -1)
+        spread = float(((Y - Y.mean(axis=0)) ** 2).sum(axis=1).mean())
+        if spread > 0:
+            parts.append(f"{who} held out: R^2 {1.0 - loss / spread:.3f}")
+    return "; ".join(parts)
 
 
 def test_summary(test, method: str, n_fit: int | None) -> dict:

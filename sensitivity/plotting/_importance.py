@@ -273,6 +273,12 @@ def _draw_codes(ax, x, values, top, block, handles: list) -> None:
 
     p = block["p_adjusted"].where(block["p_adjusted"].notna(), block["p_value"])
     stars = significance_stars(p.to_numpy(dtype=float))
+    marks = []
+    if "note" in block:  # the held-out test: untested variables and unreliable p-values
+        untested = block["p_value"].isna().to_numpy() & (block["note"] != "").to_numpy()
+        unreliable = block["p_value"].notna().to_numpy() & ~block["reliable"].to_numpy(bool)
+        stars = np.where(untested, "n.t.", np.where(unreliable, "?", stars))
+        marks = [m for m, hit in (("n.t.", untested), ("?", unreliable)) if hit.any()]
     span = float(np.nanmax(np.abs(np.r_[top, values]))) or 1.0
     for xi, yi, s in zip(x, top, stars, strict=True):
         if s:
@@ -287,7 +293,12 @@ def _draw_codes(ax, x, values, top, block, handles: list) -> None:
                 fontweight="bold",
                 gid="significance",
             )
-    handles.append(Patch(visible=False, label=SIGNIFICANCE_LEGEND_PLOT))
+    label = SIGNIFICANCE_LEGEND_PLOT
+    if "n.t." in marks:
+        label += ",\nn.t. not tested (see the table's note)"
+    if "?" in marks:
+        label += ",\n? p-value unreliable\n(conditional model failed its check)"
+    handles.append(Patch(visible=False, label=label))
     ax.margins(y=0.15)
 
 
