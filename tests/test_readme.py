@@ -1,4 +1,4 @@
-"""The README's PyTorch example runs as printed and says what the README says it says."""
+"""The README's examples run as printed and say what the README says they say."""
 
 from __future__ import annotations
 
@@ -22,3 +22,26 @@ def test_readme_torch_example_flags_the_learned_effects(capsys):
     f = namespace["test"].importances_
     assert f.loc[["x0", "x1", "x3", "x4"], "significant"].all()
     assert not f.loc[["x2", "x5", "x6"], "significant"].any()
+
+
+def test_readme_example_says_what_the_readme_says(capsys):
+    """The Olden example: bmi, s5 and sex starred; s1-s3 not tested (determined by the other
+    serum variables); s4 with '?'; the importance column equals Olden without a test."""
+    import warnings
+
+    from sensitivity import Olden
+
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = _block("sa = Olden(net, n_permutations=999").replace("sa.results_.plot()", "")
+        exec(compile(code, "README.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    f = namespace["sa"].importances_
+    assert f.loc[["bmi", "s5", "sex"], "significant"].all()
+    assert f["significant"].sum() == 3
+    for v in ("s1", "s2", "s3"):
+        assert f.loc[v, "note"].startswith("not tested:") and v + ": not tested" in out
+    assert not f.loc["s4", "reliable"] and "?" in out
+    plain = Olden(namespace["net"]).fit(namespace["X"], namespace["y"]).importances_
+    assert (f["importance"] == plain["importance"].reindex(f.index)).all()
