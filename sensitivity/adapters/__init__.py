@@ -34,6 +34,7 @@ from ._mlp import (
     describe_model,
     is_classifier_model,
     is_mlp_model,
+    is_refittable_model,
     to_mlp_batch,
 )
 from ._training import (
@@ -56,6 +57,7 @@ __all__ = [
     "is_classifier_model",
     "is_encoded_mlp_model",
     "is_mlp_model",
+    "is_refittable_model",
     "seed_params",
     "set_training_record",
     "to_encoded_mlp",

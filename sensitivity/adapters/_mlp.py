@@ -342,6 +342,13 @@ def describe_model(model) -> str:
     return type(model).__name__
 
 
+def is_refittable_model(model) -> bool:
+    """Whether a model can be cloned and refitted the scikit-learn way (``fit`` and
+    ``get_params``): what cross-fitting and leave-one-covariate-out need. A torch module, an
+    MLPBatch or a plain function cannot."""
+    return hasattr(model, "fit") and hasattr(model, "get_params")
+
+
 def is_classifier_model(model) -> bool:
     """Whether a model is a classifier (scikit-learn tags; an MLPBatch's flag; a torch module
     ending in a softmax or sigmoid)."""

@@ -46,10 +46,6 @@ LOCO_NULL = "loco"
 """The ``null`` of the leave-one-covariate-out test (Lei et al. 2018; Williamson et al. 2023)."""
 
 
-def _is_refittable(model) -> bool:
-    return hasattr(model, "fit") and hasattr(model, "get_params")
-
-
 def run_heldout_test(est, X, y, X_test, y_test, fit_params, seed) -> HoldoutConditionalTest:
     """Run the held-out conditional test for the sensitivity estimator ``est`` (fitted
     ``est.estimator_`` already set) and return the fitted test."""
@@ -68,7 +64,7 @@ def run_heldout_test(est, X, y, X_test, y_test, fit_params, seed) -> HoldoutCond
             "ColumnTransformer takes non-numeric columns. Use null='conditional' (it retrains "
             "networks on the encoded columns)."
         )
-    if X_test is None and not _is_refittable(est.estimator):
+    if X_test is None and not adapters.is_refittable_model(est.estimator):
         raise TypeError(
             f"{name}(null={HOLDOUT_NULL!r}) tests your network on rows it was not trained on: "
             f"a {type(est.estimator).__name__} cannot be refitted on folds, so pass held-out "
@@ -179,7 +175,7 @@ def run_loco(est, X, y, fit_params, seed) -> LocoResult:
             f"{name}(null={LOCO_NULL!r}) runs no bootstrap: set n_bootstrap=0 (got "
             f"{est.n_bootstrap}), or use null='conditional' for bootstrap intervals."
         )
-    if not _is_refittable(est.estimator):
+    if not adapters.is_refittable_model(est.estimator):
         raise TypeError(
             f"{name}(null={LOCO_NULL!r}) refits your estimator without each input; a "
             f"{type(est.estimator).__name__} cannot be refitted. Use null='holdout' with "

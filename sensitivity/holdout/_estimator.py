@@ -698,7 +698,7 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
 
 def _is_sklearn(model) -> bool:
-    return hasattr(model, "fit") and hasattr(model, "get_params")
+    return adapters.is_refittable_model(model)
 
 
 def _not_refittable(model) -> str:
