@@ -174,7 +174,10 @@ _ATTRIBUTES_DOC = """estimator_ : estimator
     bootstrap_distribution_ : ndarray or None
     holdout_test_ : HoldoutConditionalTest or None
         With ``null="holdout"``: the fitted held-out test (its own table has the
-        ``t``-interval of the loss increase, ``p_cpi`` and the fold models).
+        ``t``-interval of the loss increase, ``p_cpi``, ``p_rank`` and the fold models).
+    loco_test_ : LocoResult or None
+        With ``null="loco"``: the leave-one-covariate-out result
+        (:func:`sensitivity.inference.loco_test`).
     global_test_ : dict or None
         ``null="response"``: the global p-value (min-p over variables) and, for replication
         only, Olden & Jackson's per-variable p-values (not per-variable tests).
