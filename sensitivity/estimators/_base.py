@@ -98,7 +98,7 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         joblib workers for the chunks of networks. Results do not depend on it.
     verbose : int, default=0
         A tqdm progress bar while networks train.
-    null : {"holdout", "conditional", "variable", "response"}, default="holdout"
+    null : {"holdout", "conditional", "loco", "variable", "response"}, default="holdout"
         The test of each variable (``n_permutations`` > 0). ``"holdout"`` (default): the
         held-out conditional test of your network's predictions (Tansey et al. 2022; Watson &
         Wright 2021): clones of ``estimator`` (same settings) are fitted on ``cv=5`` folds
@@ -116,7 +116,10 @@ COMMON_PARAMETERS_DOC = """estimator : estimator object
         networks the package trains, reported in ``tested_statistic``). ``"variable"``:
         ``x_j`` permuted marginally (valid only for inputs independent of the others).
         ``"response"``: Olden & Jackson's (2002) permutation of ``y``, a *global* test that any
-        input matters, reported as one p-value (no per-variable p-values or stars). See the
+        input matters, reported as one p-value (no per-variable p-values or stars).
+        ``"loco"``: leave-one-covariate-out (:func:`sensitivity.inference.loco_test`), clones of
+        ``estimator`` refitted with and without each input on 5 folds, ``H0_j: E[y | X] =
+        E[y | X_-j]``; it runs when ``n_permutations`` > 0 (it makes no draws). See the
         "Which test" page of the documentation.
     n_init : int, default=1
         Networks trained from random initial weights on the real data; the best is kept with
