@@ -593,3 +593,11 @@ def test_heldout_figure_line_is_the_tables_loss_increase(csv, tmp_path, monkeypa
         assert mean == pytest.approx(table.loc[var, "loss_increase"], rel=1e-9)
         assert p == pytest.approx((1 + np.sum(increases <= 0)) / (1 + len(increases)))
     assert (out / "olden_null.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_command_lines_nulls_are_the_estimators():
+    """The CLI keeps its own list (it parses before importing the package): the same values."""
+    from sensitivity.cli._common import NULLS
+
+    (options,) = Olden._parameter_constraints["null"]
+    assert set(NULLS) == set(options.options)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -13,7 +12,6 @@ from scipy.stats import binom
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.base import is_classifier as _sk_is_classifier
 from sklearn.feature_selection import SelectorMixin
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -22,6 +20,7 @@ from .. import adapters
 from .. import inference as _inference
 from ..conditional import check_conditional, fit_conditional_models
 from ..inference.holdout_tests import holdout_pvalues, min_heldout_rows, row_rank_pvalues
+from ..inference.loco import cross_fitting_folds
 from ..inference.pvalues import permutations_needed, warn_resolution
 from ..methods import _data as _pdata
 from ..methods.perturbation import encode_target, resolve_loss
@@ -428,21 +427,12 @@ class HoldoutConditionalTest(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _folds(self, Xa, y_arr, rs) -> list:
         """The cross-fitting splits; each row held out at most once."""
-        classifier = _sk_is_classifier(self.estimator)
-        if isinstance(self.cv, numbers.Integral):
-            split_cls = StratifiedKFold if classifier else KFold
-            cv = split_cls(n_splits=int(self.cv), shuffle=True, random_state=rs.randint(2**31))
-        else:
-            cv = check_cv(self.cv, y_arr, classifier=classifier)
-        folds = list(cv.split(Xa, y_arr))
+        folds = cross_fitting_folds(
+            self.cv, y_arr, classifier=_sk_is_classifier(self.estimator), rs=rs
+        )
         seen = np.zeros(Xa.shape[0], dtype=int)
         for _, test in folds:
             seen[test] += 1
-        if seen.max() > 1:
-            raise ValueError(
-                "The cv splitter holds some rows out more than once; the pooled test needs "
-                "each row held out at most once (use KFold-like splits)."
-            )
         self._check_resolution(int((seen > 0).sum()), Xa.shape[1])
         return folds
 

@@ -320,8 +320,11 @@ def _resolve_loss(estimator, loss: str) -> str:
     return loss
 
 
-def _folds(estimator, X, y_arr, cv, rs) -> list:
-    classifier = is_classifier(estimator)
+def cross_fitting_folds(cv, y_arr: np.ndarray, *, classifier: bool, rs) -> list:
+    """The cross-fitting splits of the held-out tests (this one and the held-out conditional
+    test): an integer ``cv`` gives shuffled ``KFold`` (``StratifiedKFold`` for a classifier)
+    seeded by one draw of ``rs``; a splitter is used as given. Each row must be held out at most
+    once (the tests pool the held-out rows)."""
     if isinstance(cv, numbers.Integral):
         if cv < 2:
             raise ValueError(f"cv must be at least 2 folds; got {cv}.")
@@ -338,6 +341,11 @@ def _folds(estimator, X, y_arr, cv, rs) -> list:
             "The cv splitter holds some rows out more than once; the pooled test needs each "
             "row held out at most once (use KFold-like splits)."
         )
+    return folds
+
+
+def _folds(estimator, X, y_arr, cv, rs) -> list:
+    folds = cross_fitting_folds(cv, y_arr, classifier=is_classifier(estimator), rs=rs)
     smallest = min(len(test) for _, test in folds)
     if smallest < MIN_HELDOUT_PER_FOLD:
         raise ValueError(
