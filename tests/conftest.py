@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+# property tests draw the same examples on every run (a CI failure can be replayed)
+settings.register_profile("repeatable", derandomize=True, deadline=None)
+settings.load_profile("repeatable")
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 
